@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Benchmark of the speedbump hook (issue 2's bars), in one run.
+
+Per-call cost of a trivial function with no hook, matched at delay 0,
+unmatched (after DISABLE), the time added per call at requested 1/10/100 µs,
+and the same for a ~30-line pure-Python sys.monitoring hook
+(benches/reference_hook.py); interpreter start-up with the variables unset
+and set; timing-window edges against process start. Every figure is a
+median over processes run interleaved, compared with a reference measured
+in the same run.
+
+    .venv/bin/python benches/hook_bench.py            # ~2 minutes
+    .venv/bin/python benches/hook_bench.py --rounds 15 --json out.json
+
+Run it with the Python of a venv where scripts/setup.sh installed speedbump.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+WORKER = r"""
+import sys, time
+mode, n, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def f():
+    pass
+def target():
+    pass
+def loop(n):
+    for _ in range(n):
+        f()
+times = []
+for _ in range(reps):
+    t0 = time.perf_counter_ns()
+    loop(n)
+    times.append(time.perf_counter_ns() - t0)
+times.sort()
+print(times[len(times) // 2] / n)
+"""
+
+WINDOW = r"""
+import json, time
+def f():
+    pass
+delayed = []
+end = time.monotonic() + 1.4
+while time.monotonic() < end:
+    t0 = time.perf_counter_ns()
+    f()
+    t1 = time.perf_counter_ns()
+    if t1 - t0 > 50_000:
+        delayed.append(time.monotonic_ns())
+print(json.dumps([delayed[0], delayed[-1]] if delayed else None))
+"""
+
+
+def clean_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPEED_BUMP_", "REFERENCE_HOOK_"))}
+    env["SPEED_BUMP_QUIET"] = "1"
+    return env
+
+
+class Bench:
+    def __init__(self, python: str, workdir: Path):
+        self.python = python
+        self.workdir = workdir
+        (workdir / "worker.py").write_text(WORKER)
+        (workdir / "window.py").write_text(WINDOW)
+        self.targets = {}
+        for name in ("f", "target"):
+            path = workdir / f"{name}.txt"
+            path.write_text(f"__main__:{name}\n")
+            self.targets[name] = str(path)
+
+    def per_call_ns(self, config: dict, n: int, reps: int) -> float:
+        env = clean_env()
+        env.pop("SPEED_BUMP_QUIET")
+        mode = "plain"
+        if config.get("reference") is not None:
+            env["PYTHONPATH"] = str(HERE)
+            env["REFERENCE_HOOK_PATTERNS"] = f"__main__:{config['reference']}"
+            env["REFERENCE_HOOK_DELAY_NS"] = str(config.get("delay_ns", 0))
+            mode = "reference"
+        if config.get("match") is not None:
+            env["SPEED_BUMP_TARGETS"] = self.targets[config["match"]]
+            env["SPEED_BUMP_DELAY_NS"] = str(config.get("delay_ns", 0))
+            env["SPEED_BUMP_QUIET"] = "1"
+        code = WORKER if mode == "plain" else "import reference_hook\n" + WORKER
+        out = subprocess.run([self.python, "-c", code, mode, str(n), str(reps)], env=env,
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+
+CONFIGS = {
+    # name: (config, calls per timed loop, timed loops per process)
+    "no hook": ({}, 300_000, 9),
+    "speedbump: matched, delay 0": ({"match": "f"}, 300_000, 9),
+    "speedbump: unmatched (DISABLE)": ({"match": "target"}, 300_000, 9),
+    "speedbump: delay 1 µs": ({"match": "f", "delay_ns": 1_000}, 20_000, 5),
+    "speedbump: delay 10 µs": ({"match": "f", "delay_ns": 10_000}, 3_000, 5),
+    "speedbump: delay 100 µs": ({"match": "f", "delay_ns": 100_000}, 300, 5),
+    "reference: matched, delay 0": ({"reference": "f"}, 300_000, 9),
+    "reference: unmatched (DISABLE)": ({"reference": "target"}, 300_000, 9),
+    "reference: delay 10 µs": ({"reference": "f", "delay_ns": 10_000}, 3_000, 5),
+}
+
+
+def measure_calls(bench: Bench, rounds: int) -> dict:
+    samples = {name: [] for name in CONFIGS}
+    for r in range(rounds):
+        for name, (config, n, reps) in CONFIGS.items():
+            samples[name].append(bench.per_call_ns(config, n, reps))
+        print(f"  round {r + 1}/{rounds}", file=sys.stderr)
+    return samples
+
+
+def measure_startup(python: str, bare_python: str, bench: Bench, runs: int) -> dict:
+    env_unset = clean_env()
+    env_set = dict(env_unset, SPEED_BUMP_TARGETS=bench.targets["target"],
+                   SPEED_BUMP_DELAY_NS="10000")
+    cases = {
+        "bare venv (no speedbump), variables unset": (bare_python, env_unset),
+        "speedbump installed, variables unset": (python, env_unset),
+        "speedbump installed, variables set (delay 10 µs)": (python, env_set),
+    }
+    samples = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (py, env) in cases.items():
+            t0 = time.perf_counter_ns()
+            subprocess.run([py, "-c", "pass"], env=env, check=True)
+            samples[name].append((time.perf_counter_ns() - t0) / 1e6)
+    return samples
+
+
+def measure_window(python: str, bench: Bench, runs: int, start_ms=500, duration_ms=500) -> dict:
+    def preexec_exact_start():
+        os.environ["SPEED_BUMP_START_AT"] = f"{os.getpid()}:{time.monotonic_ns()}"
+
+    out = {"kernel tick (default)": [], "launcher-given start (SPEED_BUMP_START_AT)": []}
+    for _ in range(runs):
+        for name, preexec in (("kernel tick (default)", None),
+                              ("launcher-given start (SPEED_BUMP_START_AT)", preexec_exact_start)):
+            env = dict(clean_env(), SPEED_BUMP_TARGETS=bench.targets["f"],
+                       SPEED_BUMP_DELAY_NS="100000", SPEED_BUMP_START_MS=str(start_ms),
+                       SPEED_BUMP_DURATION_MS=str(duration_ms))
+            saved = dict(os.environ)
+            os.environ.clear()
+            os.environ.update(env)
+            try:
+                launched = time.monotonic_ns()
+                proc = subprocess.run([python, str(bench.workdir / "window.py")],
+                                      capture_output=True, text=True, check=True,
+                                      preexec_fn=preexec)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+            first, last = json.loads(proc.stdout)
+            out[name].append(((first - launched) / 1e6 - start_ms,
+                              (last - launched) / 1e6 - (start_ms + duration_ms)))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9, help="processes per configuration")
+    parser.add_argument("--startup-runs", type=int, default=40)
+    parser.add_argument("--window-runs", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the raw samples here")
+    args = parser.parse_args()
+    python = sys.executable
+    try:
+        import speedbump  # noqa: F401
+    except ImportError:
+        sys.exit("hook_bench.py: run it with the Python of a venv where scripts/setup.sh "
+                 "installed speedbump (e.g. .venv/bin/python benches/hook_bench.py)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bench = Bench(python, tmp)
+        subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(tmp / "bare")],
+                       check=True)
+        bare = str(tmp / "bare" / "bin" / "python")
+        print(f"Python {sys.version.split()[0]}; {args.rounds} processes per configuration",
+              file=sys.stderr)
+        calls = measure_calls(bench, args.rounds)
+        startup = measure_startup(python, bare, bench, args.startup_runs)
+        window = measure_window(python, bench, args.window_runs)
+
+    med = {name: statistics.median(v) for name, v in calls.items()}
+    base = med["no hook"]
+    ref_base = base
+    print(f"\n### Per-call cost, Python {sys.version.split()[0]} "
+          f"(median of {args.rounds} processes)\n")
+    print("| configuration | ns per call | added vs no hook | requested | error |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (config, _, _) in CONFIGS.items():
+        added = med[name] - (ref_base if name.startswith("reference") else base)
+        requested = config.get("delay_ns")
+        error = f"{(added - requested) / requested * 100:+.2f}%" if requested else ""
+        req = f"{requested} ns" if requested else ""
+        print(f"| {name} | {med[name]:.1f} | {added:+.1f} ns | {req} | {error} |")
+    sb0 = med["speedbump: matched, delay 0"] - base
+    ref0 = med["reference: matched, delay 0"] - base
+    print(f"\nmatched at delay 0: speedbump {sb0:+.1f} ns, reference {ref0:+.1f} ns "
+          f"(ratio {ref0 / sb0 if sb0 > 0 else float('inf'):.1f}x)")
+
+    print("\n### Interpreter start-up (`python -c pass`, median of "
+          f"{args.startup_runs} runs)\n")
+    print("| case | ms | vs bare venv |")
+    print("|---|---:|---:|")
+    sm = {name: statistics.median(v) for name, v in startup.items()}
+    bare_ms = sm["bare venv (no speedbump), variables unset"]
+    for name, value in sm.items():
+        print(f"| {name} | {value:.2f} | {value - bare_ms:+.2f} ms |")
+
+    print(f"\n### Window edges (START_MS=500, DURATION_MS=500; median of {args.window_runs} "
+          "runs; error vs the launch time measured by this script)\n")
+    print("| process start from | first delay | last delay |")
+    print("|---|---:|---:|")
+    for name, pairs in window.items():
+        first = statistics.median(p[0] for p in pairs)
+        last = statistics.median(p[1] for p in pairs)
+        worst = max(max(abs(a), abs(b)) for a, b in pairs)
+        print(f"| {name} | {first:+.1f} ms | {last:+.1f} ms (worst edge {worst:.1f} ms) |")
+
+    if args.json:
+        args.json.write_text(json.dumps({"calls": calls, "startup": startup, "window": window},
+                                        indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+//! Activation at interpreter start-up, and the fork and exit handlers.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use speedbump::ipc::{ProcessInfo, new_session_path};
+use speedbump::pattern::PatternSet;
+
+use crate::callbacks::{CALL_EVENT_DEF, CODE_EVENT_DEF};
+use crate::config::Config;
+use crate::failure::say;
+use crate::hot::HOT;
+use crate::seen::SeenFunctions;
+use crate::state::{HOOK, Hook};
+use crate::stats::Stats;
+use crate::window::{ProcessStart, delay_window};
+use crate::{calibrate, exit};
+
+/// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that
+/// would stop cProfile from running beside speedbump. 0 and 1 belong to
+/// debuggers and coverage tools, 5 to optimizers.
+const TOOL_IDS: [u8; 2] = [4, 3];
+
+/// A problem that must stop the program before its code runs (exit 2).
+struct Fatal(String);
+
+impl From<PyErr> for Fatal {
+    fn from(e: PyErr) -> Self {
+        Fatal(format!("could not start the hook: {e}"))
+    }
+}
+
+pub fn activate(py: Python<'_>) -> PyResult<()> {
+    // SAFETY: GIL held.
+    if unsafe { HOOK.get() }.is_some() {
+        return Ok(());
+    }
+    match try_activate(py) {
+        Ok(()) => Ok(()),
+        Err(Fatal(message)) => {
+            say(&message);
+            // Nothing of the program has run yet; leave without its atexit
+            // handlers or a traceback.
+            let os = py.import("os")?;
+            os.call_method1("_exit", (2,))?;
+            Err(PyRuntimeError::new_err(message))
+        }
+    }
+}
+
+fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("SPEED_BUMP_"))
+        .collect()
+}
+
+/// This process's command line, for telling processes apart in reports.
+fn command_label() -> String {
+    let raw = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+    let text: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|part| !part.is_empty())
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect();
+    text.join(" ")
+}
+
+fn process_info(start: &ProcessStart) -> ProcessInfo {
+    ProcessInfo {
+        pid: std::process::id(),
+        parent_pid: rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32),
+        uid: rustix::process::getuid().as_raw(),
+        process_start_boottime_ns: start.boottime_ns,
+        label: command_label(),
+    }
+}
+
+fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
+    let sys = py.import("sys")?;
+    if let Ok(is_gil_enabled) = sys.getattr("_is_gil_enabled")
+        && !is_gil_enabled.call0()?.is_truthy()?
+    {
+        return Err(Fatal(
+            "free-threaded Python (GIL disabled) is not supported; use a regular CPython build".into(),
+        ));
+    }
+    let cwd = std::env::current_dir().ok();
+    let config = Config::from_vars(environment(), cwd).map_err(|e| Fatal(e.to_string()))?;
+    let patterns = match &config.targets {
+        Some(path) => {
+            let set = PatternSet::load(path).map_err(|e| Fatal(e.one_line()))?;
+            if set.is_empty() {
+                return Err(Fatal(format!(
+                    "{}: no include pattern in this file, so nothing would be slowed; add one, e.g. '*:*'",
+                    path.display()
+                )));
+            }
+            set
+        }
+        None => PatternSet::from_patterns(Vec::new()),
+    };
+
+    let start = ProcessStart::of_this_process(config.start_at);
+    let os = py.import("os")?;
+    let environ = os.getattr("environ")?;
+    let (root, session_dir) = match &config.session {
+        Some(dir) => (false, dir.clone()),
+        None => {
+            let dir = new_session_path(std::process::id(), start.ticks)
+                .map_err(|e| Fatal(format!("cannot choose a session directory: {e}")))?;
+            // Children (spawned workers, subprocesses) join this run.
+            environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;
+            (true, dir)
+        }
+    };
+    if let Some(targets) = &config.targets {
+        // Children may run in another directory.
+        environ.set_item("SPEED_BUMP_TARGETS", targets.to_string_lossy().as_ref())?;
+    }
+    if let Some(report) = &config.report {
+        environ.set_item("SPEED_BUMP_REPORT", report.to_string_lossy().as_ref())?;
+    }
+
+    let monitoring = sys.getattr("monitoring")?;
+    let tool_id = take_tool_id(&monitoring)?;
+
+    // SAFETY: GIL held.
+    let extra_index = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(keep_word) };
+    if extra_index < 0 {
+        return Err(Fatal("could not start the hook: no code-object extra slot left".into()));
+    }
+    let disable = monitoring.getattr("DISABLE")?;
+
+    // SAFETY: GIL held; no callback is registered yet.
+    let hot = unsafe { HOT.get() };
+    hot.extra_index = extra_index;
+    hot.set_generation(0);
+    hot.set_delay(config.delay_ns, 0);
+    hot.frequency = config.frequency;
+    hot.calls_since_delay = 0;
+    hot.debt_ns = 0;
+    hot.window = delay_window(&start, config.start_ms, config.duration_ms);
+    hot.disable = disable.into_ptr();
+    hot.enabled = true;
+
+    let info = process_info(&start);
+    let delay_ns = config.delay_ns;
+    let (delay_resumes, match_c_calls) = (config.delay_resumes, config.match_c_calls);
+    // SAFETY: GIL held.
+    *unsafe { HOOK.get() } = Some(Hook {
+        config,
+        patterns,
+        generation: 0,
+        stats: Stats::new(session_dir.clone(), info, start.ticks),
+        seen: SeenFunctions::default(),
+        start,
+        fixed_cost_ns: 0,
+        root,
+        session_dir,
+        tool_id,
+    });
+
+    let events = monitoring.getattr("events")?;
+    let code_callback = unsafe { Bound::from_owned_ptr(py, CODE_EVENT_DEF.new_function()) };
+    let mut mask: u32 = events.getattr("PY_START")?.extract()?;
+    monitoring.call_method1("register_callback", (tool_id, &mask, &code_callback))?;
+    if delay_resumes {
+        let resume: u32 = events.getattr("PY_RESUME")?.extract()?;
+        monitoring.call_method1("register_callback", (tool_id, resume, &code_callback))?;
+        mask |= resume;
+    }
+    if match_c_calls {
+        let call: u32 = events.getattr("CALL")?.extract()?;
+        let call_callback = unsafe { Bound::from_owned_ptr(py, CALL_EVENT_DEF.new_function()) };
+        monitoring.call_method1("register_callback", (tool_id, call, &call_callback))?;
+        mask |= call;
+    }
+    monitoring.call_method1("set_events", (tool_id, mask))?;
+
+    if delay_ns > 0 {
+        let fixed = calibrate::measure_fixed_cost(py, 0).unwrap_or(0);
+        unsafe { HOT.get() }.set_delay(delay_ns, fixed);
+        if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
+            hook.fixed_cost_ns = fixed;
+        }
+    }
+
+    let module = py.import("speedbump._speedbump")?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", module.getattr("_after_fork_in_child")?)?;
+    os.call_method("register_at_fork", (), Some(&kwargs))?;
+    py.import("atexit")?
+        .call_method1("register", (module.getattr("_at_exit")?,))?;
+    Ok(())
+}
+
+/// Decisions stored in `co_extra` are plain words: nothing to free.
+unsafe extern "C" fn keep_word(_: *mut std::ffi::c_void) {}
+
+fn take_tool_id(monitoring: &Bound<'_, PyAny>) -> Result<u8, Fatal> {
+    for id in TOOL_IDS {
+        if monitoring.call_method1("use_tool_id", (id, "speedbump")).is_ok() {
+            return Ok(id);
+        }
+    }
+    let holders: Vec<String> = TOOL_IDS
+        .iter()
+        .filter_map(|id| monitoring.call_method1("get_tool", (*id,)).ok())
+        .map(|name| name.to_string())
+        .collect();
+    Err(Fatal(format!(
+        "sys.monitoring tool ids {TOOL_IDS:?} are taken (by {}); speedbump needs one of them",
+        holders.join(", ")
+    )))
+}
+
+/// os.register_at_fork(after_in_child=...): the child counts in its own
+/// segment, measures its window from its own start, and is never the root.
+#[pyfunction]
+#[pyo3(name = "_after_fork_in_child")]
+pub fn after_fork_in_child() {
+    // SAFETY: fork handlers run with the GIL held.
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return;
+    };
+    hook.root = false;
+    hook.start = ProcessStart::of_this_process(None);
+    let info = process_info(&hook.start);
+    hook.stats.reattach_after_fork(info, hook.start.ticks);
+    let hot = unsafe { HOT.get() };
+    hot.calls_since_delay = 0;
+    hot.debt_ns = 0;
+    hot.window = delay_window(&hook.start, hook.config.start_ms, hook.config.duration_ms);
+}
+
+/// atexit: summary and clean-up (root), or only "exited" (others).
+#[pyfunction]
+#[pyo3(name = "_at_exit")]
+pub fn at_exit() {
+    // SAFETY: atexit handlers run with the GIL held.
+    if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
+        exit::at_exit(hook);
+    }
+}

@@ -1,0 +1,155 @@
+//! The sys.monitoring callbacks, written against the raw C API.
+//!
+//! They are `METH_FASTCALL` C functions registered with
+//! `sys.monitoring.register_callback`: no argument tuple, no PyO3 trampoline
+//! (that alone costs ~16 ns per call here). Each body is guarded by
+//! `catch_unwind`: a panic is reported once by `failure::report` and the hook
+//! turns itself off; the program runs on.
+
+use std::cell::UnsafeCell;
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pyo3::ffi;
+
+use crate::decide;
+use crate::failure;
+use crate::hot::{HOT, on_matched_call};
+
+/// `None`, as a new reference.
+#[inline(always)]
+unsafe fn none() -> *mut ffi::PyObject {
+    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+}
+
+/// What a callback returns: keep the event (`None`) or drop it for this code
+/// object or call site (`DISABLE`).
+pub enum Verdict {
+    Continue,
+    Disable,
+}
+
+#[inline(always)]
+unsafe fn verdict_object(verdict: Verdict) -> *mut ffi::PyObject {
+    match verdict {
+        Verdict::Continue => unsafe { none() },
+        Verdict::Disable => unsafe {
+            let disable = HOT.get().disable;
+            if disable.is_null() {
+                none()
+            } else {
+                ffi::Py_NewRef(disable)
+            }
+        },
+    }
+}
+
+/// PY_START(code, instruction_offset) and, when enabled, PY_RESUME with the
+/// same arguments.
+unsafe extern "C" fn on_code_event(
+    _module: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { code_event(args, nargs) }));
+    match verdict {
+        Ok(v) => unsafe { verdict_object(v) },
+        Err(panic) => {
+            failure::report_panic("PY_START callback", &panic);
+            unsafe { verdict_object(Verdict::Disable) }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn code_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    // SAFETY: GIL held inside a callback; no Python code runs before we return
+    // or reach `decide` (which re-fetches the state).
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled || nargs < 1 {
+        return Verdict::Disable;
+    }
+    let code = unsafe { *args };
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
+        unsafe { ffi::PyErr_Clear() };
+        return Verdict::Continue;
+    }
+    let word = extra as usize;
+    let key = (word >> 32) as u32;
+    if key == hot.matched_key {
+        unsafe { on_matched_call(hot, word as u32) };
+        return Verdict::Continue;
+    }
+    if key == hot.unmatched_key {
+        return Verdict::Disable;
+    }
+    match unsafe { decide::decide_code(code) } {
+        Some(function_id) => {
+            let hot = unsafe { HOT.get() };
+            unsafe { on_matched_call(hot, function_id) };
+            Verdict::Continue
+        }
+        None => Verdict::Disable,
+    }
+}
+
+/// CALL(code, instruction_offset, callable, arg0): matches C functions by the
+/// callable. A call site whose callable is a Python function (PY_START covers
+/// it) or a non-matching C function is disabled for good: decisions are per
+/// call site, the documented limit of this option.
+unsafe extern "C" fn on_call_event(
+    _module: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe {
+        let hot = HOT.get();
+        if !hot.enabled || nargs < 3 {
+            return Verdict::Disable;
+        }
+        let callable = *args.add(2);
+        match decide::decide_callable(callable) {
+            Some(function_id) => {
+                on_matched_call(HOT.get(), function_id);
+                Verdict::Continue
+            }
+            None => Verdict::Disable,
+        }
+    }));
+    match verdict {
+        Ok(v) => unsafe { verdict_object(v) },
+        Err(panic) => {
+            failure::report_panic("CALL callback", &panic);
+            unsafe { verdict_object(Verdict::Disable) }
+        }
+    }
+}
+
+/// A `PyMethodDef` in a static: CPython keeps a pointer to it for as long as
+/// the function object lives, i.e. for the life of the process.
+pub struct StaticMethodDef(UnsafeCell<ffi::PyMethodDef>);
+
+// SAFETY: written once at construction, then only read by CPython.
+unsafe impl Sync for StaticMethodDef {}
+
+impl StaticMethodDef {
+    const fn fastcall(name: &'static std::ffi::CStr, f: ffi::PyCFunctionFast) -> Self {
+        StaticMethodDef(UnsafeCell::new(ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: f },
+            ml_flags: ffi::METH_FASTCALL,
+            ml_doc: std::ptr::null(),
+        }))
+    }
+
+    /// A new reference to a builtin function object for this definition.
+    pub fn new_function(&'static self) -> *mut ffi::PyObject {
+        unsafe { ffi::PyCFunction_NewEx(self.0.get(), std::ptr::null_mut(), std::ptr::null_mut()) }
+    }
+}
+
+pub static CODE_EVENT_DEF: StaticMethodDef =
+    StaticMethodDef::fastcall(c"speedbump_on_code_event", on_code_event);
+pub static CALL_EVENT_DEF: StaticMethodDef =
+    StaticMethodDef::fastcall(c"speedbump_on_call_event", on_call_event);

@@ -1,0 +1,281 @@
+//! What a run leaves at exit: the one-line summary, the no-match warning with
+//! a suggested fix, the JSON report, and no session files.
+//!
+//! Only the root process (the first hooked process of a run without a
+//! launcher) does this, for all processes of the run; the others only mark
+//! their segment as exited. Under `speedbump run` the launcher reports.
+
+use std::path::Path;
+
+use serde::Serialize;
+use speedbump::ipc::FunctionKind;
+use speedbump::pattern::suggest_relaxation;
+use speedbump::totals::{Counts, RunTotals, collect_session};
+use speedbump::units::{format_count, format_ns};
+
+use crate::config::Config;
+use crate::failure::say;
+use crate::state::Hook;
+
+/// Runs at interpreter exit (atexit) in every hooked process.
+pub fn at_exit(hook: &mut Hook) {
+    hook.stats.mark_exited();
+    if !hook.root {
+        return;
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let totals = collect_session(&hook.session_dir, uid);
+    let warnings = no_match_warnings(hook, &totals);
+    if !hook.config.quiet {
+        say(&summary_line(&hook.config, &totals));
+    }
+    for warning in &warnings {
+        say(&format!("warning: {warning}"));
+    }
+    if let Some(path) = &hook.config.report
+        && let Err(error) = write_report(path, &hook.config, &totals, &warnings)
+    {
+        say(&format!("cannot write the report {}: {error}", path.display()));
+    }
+    let _ = speedbump::ipc::remove_session_dir(&hook.session_dir);
+}
+
+fn summary_line(config: &Config, totals: &RunTotals) -> String {
+    let counts = totals.counts();
+    let functions = totals.functions_matched();
+    let processes = totals.processes.len().max(1);
+    let process_text = if processes == 1 {
+        String::new()
+    } else {
+        format!(" in {processes} processes")
+    };
+    let mut line = format!(
+        "{} function{} matched{process_text}; ",
+        format_count(functions as u64),
+        if functions == 1 { "" } else { "s" },
+    );
+    if config.delay_ns == 0 {
+        line.push_str(&format!(
+            "{} calls counted, none delayed (delay 0)",
+            format_count(counts.calls)
+        ));
+    } else {
+        let every = if config.frequency > 1 {
+            format!(", every {}th call", config.frequency)
+        } else {
+            String::new()
+        };
+        line.push_str(&format!(
+            "{} of {} calls delayed by {}{every}; {} injected",
+            format_count(counts.delayed_calls),
+            format_count(counts.calls),
+            format_ns(config.delay_ns),
+            format_ns(counts.injected_ns),
+        ));
+    }
+    line
+}
+
+const MODULE_CODE: &str = ":<module>";
+
+/// Patterns that selected nothing worth measuring: nothing at all, or only
+/// module-level code (which runs once, at import; `vllm.worker:*` when the
+/// code lives in `vllm.worker.*`). Each gets a warning with a pattern that
+/// would have matched functions this process saw.
+fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
+    let mut warnings: Vec<String> = totals.warnings.clone();
+    let functions_seen = || {
+        hook.seen
+            .iter()
+            .filter(|(_, _, qualname)| *qualname != "<module>")
+    };
+    if totals.functions_matched() == 0 {
+        let source = hook
+            .config
+            .targets
+            .as_ref()
+            .map_or_else(|| "the target patterns".to_owned(), |p| p.display().to_string());
+        warnings.push(format!(
+            "no function matched the patterns in {source} ({} functions seen)",
+            format_count(hook.seen.len() as u64)
+        ));
+    }
+    for pattern in hook.patterns.includes() {
+        let text = pattern.text();
+        let matched: Vec<&str> = totals
+            .functions
+            .iter()
+            .filter(|f| f.pattern == text && f.counts.calls > 0)
+            .map(|f| f.name.as_str())
+            .collect();
+        let only_module_code = !text.contains("<module>")
+            && matched.iter().all(|name| name.ends_with(MODULE_CODE));
+        if !matched.is_empty() && !only_module_code {
+            continue;
+        }
+        let what = if matched.is_empty() {
+            "matched nothing"
+        } else {
+            "matched only module-level code, which runs once at import"
+        };
+        let advice = match suggest_relaxation(pattern, functions_seen()) {
+            Some((suggestion, count)) => format!(
+                "'{suggestion}' would match {count} function{}",
+                if count == 1 { "" } else { "s" }
+            ),
+            None => "no similar name was seen; check the module name (the summary of a run \
+                     with '*:*' lists what runs)"
+                .to_owned(),
+        };
+        warnings.push(format!("'{text}' {what}; {advice}"));
+    }
+    warnings
+}
+
+/// The JSON report (SPEED_BUMP_REPORT); schema documented in docs/report-schema.md.
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    settings: Settings<'a>,
+    totals: CountsJson,
+    functions_matched: usize,
+    processes: Vec<ProcessJson<'a>>,
+    patterns: Vec<PatternJson<'a>>,
+    functions: Vec<FunctionJson<'a>>,
+    progress: Vec<ProgressJson<'a>>,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Settings<'a> {
+    targets: Option<&'a Path>,
+    delay_ns: u64,
+    frequency: u64,
+    start_ms: u64,
+    duration_ms: Option<u64>,
+    delay_resumes: bool,
+    match_c_calls: bool,
+}
+
+#[derive(Serialize)]
+struct CountsJson {
+    calls: u64,
+    delayed_calls: u64,
+    injected_ns: u64,
+}
+
+impl From<&Counts> for CountsJson {
+    fn from(c: &Counts) -> Self {
+        CountsJson { calls: c.calls, delayed_calls: c.delayed_calls, injected_ns: c.injected_ns }
+    }
+}
+
+#[derive(Serialize)]
+struct ProcessJson<'a> {
+    pid: u32,
+    parent_pid: u32,
+    label: &'a str,
+    exited: bool,
+    functions_matched: u64,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+struct PatternJson<'a> {
+    pattern: &'a str,
+    exclude: bool,
+    functions_matched: u64,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+struct FunctionJson<'a> {
+    name: &'a str,
+    kind: &'static str,
+    pattern: &'a str,
+    processes: u32,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+struct ProgressJson<'a> {
+    name: &'a str,
+    units: u64,
+}
+
+fn kind_name(kind: FunctionKind) -> &'static str {
+    match kind {
+        FunctionKind::Python => "python",
+        FunctionKind::C => "c",
+        FunctionKind::Other => "other",
+    }
+}
+
+fn write_report(
+    path: &Path,
+    config: &Config,
+    totals: &RunTotals,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    let report = Report {
+        schema: "speedbump.hook-report/1",
+        settings: Settings {
+            targets: config.targets.as_deref(),
+            delay_ns: config.delay_ns,
+            frequency: config.frequency,
+            start_ms: config.start_ms,
+            duration_ms: config.duration_ms,
+            delay_resumes: config.delay_resumes,
+            match_c_calls: config.match_c_calls,
+        },
+        totals: (&totals.counts()).into(),
+        functions_matched: totals.functions_matched(),
+        processes: totals
+            .processes
+            .iter()
+            .map(|p| ProcessJson {
+                pid: p.pid,
+                parent_pid: p.parent_pid,
+                label: &p.label,
+                exited: p.exited,
+                functions_matched: p.functions_matched,
+                counts: (&p.counts).into(),
+            })
+            .collect(),
+        patterns: totals
+            .patterns
+            .iter()
+            .map(|p| PatternJson {
+                pattern: &p.pattern,
+                exclude: p.exclude,
+                functions_matched: p.functions_matched,
+                counts: (&p.counts).into(),
+            })
+            .collect(),
+        functions: totals
+            .functions
+            .iter()
+            .map(|f| FunctionJson {
+                name: &f.name,
+                kind: kind_name(f.kind),
+                pattern: &f.pattern,
+                processes: f.processes,
+                counts: (&f.counts).into(),
+            })
+            .collect(),
+        progress: totals
+            .progress
+            .iter()
+            .map(|(name, units)| ProgressJson { name, units: *units })
+            .collect(),
+        warnings,
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+    // Write beside, then rename: a reader never sees half a report.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json + "\n")?;
+    std::fs::rename(&tmp, path)
+}

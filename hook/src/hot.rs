@@ -1,0 +1,157 @@
+//! The per-call fast path: cached decisions and the delay itself.
+//!
+//! A code object's decision lives in its `co_extra` slot as one word, so a
+//! matched call costs one `PyUnstable_Code_GetExtra`, a compare and two
+//! counter bumps. Code objects compare by value and `id()`s are reused, so no
+//! dict keyed by them could do this safely; `co_extra` dies with its code.
+//!
+//! Word layout: bits 0..32 the function id in the statistics segment; bits
+//! 32..64 a key = tag | settings generation. A stale generation (after a live
+//! settings change) does not equal the current key and sends the code object
+//! back through `decide`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use pyo3::ffi;
+use speedbump::ipc::{FunctionSlot, PatternSlot};
+
+use crate::clock::{monotonic_ns, spin_until};
+use crate::gil::GilCell;
+
+const MATCHED_TAG: u32 = 1 << 31;
+const UNMATCHED_TAG: u32 = 1 << 30;
+const GENERATION_MASK: u32 = UNMATCHED_TAG - 1;
+
+/// Encodes "matched, counted in function slot `function_id`".
+pub fn matched_word(generation: u32, function_id: u32) -> usize {
+    (((MATCHED_TAG | (generation & GENERATION_MASK)) as usize) << 32) | function_id as usize
+}
+
+/// Encodes "does not match under this generation".
+pub fn unmatched_word(generation: u32) -> usize {
+    ((UNMATCHED_TAG | (generation & GENERATION_MASK)) as usize) << 32
+}
+
+/// Overshoot beyond this is forgotten rather than paid back, so that one long
+/// preemption cannot cancel the delays of the next many calls.
+const MAX_DEBT_NS: u64 = 1_000_000;
+
+/// Everything the callbacks read on every call, in one place.
+pub struct Hot {
+    /// False until activation succeeds, and again after an internal failure.
+    pub enabled: bool,
+    pub extra_index: ffi::Py_ssize_t,
+    pub matched_key: u32,
+    pub unmatched_key: u32,
+    /// Requested delay; 0 = count only, never spin.
+    pub delay_ns: u64,
+    /// What the spin itself waits: the request minus the hook's measured fixed cost.
+    pub spin_ns: u64,
+    pub frequency: u64,
+    /// Matching calls since the last delayed one (per process, all threads).
+    pub calls_since_delay: u64,
+    /// Overshoot of earlier spins not yet paid back by shortening later ones.
+    pub debt_ns: u64,
+    /// Delays happen only while monotonic time lies in [start, end).
+    pub window: Option<(u64, u64)>,
+    pub functions: *const FunctionSlot,
+    pub function_capacity: u32,
+    pub patterns: *const PatternSlot,
+    pub pattern_capacity: u32,
+    /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
+    pub disable: *mut ffi::PyObject,
+}
+
+pub static HOT: GilCell<Hot> = GilCell::new(Hot {
+    enabled: false,
+    extra_index: -1,
+    matched_key: MATCHED_TAG,
+    unmatched_key: UNMATCHED_TAG,
+    delay_ns: 0,
+    spin_ns: 0,
+    frequency: 1,
+    calls_since_delay: 0,
+    debt_ns: 0,
+    window: None,
+    functions: std::ptr::null(),
+    function_capacity: 0,
+    patterns: std::ptr::null(),
+    pattern_capacity: 0,
+    disable: std::ptr::null_mut(),
+});
+
+impl Hot {
+    pub fn set_generation(&mut self, generation: u32) {
+        self.matched_key = MATCHED_TAG | (generation & GENERATION_MASK);
+        self.unmatched_key = UNMATCHED_TAG | (generation & GENERATION_MASK);
+    }
+
+    pub fn set_delay(&mut self, delay_ns: u64, fixed_cost_ns: u64) {
+        self.delay_ns = delay_ns;
+        self.spin_ns = delay_ns.saturating_sub(fixed_cost_ns);
+    }
+}
+
+/// Adds to a counter that only this process writes. Writers are serialised by
+/// the GIL, so a plain load+store (no locked instruction) is enough; readers
+/// in other processes still see whole values.
+#[inline(always)]
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+/// Counts one call of a matched function and delays it when frequency and
+/// window say so.
+///
+/// # Safety
+/// GIL held; `hot.functions` valid for `function_capacity` slots.
+#[inline(always)]
+pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
+    if function_id >= hot.function_capacity {
+        return;
+    }
+    // SAFETY: bounds checked above; the mapping lives as long as the writer,
+    // which is only replaced with the GIL held outside any callback.
+    let function = unsafe { &*hot.functions.add(function_id as usize) };
+    bump(&function.calls, 1);
+    let pattern_id = function.pattern_slot.load(Relaxed);
+    let pattern = if pattern_id < hot.pattern_capacity {
+        // SAFETY: bounds checked.
+        Some(unsafe { &*hot.patterns.add(pattern_id as usize) })
+    } else {
+        None
+    };
+    if let Some(p) = pattern {
+        bump(&p.calls, 1);
+    }
+    if hot.delay_ns == 0 {
+        return;
+    }
+    hot.calls_since_delay += 1;
+    if hot.calls_since_delay < hot.frequency {
+        return;
+    }
+    hot.calls_since_delay = 0;
+    let start = monotonic_ns();
+    if let Some((window_start, window_end)) = hot.window
+        && (start < window_start || start >= window_end)
+    {
+        return;
+    }
+    // Pay back earlier overshoot first, then carry this spin's overshoot:
+    // over many calls the added time averages exactly to the request, even
+    // on a machine that sometimes takes the CPU away mid-spin.
+    let spin = hot.spin_ns.saturating_sub(hot.debt_ns);
+    hot.debt_ns -= hot.spin_ns - spin;
+    let deadline = start.wrapping_add(spin);
+    let end = spin_until(deadline);
+    hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
+    // What was added: the spin as measured plus the fixed cost it stood in for.
+    let injected = end.wrapping_sub(start) + (hot.delay_ns - hot.spin_ns);
+    bump(&function.delayed_calls, 1);
+    bump(&function.injected_ns, injected);
+    if let Some(p) = pattern {
+        bump(&p.delayed_calls, 1);
+        bump(&p.injected_ns, injected);
+    }
+}

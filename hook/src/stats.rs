@@ -1,0 +1,213 @@
+//! This process's statistics segment: created on the first match (so helper
+//! processes that match nothing leave no file), replaced in fork children.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use speedbump::ipc::{
+    Capacities, FunctionId, FunctionKind, PatternId, ProcessInfo, ProgressId, SegmentWriter,
+    ensure_session_dir, segment_path,
+};
+use speedbump::pattern::PatternSet;
+
+use crate::failure::say_once;
+use crate::hot::HOT;
+
+static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+pub struct Stats {
+    session_dir: PathBuf,
+    writer: Option<SegmentWriter>,
+    /// Function ids by `module:qualname`: one row per name, however many code
+    /// objects share it.
+    functions: HashMap<String, u32>,
+    /// Segment pattern slot of each include pattern (same order), then excludes.
+    include_slots: Vec<u32>,
+    progress: HashMap<String, u32>,
+    /// Decisions for C callables, keyed by their static `PyMethodDef`.
+    c_decisions: HashMap<usize, Option<u32>>,
+    pub info: ProcessInfo,
+    pub start_ticks: u64,
+    pub generation: u64,
+}
+
+impl Stats {
+    pub fn new(session_dir: PathBuf, info: ProcessInfo, start_ticks: u64) -> Stats {
+        Stats {
+            session_dir,
+            writer: None,
+            functions: HashMap::new(),
+            include_slots: Vec::new(),
+            progress: HashMap::new(),
+            c_decisions: HashMap::new(),
+            info,
+            start_ticks,
+            generation: 0,
+        }
+    }
+
+    pub fn writer(&self) -> Option<&SegmentWriter> {
+        self.writer.as_ref()
+    }
+
+    /// Creates the segment if it does not exist yet and records `patterns`
+    /// in it. A failure (no /dev/shm, no space) is reported once; counting
+    /// then continues in private memory so delays still happen.
+    pub fn ensure_segment(&mut self, patterns: &PatternSet) {
+        if self.writer.is_some() {
+            return;
+        }
+        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let created = ensure_session_dir(&self.session_dir)
+            .and_then(|()| SegmentWriter::create(&path, &self.info, Capacities::default()));
+        let writer = match created {
+            Ok(writer) => writer,
+            Err(error) => {
+                say_once(
+                    &SEGMENT_FAILURE_REPORTED,
+                    &format!(
+                        "cannot create the statistics segment {}: {error}; delays go on, but other processes cannot see this one's counts",
+                        path.display()
+                    ),
+                );
+                match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
+                    Ok(writer) => writer,
+                    Err(_) => return,
+                }
+            }
+        };
+        self.writer = Some(writer);
+        self.record_patterns(patterns);
+        self.publish_pointers();
+    }
+
+    /// Records the patterns of the current generation in the segment.
+    pub fn record_patterns(&mut self, patterns: &PatternSet) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        self.include_slots = patterns
+            .includes()
+            .iter()
+            .map(|p| writer.add_pattern(self.generation, p.text(), false).0)
+            .collect();
+        for p in patterns.excludes() {
+            writer.add_pattern(self.generation, p.text(), true);
+        }
+    }
+
+    /// Points the fast path at the current segment's tables.
+    fn publish_pointers(&self) {
+        // SAFETY: GIL held by every caller.
+        let hot = unsafe { HOT.get() };
+        match &self.writer {
+            Some(w) => {
+                hot.functions = w.function_slots_ptr();
+                hot.function_capacity = w.function_capacity();
+                hot.patterns = w.pattern_slots_ptr();
+                hot.pattern_capacity = w.pattern_capacity();
+            }
+            None => {
+                hot.functions = std::ptr::null();
+                hot.function_capacity = 0;
+                hot.patterns = std::ptr::null();
+                hot.pattern_capacity = 0;
+            }
+        }
+    }
+
+    /// The id to count `name` under (registering it on first sight), with
+    /// `include_index` the pattern that matched it.
+    pub fn register_function(
+        &mut self,
+        name: &str,
+        kind: FunctionKind,
+        include_index: usize,
+    ) -> u32 {
+        let pattern_slot = self.include_slots.get(include_index).copied().unwrap_or(0);
+        let Some(writer) = self.writer.as_mut() else {
+            return u32::MAX;
+        };
+        let id = match self.functions.get(name) {
+            Some(&id) => {
+                writer
+                    .function(FunctionId(id))
+                    .pattern_slot
+                    .store(pattern_slot, Relaxed);
+                return id;
+            }
+            None => writer.add_function(name, kind, pattern_slot).0,
+        };
+        let pattern = writer.pattern(PatternId(pattern_slot));
+        pattern
+            .matched_functions
+            .store(pattern.matched_functions.load(Relaxed) + 1, Relaxed);
+        if id != 0 {
+            self.functions.insert(name.to_owned(), id);
+        }
+        id
+    }
+
+    pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
+        self.c_decisions.get(&key).copied()
+    }
+
+    pub fn cache_c_decision(&mut self, key: usize, decision: Option<u32>) {
+        self.c_decisions.insert(key, decision);
+    }
+
+    /// Adds `units` to the progress counter `name`.
+    pub fn progress(&mut self, name: &str, units: u64) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        let id = match self.progress.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = writer.add_progress(name).0;
+                self.progress.insert(name.to_owned(), id);
+                id
+            }
+        };
+        let counter = &writer.progress(ProgressId(id)).units;
+        counter.store(counter.load(Relaxed).wrapping_add(units), Relaxed);
+    }
+
+    /// In a fork child: the inherited mapping is the parent's, so counting
+    /// moves to a fresh segment with the same ids and zeroed counters.
+    pub fn reattach_after_fork(&mut self, info: ProcessInfo, start_ticks: u64) {
+        self.info = info;
+        self.start_ticks = start_ticks;
+        let Some(parent) = self.writer.take() else {
+            return;
+        };
+        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let child = ensure_session_dir(&self.session_dir)
+            .and_then(|()| parent.create_like(&path, &self.info))
+            .or_else(|error| {
+                say_once(
+                    &SEGMENT_FAILURE_REPORTED,
+                    &format!(
+                        "cannot create the statistics segment {}: {error}; delays go on, but other processes cannot see this one's counts",
+                        path.display()
+                    ),
+                );
+                parent.create_anonymous_like(&self.info)
+            });
+        // Dropping the parent's writer only unmaps it in this process.
+        drop(parent);
+        self.writer = child.ok();
+        self.publish_pointers();
+    }
+
+    pub fn mark_exited(&self) {
+        if let Some(w) = &self.writer {
+            w.mark_exited();
+        }
+    }
+
+    pub fn session_dir(&self) -> &PathBuf {
+        &self.session_dir
+    }
+}

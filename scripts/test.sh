@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: the Rust crates (cargo test) and the hook's
+# behaviour in real Python processes (pytest), on every CPython >= 3.12
+# found on this machine (scripts/find-python.sh), each in its own venv.
+#
+#   scripts/test.sh              # everything
+#   scripts/test.sh -k window    # extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pythons=$(scripts/find-python.sh)
+if [ -z "$pythons" ]; then
+    echo "test.sh: no CPython >= 3.12 found; install one or set SPEEDBUMP_PYTHON" >&2
+    exit 2
+fi
+
+echo "== cargo test (speedbump)"
+cargo test --locked --quiet
+
+first=1
+for py in $pythons; do
+    version=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    venv=".venv-$version"
+    echo "== Python $version ($py)"
+    scripts/setup.sh --python "$py" --venv "$venv"
+    if [ "$first" = 1 ]; then
+        echo "== cargo test (speedbump-hook, Python $version)"
+        PYO3_PYTHON="$py" cargo test --locked --quiet -p speedbump-hook
+        first=0
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pytest>=8,<10"
+    echo "== pytest (Python $version)"
+    SPEEDBUMP_PYTHON="$PWD/$venv/bin/python" PATH="$PWD/$venv/bin:$PATH" \
+        "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider "$@"
+done
+echo "test.sh: all tests passed"

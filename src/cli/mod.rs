@@ -1,0 +1,38 @@
+//! Command-line front end: option parsing and one module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod check;
+
+const AFTER_HELP: &str = "\
+Examples:
+  echo '*:*' > /tmp/all.txt
+  SPEED_BUMP_TARGETS=/tmp/all.txt SPEED_BUMP_DELAY_NS=10000 python benchmark.py
+  speedbump check /tmp/all.txt
+
+The hook is configured by environment variables; see `speedbump help env`
+or docs/env.md.";
+
+/// Find the Python code that limits your program's throughput, by slowing it
+/// down on purpose and measuring how much throughput drops.
+#[derive(Debug, Parser)]
+#[command(name = "speedbump", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a target file and print what each line means.
+    Check(check::CheckArgs),
+}
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+    }
+}

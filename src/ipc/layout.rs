@@ -1,0 +1,524 @@
+//! Byte layout of a telemetry segment, version 1.
+//!
+//! A segment is one file, mapped by its writer (the hook inside one Python
+//! process) and by any number of readers. All structures are `#[repr(C)]` in
+//! native endianness: writer and readers always run on the same machine. Every
+//! field is naturally aligned (8-byte fields on 8-byte boundaries), so the
+//! atomics can be used in place.
+//!
+//! ```text
+//! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 264 used)
+//! function_table_offset    function_capacity × FunctionSlot (40 bytes)
+//! pattern_table_offset     pattern_capacity  × PatternSlot  (48 bytes)
+//! progress_table_offset    progress_capacity × ProgressSlot (16 bytes)
+//! name_arena_offset        name_arena_bytes of UTF-8 names
+//! segment_size             end of file (page-aligned)
+//! ```
+//!
+//! Sections start on page boundaries. The writer sizes the file with
+//! `ftruncate`, so on tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`) only the pages
+//! actually touched use memory: large default capacities cost nothing until
+//! the tables fill.
+//!
+//! # Publication protocol (append-only)
+//!
+//! Plain (non-atomic) fields are written exactly once, before the entry or
+//! header that contains them is published, and never again:
+//!
+//! - the header is complete before [`Header::magic`] is stored with `Release`;
+//!   a reader that loads the magic with `Acquire` and finds [`MAGIC`] sees
+//!   every plain header field;
+//! - a table entry (and its name bytes in the arena) is complete before the
+//!   table's `*_published` count is stored with `Release`; a reader loads the
+//!   count with `Acquire` and reads only entries below it.
+//!
+//! Atomic fields (counters, flags, `pattern_slot`, generations) change at any
+//! time and are read with single loads. Counters only grow.
+
+use std::mem::{align_of, offset_of, size_of};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use super::error::IpcError;
+
+/// The first eight bytes of every segment.
+pub const MAGIC: [u8; 8] = *b"SPDBUMP\0";
+/// The layout version this build writes and reads.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Bytes reserved for the header at the start of the segment; later fields
+/// can be added inside this reservation without moving the tables.
+pub const HEADER_RESERVED_BYTES: u32 = 4096;
+/// Alignment of every section start (one page).
+pub const SECTION_ALIGN: u64 = 4096;
+/// Longest name stored, in bytes; longer names are cut on a char boundary.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Size of [`Header::label`] in bytes.
+pub const LABEL_BYTES: usize = 128;
+/// Name of the overflow buckets (function slot 0 and pattern slot 0).
+pub const OTHER_NAME: &str = "<other>";
+/// What readers show for an entry whose name did not fit in the arena.
+pub const NAME_LOST: &str = "<name lost>";
+/// `name_offset` of an entry whose name did not fit in the arena
+/// (its `name_len` is 0).
+pub const NAME_LOST_OFFSET: u32 = u32::MAX;
+
+/// Largest supported function table, in slots.
+pub const MAX_FUNCTION_CAPACITY: u32 = 1 << 22;
+/// Largest supported pattern table, in slots.
+pub const MAX_PATTERN_CAPACITY: u32 = 1 << 20;
+/// Largest supported progress table, in slots.
+pub const MAX_PROGRESS_CAPACITY: u32 = 1 << 16;
+/// Largest supported name arena, in bytes (offsets must stay below
+/// [`NAME_LOST_OFFSET`]).
+pub const MAX_NAME_ARENA_BYTES: u32 = 1 << 30;
+
+/// Bits of [`Header::flags`].
+pub mod flags {
+    /// `add_function` found the function table full; later functions are
+    /// counted in slot 0 (`<other>`).
+    pub const FUNCTION_TABLE_FULL: u32 = 1 << 0;
+    /// A name did not fit in the name arena; its entry shows `<name lost>`.
+    pub const NAME_ARENA_FULL: u32 = 1 << 1;
+    /// `add_pattern` found the pattern table full; later patterns are
+    /// counted in slot 0 (`<other>`).
+    pub const PATTERN_TABLE_FULL: u32 = 1 << 2;
+    /// `add_progress` found the progress table full; later progress names
+    /// are counted in slot 0 (the default progress name).
+    pub const PROGRESS_TABLE_FULL: u32 = 1 << 3;
+    /// The writer's process exited cleanly (set at interpreter shutdown).
+    pub const PROCESS_EXITED: u32 = 1 << 4;
+}
+
+/// Segment header at offset 0.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Header {
+    /// The bytes of [`MAGIC`], stored as one native-endian `u64` so it can be
+    /// published with `Release` after every other header field is written.
+    /// Zero means "still being initialised".
+    pub magic: AtomicU64,
+    /// [`LAYOUT_VERSION`] of this segment.
+    pub layout_version: u32,
+    /// Bytes reserved for the header (sections start at or after it).
+    pub header_size: u32,
+    /// Total segment size in bytes; equals the file size.
+    pub segment_size: u64,
+    /// Process id of the writer.
+    pub pid: u32,
+    /// User id of the writer.
+    pub uid: u32,
+    /// Parent process id of the writer at creation.
+    pub parent_pid: u32,
+    /// Bit set of [`flags`]; only ever gains bits.
+    pub flags: AtomicU32,
+    /// When the writer's process started, in ns on `CLOCK_BOOTTIME`
+    /// (from `/proc/<pid>/stat` field 22, so clock-tick resolution).
+    pub process_start_boottime_ns: u64,
+    /// When the segment was created, in ns since the Unix epoch.
+    pub created_unix_ns: u64,
+    /// Function table size, in slots.
+    pub function_capacity: u32,
+    /// Pattern table size, in slots.
+    pub pattern_capacity: u32,
+    /// Progress table size, in slots.
+    pub progress_capacity: u32,
+    /// Name arena size, in bytes.
+    pub name_arena_bytes: u32,
+    /// Byte offset of the function table from the segment start.
+    pub function_table_offset: u64,
+    /// Byte offset of the pattern table from the segment start.
+    pub pattern_table_offset: u64,
+    /// Byte offset of the progress table from the segment start.
+    pub progress_table_offset: u64,
+    /// Byte offset of the name arena from the segment start.
+    pub name_arena_offset: u64,
+    /// Function slots published (readable), stored with `Release`.
+    pub functions_published: AtomicU32,
+    /// Pattern slots published (readable), stored with `Release`.
+    pub patterns_published: AtomicU32,
+    /// Progress slots published (readable), stored with `Release`.
+    pub progress_published: AtomicU32,
+    /// Name arena bytes in use, in bytes.
+    pub name_arena_used: AtomicU32,
+    /// Generation of the live-control settings this process applies now;
+    /// 0 means settings from the environment.
+    pub settings_generation: AtomicU64,
+    /// Last time the writer said it was alive, in ns since the Unix epoch
+    /// (0 = never); readers show it as liveness.
+    pub last_update_unix_ns: AtomicU64,
+    /// Human label (script name, argv summary): UTF-8, NUL-padded, cut on a
+    /// char boundary.
+    pub label: [u8; LABEL_BYTES],
+}
+
+/// What a function slot counts.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FunctionKind {
+    /// A Python function (code object), seen through `PY_START`/`PY_RESUME`.
+    Python = 0,
+    /// A C function, seen through `CALL`.
+    C = 1,
+    /// The `<other>` overflow bucket.
+    Other = 2,
+}
+
+impl FunctionKind {
+    /// The byte stored in [`FunctionSlot::kind`].
+    pub const fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Decodes a stored kind byte; `None` for unknown values.
+    pub const fn from_u8(value: u8) -> Option<Self> {
+        match value {
+            0 => Some(Self::Python),
+            1 => Some(Self::C),
+            2 => Some(Self::Other),
+            _ => None,
+        }
+    }
+}
+
+/// Ids compare with plain slot numbers (`id == 0`, `id == function.pattern_slot`).
+macro_rules! id_eq_u32 {
+    ($($id:ty),*) => {$(
+        impl PartialEq<u32> for $id {
+            fn eq(&self, other: &u32) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+id_eq_u32!(FunctionId, PatternId, ProgressId);
+
+/// Index of a function slot. Slot 0 is the `<other>` overflow bucket.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct FunctionId(pub u32);
+
+impl FunctionId {
+    /// The `<other>` overflow bucket.
+    pub const OTHER: Self = Self(0);
+}
+
+/// Index of a pattern slot. Slot 0 is the `<other>` overflow bucket.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct PatternId(pub u32);
+
+impl PatternId {
+    /// The `<other>` overflow bucket.
+    pub const OTHER: Self = Self(0);
+}
+
+/// Index of a progress slot. Slot 0 is the default progress name `""`.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ProgressId(pub u32);
+
+impl ProgressId {
+    /// The default progress name `""` (shown as `progress`).
+    pub const DEFAULT: Self = Self(0);
+}
+
+/// One function's counters (40 bytes). The three counters come first so a
+/// matched call touches the slot's first 24 bytes only.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FunctionSlot {
+    /// Matching calls seen, delayed or not.
+    pub calls: AtomicU64,
+    /// Calls that got a delay (every Nth call, inside the time window).
+    pub delayed_calls: AtomicU64,
+    /// Delay actually spun for this function, in ns.
+    pub injected_ns: AtomicU64,
+    /// Pattern slot that matched this function; rewritten when live control
+    /// re-targets the process. May name a pattern a reader has not seen yet.
+    pub pattern_slot: AtomicU32,
+    /// Offset of the name (`module:qualname`) in the name arena, in bytes;
+    /// [`NAME_LOST_OFFSET`] when the arena was full.
+    pub name_offset: u32,
+    /// Name length in bytes.
+    pub name_len: u16,
+    /// [`FunctionKind`] as a byte.
+    pub kind: u8,
+    _pad: [u8; 5],
+}
+
+impl FunctionSlot {
+    /// A slot with zero counters and no name (for counters kept outside a
+    /// segment, e.g. the hook's calibration probe).
+    pub const ZERO: Self = Self {
+        calls: AtomicU64::new(0),
+        delayed_calls: AtomicU64::new(0),
+        injected_ns: AtomicU64::new(0),
+        pattern_slot: AtomicU32::new(0),
+        name_offset: 0,
+        name_len: 0,
+        kind: 0,
+        _pad: [0; 5],
+    };
+}
+
+/// One pattern's counters (48 bytes). Each (settings generation, pattern
+/// text) gets its own slot, so counts from earlier settings stay readable.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PatternSlot {
+    /// Matching calls seen, delayed or not.
+    pub calls: AtomicU64,
+    /// Calls that got a delay.
+    pub delayed_calls: AtomicU64,
+    /// Delay actually spun for this pattern, in ns.
+    pub injected_ns: AtomicU64,
+    /// Distinct functions this pattern matched so far.
+    pub matched_functions: AtomicU64,
+    /// Settings generation the pattern belongs to (0 = environment).
+    pub generation: u64,
+    /// Offset of the pattern text in the name arena, in bytes;
+    /// [`NAME_LOST_OFFSET`] when the arena was full.
+    pub name_offset: u32,
+    /// Pattern text length in bytes.
+    pub name_len: u16,
+    /// 1 for an exclusion pattern (`!pattern`), else 0.
+    pub exclude: u8,
+    _pad: u8,
+}
+
+impl PatternSlot {
+    /// A slot with zero counters and no name.
+    pub const ZERO: Self = Self {
+        calls: AtomicU64::new(0),
+        delayed_calls: AtomicU64::new(0),
+        injected_ns: AtomicU64::new(0),
+        matched_functions: AtomicU64::new(0),
+        generation: 0,
+        name_offset: 0,
+        name_len: 0,
+        exclude: 0,
+        _pad: 0,
+    };
+}
+
+/// One progress name's counter (16 bytes).
+#[repr(C)]
+#[derive(Debug)]
+pub struct ProgressSlot {
+    /// Units of work reported (`speedbump.progress(n)` adds n).
+    pub units: AtomicU64,
+    /// Offset of the progress name in the name arena, in bytes;
+    /// [`NAME_LOST_OFFSET`] when the arena was full.
+    pub name_offset: u32,
+    /// Name length in bytes.
+    pub name_len: u16,
+    _pad: [u8; 2],
+}
+
+// The layout is a file format: pin it.
+const _: () = {
+    assert!(size_of::<Header>() == 264);
+    assert!(size_of::<Header>() <= HEADER_RESERVED_BYTES as usize);
+    assert!(offset_of!(Header, functions_published) == 104);
+    assert!(offset_of!(Header, settings_generation) == 120);
+    assert!(offset_of!(Header, label) == 136);
+    assert!(size_of::<FunctionSlot>() == 40);
+    assert!(size_of::<PatternSlot>() == 48);
+    assert!(size_of::<ProgressSlot>() == 16);
+    assert!(align_of::<Header>() == 8);
+    assert!(align_of::<FunctionSlot>() == 8);
+    assert!(align_of::<PatternSlot>() == 8);
+    assert!(align_of::<ProgressSlot>() == 8);
+    assert!(MAX_NAME_BYTES <= u16::MAX as usize);
+};
+
+/// Table sizes of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Capacities {
+    /// Function slots, including slot 0 (`<other>`).
+    pub functions: u32,
+    /// Pattern slots, including slot 0 (`<other>`).
+    pub patterns: u32,
+    /// Progress slots, including slot 0 (default name).
+    pub progress: u32,
+    /// Name arena size in bytes.
+    pub name_arena_bytes: u32,
+}
+
+impl Default for Capacities {
+    /// 16384 functions, 1024 patterns, 256 progress names, 4 MiB of names
+    /// (about 5 MiB of address space, committed only as it fills).
+    fn default() -> Self {
+        Self {
+            functions: 16384,
+            patterns: 1024,
+            progress: 256,
+            name_arena_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The allowed range of each capacity: (name, value, min, max).
+fn capacity_bounds(caps: &Capacities) -> [(&'static str, u32, u32, u32); 4] {
+    [
+        (
+            "function_capacity",
+            caps.functions,
+            1,
+            MAX_FUNCTION_CAPACITY,
+        ),
+        ("pattern_capacity", caps.patterns, 1, MAX_PATTERN_CAPACITY),
+        ("progress_capacity", caps.progress, 1, MAX_PROGRESS_CAPACITY),
+        (
+            "name_arena_bytes",
+            caps.name_arena_bytes,
+            0,
+            MAX_NAME_ARENA_BYTES,
+        ),
+    ]
+}
+
+impl Capacities {
+    /// Checks every capacity against its supported range.
+    pub fn validate(&self) -> Result<(), IpcError> {
+        for (what, value, min, max) in capacity_bounds(self) {
+            if value < min || value > max {
+                return Err(IpcError::InvalidCapacities {
+                    what,
+                    value: value.into(),
+                    min: min.into(),
+                    max: max.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first capacity outside its range, as (name, value, min, max).
+    pub(crate) fn first_out_of_range(&self) -> Option<(&'static str, u32, u32, u32)> {
+        capacity_bounds(self)
+            .into_iter()
+            .find(|&(_, value, min, max)| value < min || value > max)
+    }
+}
+
+/// Where each section starts, as the writer lays them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionLayout {
+    /// Byte offset of the function table.
+    pub function_table_offset: u64,
+    /// Byte offset of the pattern table.
+    pub pattern_table_offset: u64,
+    /// Byte offset of the progress table.
+    pub progress_table_offset: u64,
+    /// Byte offset of the name arena.
+    pub name_arena_offset: u64,
+    /// Total segment size in bytes (page-aligned).
+    pub segment_size: u64,
+}
+
+impl SectionLayout {
+    /// Lays out the sections for `caps`, each on a page boundary.
+    pub fn for_capacities(caps: &Capacities) -> Result<Self, IpcError> {
+        caps.validate()?;
+        let overflow = || IpcError::InvalidCapacities {
+            what: "total segment size",
+            value: u64::MAX,
+            min: 0,
+            max: u64::MAX,
+        };
+        let after = |offset: u64, count: u32, slot: usize| -> Option<u64> {
+            let bytes = u64::from(count).checked_mul(u64::try_from(slot).ok()?)?;
+            align_up(offset.checked_add(bytes)?, SECTION_ALIGN)
+        };
+        let function_table_offset = u64::from(HEADER_RESERVED_BYTES);
+        let pattern_table_offset = after(
+            function_table_offset,
+            caps.functions,
+            size_of::<FunctionSlot>(),
+        )
+        .ok_or_else(overflow)?;
+        let progress_table_offset = after(
+            pattern_table_offset,
+            caps.patterns,
+            size_of::<PatternSlot>(),
+        )
+        .ok_or_else(overflow)?;
+        let name_arena_offset = after(
+            progress_table_offset,
+            caps.progress,
+            size_of::<ProgressSlot>(),
+        )
+        .ok_or_else(overflow)?;
+        let segment_size =
+            after(name_arena_offset, caps.name_arena_bytes, 1).ok_or_else(overflow)?;
+        Ok(Self {
+            function_table_offset,
+            pattern_table_offset,
+            progress_table_offset,
+            name_arena_offset,
+            segment_size,
+        })
+    }
+}
+
+/// Rounds `value` up to a multiple of `align` (a power of two).
+fn align_up(value: u64, align: u64) -> Option<u64> {
+    let mask = align.checked_sub(1)?;
+    Some(value.checked_add(mask)? & !mask)
+}
+
+/// The longest prefix of `s` that is at most `max` bytes and ends on a char
+/// boundary.
+pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    s.get(..end).unwrap_or("")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout_is_page_aligned_and_ordered() {
+        let l = SectionLayout::for_capacities(&Capacities::default()).unwrap();
+        assert_eq!(l.function_table_offset, 4096);
+        assert_eq!(l.pattern_table_offset, 4096 + 16384 * 40);
+        assert_eq!(l.progress_table_offset, l.pattern_table_offset + 1024 * 48);
+        assert_eq!(l.name_arena_offset, l.progress_table_offset + 4096);
+        assert_eq!(l.segment_size, l.name_arena_offset + (4 << 20));
+    }
+
+    #[test]
+    fn zero_capacity_is_rejected_with_its_name() {
+        let caps = Capacities {
+            functions: 0,
+            ..Capacities::default()
+        };
+        let err = SectionLayout::for_capacities(&caps).unwrap_err();
+        assert!(err.to_string().contains("function_capacity = 0"), "{err}");
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_utf8("abc", 5), "abc");
+        assert_eq!(truncate_utf8("abc", 2), "ab");
+        // 'é' is two bytes: cutting inside it drops it whole.
+        assert_eq!(truncate_utf8("aé", 2), "a");
+        assert_eq!(truncate_utf8("é", 0), "");
+    }
+
+    #[test]
+    fn kind_round_trips() {
+        for k in [FunctionKind::Python, FunctionKind::C, FunctionKind::Other] {
+            assert_eq!(FunctionKind::from_u8(k.as_u8()), Some(k));
+        }
+        assert_eq!(FunctionKind::from_u8(3), None);
+    }
+}

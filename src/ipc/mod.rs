@@ -1,0 +1,74 @@
+//! Shared-memory telemetry between hooked Python processes and the launcher.
+//!
+//! Every hooked process owns one **segment**: a file in a private session
+//! directory, mapped `MAP_SHARED` by the process (the writer, see
+//! [`SegmentWriter`]) and read-only by any number of readers ([`SegmentView`]),
+//! which may attach late or after the process has exited.
+//!
+//! # Why append-only and lock-free
+//!
+//! The writer runs inside somebody else's Python program, on the hot path of
+//! every matched call, so it can neither block on a reader nor trust one.
+//! Everything in a segment is therefore append-only: counters are `AtomicU64`s
+//! that only grow, and tables grow by filling the next slot and then
+//! publishing the new entry count with `Release`. A reader loads the count
+//! with `Acquire` and reads only the entries below it, which the writer never
+//! rewrites. No locks, no sequence numbers, no retries.
+//!
+//! # Trust
+//!
+//! Readers treat a segment as untrusted input: [`SegmentView::open`] checks the
+//! owner, the permissions, the magic, the version and every section bound,
+//! and [`SegmentView::sample`] re-checks every published count and every name
+//! reference before it reads, so a corrupt or foreign segment is an
+//! [`IpcError`] (skip it with a warning), never a crash or an out-of-bounds read.
+//!
+//! # Files
+//!
+//! - [`layout`]: the version-1 byte layout shared by both sides.
+//! - [`writer`]: [`SegmentWriter`], used by the hook.
+//! - [`reader`]: [`SegmentView`], used by the launcher.
+//! - [`session`]: the private session directory and stale-session cleanup.
+//! - [`procfs`] and [`clock`]: process start times and clocks from the kernel.
+//!
+//! Live control (the `control` block that re-targets running processes) is
+//! not part of this module yet; [`session::CONTROL_FILE_NAME`] reserves its
+//! name inside the session directory.
+
+#![deny(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable,
+    clippy::arithmetic_side_effects,
+    clippy::undocumented_unsafe_blocks,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+pub mod clock;
+pub mod error;
+pub mod layout;
+pub mod procfs;
+pub mod reader;
+mod region;
+pub mod session;
+pub mod writer;
+
+pub use error::IpcError;
+pub use layout::{
+    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, PatternId, PatternSlot, ProgressId,
+    ProgressSlot, flags,
+};
+pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
+pub use clock::boottime_ns_from_ticks;
+pub use procfs::process_start_ticks;
+pub use session::{
+    Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
+    new_session_path, remove_session_dir, segment_path,
+};
+pub use writer::{ProcessInfo, SegmentWriter};

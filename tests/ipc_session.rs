@@ -1,0 +1,238 @@
+//! Session directories: private modes, segment listing, removal and the
+//! cleanup of sessions left behind by killed runs.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use speedbump::ipc::procfs::{current_uid, process_start_ticks};
+use speedbump::ipc::session::default_base_dir;
+use speedbump::ipc::{
+    Capacities, IpcError, ProcessInfo, SegmentWriter, Session, clean_stale_sessions,
+    ensure_session_dir, list_segments, segment_path,
+};
+
+/// A temporary directory (mode 0700) removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "speedbump-ipc-session-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(0o700)).unwrap();
+        Self(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+}
+
+fn my_start_ticks() -> u64 {
+    process_start_ticks(std::process::id()).unwrap()
+}
+
+/// The pid of a child process that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn session_and_segment_files_are_private() {
+    let tmp = TempDir::new();
+    let base = tmp.join("base");
+    let session = Session::create(Some(&base)).unwrap();
+    assert_eq!(mode(&base), 0o700);
+    assert_eq!(mode(session.path()), 0o700);
+    assert_eq!(session.path().parent(), Some(base.as_path()));
+    let name = session
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let prefix = format!("s-{}-{}-", std::process::id(), my_start_ticks());
+    assert!(name.starts_with(&prefix), "{name}");
+    assert_eq!(
+        name.len(),
+        prefix.len() + 16,
+        "16 hex digits of random suffix: {name}"
+    );
+
+    let seg = segment_path(session.path(), 77, 88);
+    assert_eq!(seg, session.path().join("p-77-88.seg"));
+    let info = ProcessInfo::current("t").unwrap();
+    let caps = Capacities {
+        functions: 2,
+        patterns: 2,
+        progress: 2,
+        name_arena_bytes: 16,
+    };
+    SegmentWriter::create(&seg, &info, caps).unwrap();
+    assert_eq!(mode(&seg), 0o600);
+    assert_eq!(std::fs::metadata(&seg).unwrap().uid(), current_uid());
+
+    let other = Session::create(Some(&base)).unwrap();
+    assert_ne!(
+        other.path(),
+        session.path(),
+        "every run gets its own directory"
+    );
+}
+
+#[test]
+fn list_segments_returns_only_seg_files_sorted() {
+    let tmp = TempDir::new();
+    for name in [
+        "p-3-4.seg",
+        "control",
+        "p-1-2.seg",
+        "notes.txt",
+        "p-10-1.seg",
+    ] {
+        std::fs::write(tmp.join(name), b"").unwrap();
+    }
+    let names: Vec<_> = list_segments(&tmp.0)
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["p-1-2.seg", "p-10-1.seg", "p-3-4.seg"]);
+    let err = list_segments(&tmp.join("missing")).unwrap_err();
+    assert!(err.is_transient(), "{err}");
+}
+
+#[test]
+fn remove_deletes_everything_and_drop_deletes_nothing() {
+    let tmp = TempDir::new();
+    let dir = {
+        let session = Session::create(Some(&tmp.0)).unwrap();
+        std::fs::write(session.path().join("p-1-1.seg"), b"x").unwrap();
+        session.path().to_path_buf()
+    };
+    assert!(
+        dir.join("p-1-1.seg").exists(),
+        "drop must not remove the session"
+    );
+
+    let session = Session::create(Some(&tmp.0)).unwrap();
+    let path = session.path().to_path_buf();
+    std::fs::write(path.join("p-1-1.seg"), b"x").unwrap();
+    std::fs::write(path.join("control"), b"x").unwrap();
+    session.remove().unwrap();
+    assert!(!path.exists());
+}
+
+#[test]
+fn an_insecure_or_foreign_base_is_refused() {
+    let tmp = TempDir::new();
+    let base = tmp.join("base");
+    std::fs::create_dir(&base).unwrap();
+    std::fs::set_permissions(&base, PermissionsExt::from_mode(0o755)).unwrap();
+    let err = Session::create(Some(&base)).unwrap_err();
+    assert!(
+        matches!(err, IpcError::InsecurePermissions { mode: 0o755, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("chmod go-rwx"), "{err}");
+
+    let link = tmp.join("link");
+    std::os::unix::fs::symlink(&base, &link).unwrap();
+    let err = Session::create(Some(&link)).unwrap_err();
+    assert!(matches!(err, IpcError::NotADirectory { .. }), "{err}");
+}
+
+#[test]
+fn ensure_session_dir_creates_or_verifies() {
+    let tmp = TempDir::new();
+    let dir = tmp.join("base/s-1-2-abc");
+    ensure_session_dir(&dir).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&tmp.join("base")), 0o700);
+    ensure_session_dir(&dir).unwrap(); // already there: fine
+
+    std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o750)).unwrap();
+    let err = ensure_session_dir(&dir).unwrap_err();
+    assert!(
+        matches!(err, IpcError::InsecurePermissions { mode: 0o750, .. }),
+        "{err}"
+    );
+
+    let file = tmp.join("file");
+    std::fs::write(&file, b"").unwrap();
+    assert!(ensure_session_dir(&file).is_err());
+}
+
+#[test]
+fn stale_sessions_are_cleaned_and_live_ones_kept() {
+    let tmp = TempDir::new();
+    let me = std::process::id();
+    let ticks = my_start_ticks();
+    let dead = dead_pid();
+    let make = |name: &str, files: &[&str]| {
+        let dir = tmp.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for file in files {
+            std::fs::write(dir.join(file), b"x").unwrap();
+        }
+        dir
+    };
+    let dead_owner = make(&format!("s-{dead}-{ticks}-aa"), &["p-1-1.seg", "control"]);
+    let reused_pid = make(&format!("s-{me}-{}-bb", ticks + 1), &[]);
+    let live = make(&format!("s-{me}-{ticks}-cc"), &["p-1-1.seg"]);
+    let live_writer = make(
+        &format!("s-{dead}-{ticks}-dd"),
+        &[&format!("p-{me}-{ticks}.seg")],
+    );
+    let not_a_session = make("other", &[]);
+    let malformed = make("s-garbage", &[]);
+
+    let mut removed = clean_stale_sessions(&tmp.0).unwrap();
+    removed.sort();
+    let mut expected = vec![dead_owner.clone(), reused_pid.clone()];
+    expected.sort();
+    assert_eq!(removed, expected);
+    assert!(!dead_owner.exists() && !reused_pid.exists());
+    assert!(live.exists(), "owner alive with the same start time");
+    assert!(
+        live_writer.exists(),
+        "a writer in the session is still alive"
+    );
+    assert!(not_a_session.exists() && malformed.exists());
+
+    assert_eq!(
+        clean_stale_sessions(&tmp.join("missing")).unwrap(),
+        Vec::<PathBuf>::new()
+    );
+}
+
+#[test]
+fn default_base_is_per_user() {
+    let base = default_base_dir().unwrap();
+    let name = base.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name == "speedbump" || name == format!("speedbump-{}", current_uid()),
+        "{}",
+        base.display()
+    );
+}

@@ -1,0 +1,436 @@
+//! The reader refuses damaged, foreign and unsafe segments, each with its
+//! own error variant, and names the file in the message.
+
+use std::fs::OpenOptions;
+use std::mem::offset_of;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use speedbump::ipc::procfs::current_uid;
+use speedbump::ipc::{
+    Capacities, FunctionKind, FunctionSlot, Header, IpcError, ProcessInfo, SegmentView,
+    SegmentWriter,
+};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "speedbump-ipc-validation-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A valid, closed segment with two named functions, in its own directory.
+fn valid_segment() -> (TempDir, PathBuf) {
+    let dir = TempDir::new();
+    let path = dir.0.join("p-1-1.seg");
+    let info = ProcessInfo {
+        pid: 1,
+        parent_pid: 0,
+        uid: current_uid(),
+        process_start_boottime_ns: 1,
+        label: "t".into(),
+    };
+    let caps = Capacities {
+        functions: 4,
+        patterns: 3,
+        progress: 3,
+        name_arena_bytes: 64,
+    };
+    let mut w = SegmentWriter::create(&path, &info, caps).unwrap();
+    w.add_function("m:f", FunctionKind::Python, 0);
+    w.add_function("m:g", FunctionKind::C, 0);
+    w.add_pattern(0, "m:*", false);
+    w.add_progress("tokens");
+    (dir, path)
+}
+
+fn poke(path: &Path, offset: usize, bytes: &[u8]) {
+    let file = OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(bytes, offset as u64).unwrap();
+}
+
+fn open_err(path: &Path) -> IpcError {
+    let err = SegmentView::open(path, current_uid()).unwrap_err();
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "message must name the file: {err}"
+    );
+    err
+}
+
+fn sample_err(path: &Path) -> IpcError {
+    let mut view = SegmentView::open(path, current_uid()).unwrap();
+    view.sample().unwrap_err()
+}
+
+const FUNCTION_TABLE: usize = 4096;
+
+#[test]
+fn the_valid_segment_is_accepted() {
+    let (_dir, path) = valid_segment();
+    let s = SegmentView::open(&path, current_uid())
+        .unwrap()
+        .sample()
+        .unwrap();
+    assert_eq!(s.functions.len(), 3);
+}
+
+#[test]
+fn wrong_magic() {
+    let (_dir, path) = valid_segment();
+    poke(&path, 0, b"NOTASEG\0");
+    let err = open_err(&path);
+    assert!(
+        matches!(err, IpcError::BadMagic { found, .. } if &found == b"NOTASEG\0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_magic_or_empty_file_is_not_ready_yet() {
+    let (_dir, path) = valid_segment();
+    poke(&path, 0, &[0; 8]);
+    let err = open_err(&path);
+    assert!(matches!(err, IpcError::NotReady { .. }), "{err}");
+    assert!(err.is_transient());
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let err = open_err(&path);
+    assert!(matches!(err, IpcError::NotReady { .. }), "{err}");
+}
+
+#[test]
+fn wrong_version() {
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, layout_version),
+        &2u32.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_file() {
+    let (_dir, path) = valid_segment();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let err = open_err(&path);
+    assert!(
+        matches!(err, IpcError::Truncated { size: 100, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn segment_size_mismatch() {
+    let (_dir, path) = valid_segment();
+    let len = std::fs::metadata(&path).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 4096)
+        .unwrap();
+    let err = open_err(&path);
+    assert!(
+        matches!(err, IpcError::SizeMismatch { declared, actual, .. } if declared == len && actual == len - 4096),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_header_size() {
+    let (_dir, path) = valid_segment();
+    poke(&path, offset_of!(Header, header_size), &12u32.to_ne_bytes());
+    let err = open_err(&path);
+    assert!(
+        matches!(err, IpcError::BadHeaderSize { found: 12, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn capacity_out_of_range() {
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, function_capacity),
+        &0u32.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::BadCapacity {
+                what: "function_capacity",
+                value: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn published_count_over_capacity() {
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, functions_published),
+        &5u32.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::CountOverCapacity {
+                table: "function table",
+                count: 5,
+                capacity: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn arena_use_over_capacity() {
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, name_arena_used),
+        &65u32.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::CountOverCapacity {
+                count: 65,
+                capacity: 64,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn section_offset_out_of_bounds() {
+    let (_dir, path) = valid_segment();
+    let len = std::fs::metadata(&path).unwrap().len();
+    poke(
+        &path,
+        offset_of!(Header, pattern_table_offset),
+        &len.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::SectionOutOfBounds {
+                section: "pattern table",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn section_overlapping_the_header_or_misaligned() {
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, name_arena_offset),
+        &8u64.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::SectionOutOfBounds {
+                section: "name arena",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        offset_of!(Header, function_table_offset),
+        &4100u64.to_ne_bytes(),
+    );
+    let err = open_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::SectionOutOfBounds {
+                section: "function table",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn name_offset_outside_the_arena() {
+    let (_dir, path) = valid_segment();
+    let slot1 = FUNCTION_TABLE + size_of::<FunctionSlot>();
+    poke(
+        &path,
+        slot1 + offset_of!(FunctionSlot, name_offset),
+        &60u32.to_ne_bytes(),
+    );
+    let err = sample_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::NameOutOfBounds {
+                table: "function table",
+                index: 1,
+                offset: 60,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A huge offset with a non-zero length is not the "name lost" marker.
+    let (_dir, path) = valid_segment();
+    poke(
+        &path,
+        slot1 + offset_of!(FunctionSlot, name_offset),
+        &u32::MAX.to_ne_bytes(),
+    );
+    let err = sample_err(&path);
+    assert!(matches!(err, IpcError::NameOutOfBounds { .. }), "{err}");
+}
+
+#[test]
+fn unknown_function_kind() {
+    let (_dir, path) = valid_segment();
+    let slot2 = FUNCTION_TABLE + 2 * size_of::<FunctionSlot>();
+    poke(&path, slot2 + offset_of!(FunctionSlot, kind), &[9]);
+    let err = sample_err(&path);
+    assert!(
+        matches!(
+            err,
+            IpcError::InvalidFunctionKind {
+                index: 2,
+                value: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn count_going_backwards_between_samples() {
+    let (_dir, path) = valid_segment();
+    let mut view = SegmentView::open(&path, current_uid()).unwrap();
+    view.sample().unwrap();
+    poke(
+        &path,
+        offset_of!(Header, functions_published),
+        &1u32.to_ne_bytes(),
+    );
+    let err = view.sample().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IpcError::CountWentBackwards {
+                before: 3,
+                now: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_owner() {
+    let (_dir, path) = valid_segment();
+    let other = current_uid().wrapping_add(1);
+    let err = SegmentView::open(&path, other).unwrap_err();
+    assert!(
+        matches!(err, IpcError::WrongOwner { owner, expected, .. } if owner == current_uid() && expected == other),
+        "{err}"
+    );
+}
+
+#[test]
+fn group_or_other_access() {
+    for mode in [0o640, 0o604, 0o660] {
+        let (_dir, path) = valid_segment();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = open_err(&path);
+        assert!(
+            matches!(err, IpcError::InsecurePermissions { mode: m, .. } if m == mode),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&format!("{mode:04o}")), "{err}");
+    }
+}
+
+#[test]
+fn symlinks_and_directories_are_not_followed() {
+    let (dir, path) = valid_segment();
+    let link = dir.0.join("link.seg");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let err = open_err(&link);
+    assert!(matches!(err, IpcError::Io { .. }), "{err}");
+
+    let err = open_err(&dir.0);
+    assert!(matches!(err, IpcError::NotARegularFile { .. }), "{err}");
+}
+
+#[test]
+fn missing_file_is_transient() {
+    let dir = TempDir::new();
+    let err = open_err(&dir.0.join("gone.seg"));
+    assert!(err.is_transient(), "{err}");
+}
