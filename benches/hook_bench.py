@@ -34,6 +34,7 @@ def f():
     pass
 def target():
     pass
+target()
 def loop(n):
     for _ in range(n):
         f()
@@ -50,15 +51,21 @@ WINDOW = r"""
 import json, time
 def f():
     pass
-delayed = []
+f()  # the first call decides and creates the segment
+calls = []
 end = time.monotonic() + 1.4
 while time.monotonic() < end:
-    t0 = time.perf_counter_ns()
+    t0 = time.monotonic_ns()
     f()
-    t1 = time.perf_counter_ns()
-    if t1 - t0 > 50_000:
-        delayed.append(time.monotonic_ns())
-print(json.dumps([delayed[0], delayed[-1]] if delayed else None))
+    calls.append((t0, time.monotonic_ns() - t0 > 100_000))
+# Edges: the first call that begins 5 delayed calls in a row, and the first
+# undelayed call after the last 5 in a row (isolated preemptions elsewhere
+# are not the window; debt payback may shorten single delays).
+flags = [d for _, d in calls]
+runs = [i for i in range(len(flags) - 4) if all(flags[i:i + 5])]
+first, after = (runs[0], runs[-1] + 5) if runs else (0, 0)
+after = min(after, len(calls) - 1)
+print(json.dumps([calls[first][0], calls[after][0]] if after > first else None))
 """
 
 
@@ -123,6 +130,26 @@ def measure_calls(bench: Bench, rounds: int) -> dict:
     return samples
 
 
+def make_startup_venvs(tmp: Path):
+    """Two venvs alike but for speedbump (this interpreter's installed copy
+    of the package and its .pth), so start-up differences are speedbump's."""
+    import shutil
+    import sysconfig
+    import speedbump
+
+    pythons = []
+    for name in ("bare", "installed"):
+        subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(tmp / name)],
+                       check=True)
+        pythons.append(str(tmp / name / "bin" / "python"))
+    site = Path(subprocess.run([pythons[1], "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    package = Path(speedbump.__file__).parent
+    shutil.copytree(package, site / "speedbump", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(Path(sysconfig.get_path("purelib")) / "speedbump.pth", site / "speedbump.pth")
+    return pythons[0], pythons[1]
+
+
 def measure_startup(python: str, bare_python: str, bench: Bench, runs: int) -> dict:
     env_unset = clean_env()
     env_set = dict(env_unset, SPEED_BUMP_TARGETS=bench.targets["target"],
@@ -150,7 +177,7 @@ def measure_window(python: str, bench: Bench, runs: int, start_ms=500, duration_
         for name, preexec in (("kernel tick (default)", None),
                               ("launcher-given start (SPEED_BUMP_START_AT)", preexec_exact_start)):
             env = dict(clean_env(), SPEED_BUMP_TARGETS=bench.targets["f"],
-                       SPEED_BUMP_DELAY_NS="100000", SPEED_BUMP_START_MS=str(start_ms),
+                       SPEED_BUMP_DELAY_NS="200000", SPEED_BUMP_START_MS=str(start_ms),
                        SPEED_BUMP_DURATION_MS=str(duration_ms))
             saved = dict(os.environ)
             os.environ.clear()
@@ -175,6 +202,8 @@ def main():
     parser.add_argument("--startup-runs", type=int, default=40)
     parser.add_argument("--window-runs", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the raw samples here")
+    parser.add_argument("--skip-calls", action="store_true",
+                        help="only start-up and window edges (quick)")
     args = parser.parse_args()
     python = sys.executable
     try:
@@ -186,20 +215,28 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bench = Bench(python, tmp)
-        subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(tmp / "bare")],
-                       check=True)
-        bare = str(tmp / "bare" / "bin" / "python")
+        bare, installed = make_startup_venvs(tmp)
         print(f"Python {sys.version.split()[0]}; {args.rounds} processes per configuration",
               file=sys.stderr)
-        calls = measure_calls(bench, args.rounds)
-        startup = measure_startup(python, bare, bench, args.startup_runs)
+        calls = {} if args.skip_calls else measure_calls(bench, args.rounds)
+        startup = measure_startup(installed, bare, bench, args.startup_runs)
         window = measure_window(python, bench, args.window_runs)
 
+    if calls:
+        print_calls(calls, args.rounds)
+    print_startup(startup, args.startup_runs)
+    print_window(window, args.window_runs)
+    if args.json:
+        args.json.write_text(json.dumps({"calls": calls, "startup": startup, "window": window},
+                                        indent=2))
+
+
+def print_calls(calls, rounds):
     med = {name: statistics.median(v) for name, v in calls.items()}
     base = med["no hook"]
     ref_base = base
     print(f"\n### Per-call cost, Python {sys.version.split()[0]} "
-          f"(median of {args.rounds} processes)\n")
+          f"(median of {rounds} processes)\n")
     print("| configuration | ns per call | added vs no hook | requested | error |")
     print("|---|---:|---:|---:|---:|")
     for name, (config, _, _) in CONFIGS.items():
@@ -213,8 +250,11 @@ def main():
     print(f"\nmatched at delay 0: speedbump {sb0:+.1f} ns, reference {ref0:+.1f} ns "
           f"(ratio {ref0 / sb0 if sb0 > 0 else float('inf'):.1f}x)")
 
+
+
+def print_startup(startup, runs):
     print("\n### Interpreter start-up (`python -c pass`, median of "
-          f"{args.startup_runs} runs)\n")
+          f"{runs} runs)\n")
     print("| case | ms | vs bare venv |")
     print("|---|---:|---:|")
     sm = {name: statistics.median(v) for name, v in startup.items()}
@@ -222,19 +262,18 @@ def main():
     for name, value in sm.items():
         print(f"| {name} | {value:.2f} | {value - bare_ms:+.2f} ms |")
 
-    print(f"\n### Window edges (START_MS=500, DURATION_MS=500; median of {args.window_runs} "
+
+
+def print_window(window, runs):
+    print(f"\n### Window edges (START_MS=500, DURATION_MS=500; median of {runs} "
           "runs; error vs the launch time measured by this script)\n")
-    print("| process start from | first delay | last delay |")
+    print("| process start from | delays start | delays stop |")
     print("|---|---:|---:|")
     for name, pairs in window.items():
         first = statistics.median(p[0] for p in pairs)
         last = statistics.median(p[1] for p in pairs)
         worst = max(max(abs(a), abs(b)) for a, b in pairs)
         print(f"| {name} | {first:+.1f} ms | {last:+.1f} ms (worst edge {worst:.1f} ms) |")
-
-    if args.json:
-        args.json.write_text(json.dumps({"calls": calls, "startup": startup, "window": window},
-                                        indent=2))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ use crate::clock::monotonic_ns;
 use crate::gil::GilCell;
 use crate::hot::{HOT, matched_word, unmatched_word};
 
-const PROBE_SPIN_NS: u64 = 1_000;
+const PROBE_SPIN_NS: u64 = 500;
 const PROBE_CALLS: u64 = 150;
 const ROUNDS: usize = 7;
 /// Anything outside this range is a measurement gone wrong (a busy machine):
