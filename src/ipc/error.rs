@@ -338,6 +338,61 @@ pub enum IpcError {
         /// The base directory.
         base: PathBuf,
     },
+
+    /// A control block of the wrong size.
+    #[error(
+        "{} is {size} bytes, not the {expected} of a speedbump control block; \
+         is the launcher a different speedbump version?",
+        path.display()
+    )]
+    ControlSize {
+        /// The control file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The expected size.
+        expected: u64,
+    },
+
+    /// A control block without the control magic.
+    #[error("{} is not a speedbump control block (bad magic)", path.display())]
+    ControlMagic {
+        /// The control file.
+        path: PathBuf,
+    },
+
+    /// A control block of another layout version.
+    #[error(
+        "{} has control layout version {found}; this speedbump reads version {supported} — \
+         use the same speedbump version for the launcher and the hook",
+        path.display()
+    )]
+    ControlVersion {
+        /// The control file.
+        path: PathBuf,
+        /// Version found.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+
+    /// The launcher kept the control block mid-write for too long.
+    #[error("{} stayed mid-update for too long; settings not read", path.display())]
+    ControlBusy {
+        /// The control file.
+        path: PathBuf,
+    },
+
+    /// Settings text too long for its area of the control block.
+    #[error("the {what} text is {len} bytes; the control block holds at most {max}")]
+    ControlTextTooLong {
+        /// Which text.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The room for it.
+        max: usize,
+    },
 }
 
 impl IpcError {

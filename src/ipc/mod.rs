@@ -51,6 +51,7 @@
 )]
 
 pub mod clock;
+pub mod control;
 pub mod error;
 pub mod layout;
 pub mod procfs;
@@ -59,6 +60,9 @@ mod region;
 pub mod session;
 pub mod writer;
 
+pub use control::{
+    CONTROL_SIZE, ControlReader, ControlSettings, ControlWriter, control_flags, control_path,
+};
 pub use error::IpcError;
 pub use layout::{
     Capacities, FunctionId, FunctionKind, FunctionSlot, Header, PatternId, PatternSlot, ProgressId,
