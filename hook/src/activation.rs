@@ -3,10 +3,12 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ProcessInfo, new_session_path};
+use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
 use speedbump::pattern::PatternSet;
 
-use crate::callbacks::{CALL_EVENT_DEF, CODE_EVENT_DEF};
+use crate::callbacks::{CALL_EVENT_DEF, CODE_EVENT_DEF, RETURN_EVENT_DEF};
+use crate::control;
+use crate::settings::{self, Events, Settings};
 use crate::config::Config;
 use crate::failure::say;
 use crate::hot::HOT;
@@ -14,7 +16,7 @@ use crate::seen::SeenFunctions;
 use crate::state::{HOOK, Hook};
 use crate::stats::Stats;
 use crate::window::{ProcessStart, delay_window};
-use crate::{calibrate, exit};
+use crate::exit;
 
 /// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that
 /// would stop cProfile from running beside speedbump. 0 and 1 belong to
@@ -122,7 +124,28 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         environ.set_item("SPEED_BUMP_REPORT", report.to_string_lossy().as_ref())?;
     }
 
+    // Under a launcher, its control block rules instead of the variables.
+    let uid = rustix::process::getuid().as_raw();
+    let control = match &config.session {
+        Some(dir) if control_path(dir).exists() => Some(
+            ControlReader::open(&control_path(dir), uid)
+                .map_err(|e| Fatal(format!("cannot follow the launcher's control block: {e}")))?,
+        ),
+        _ => None,
+    };
+    let settings = match &control {
+        Some(reader) => {
+            let (generation, control_settings) = reader
+                .read()
+                .map_err(|e| Fatal(format!("cannot read the launcher's settings: {e}")))?;
+            Settings::from_control(generation, &control_settings)
+                .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
+        }
+        None => Settings::from_config(&config, patterns),
+    };
+
     let monitoring = sys.getattr("monitoring")?;
+    let events = Events::read(&monitoring)?;
     let tool_id = take_tool_id(&monitoring)?;
 
     // SAFETY: GIL held.
@@ -136,54 +159,44 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let hot = unsafe { HOT.get() };
     hot.extra_index = extra_index;
     hot.set_generation(0);
-    hot.set_delay(config.delay_ns, 0);
-    hot.frequency = config.frequency;
-    hot.calls_since_delay = 0;
-    hot.debt_ns = 0;
     hot.window = delay_window(&start, config.start_ms, config.duration_ms);
     hot.disable = disable.into_ptr();
     hot.enabled = true;
 
     let info = process_info(&start);
-    let delay_ns = config.delay_ns;
-    let (delay_resumes, match_c_calls) = (config.delay_resumes, config.match_c_calls);
+    let has_control = control.is_some();
     // SAFETY: GIL held.
     *unsafe { HOOK.get() } = Some(Hook {
         config,
-        patterns,
+        patterns: PatternSet::from_patterns(Vec::new()),
+        progress_points: Vec::new(),
         generation: 0,
+        control_generation: 0,
+        delay_ns: 0,
+        frequency: 1,
         stats: Stats::new(session_dir.clone(), info, start.ticks),
         seen: SeenFunctions::default(),
         start,
         fixed_cost_ns: 0,
+        calibrated: false,
         root,
         session_dir,
         tool_id,
+        events,
+        control,
     });
 
-    let events = monitoring.getattr("events")?;
     let code_callback = unsafe { Bound::from_owned_ptr(py, CODE_EVENT_DEF.new_function()) };
-    let mut mask: u32 = events.getattr("PY_START")?.extract()?;
-    monitoring.call_method1("register_callback", (tool_id, &mask, &code_callback))?;
-    if delay_resumes {
-        let resume: u32 = events.getattr("PY_RESUME")?.extract()?;
-        monitoring.call_method1("register_callback", (tool_id, resume, &code_callback))?;
-        mask |= resume;
-    }
-    if match_c_calls {
-        let call: u32 = events.getattr("CALL")?.extract()?;
-        let call_callback = unsafe { Bound::from_owned_ptr(py, CALL_EVENT_DEF.new_function()) };
-        monitoring.call_method1("register_callback", (tool_id, call, &call_callback))?;
-        mask |= call;
-    }
-    monitoring.call_method1("set_events", (tool_id, mask))?;
-
-    if delay_ns > 0 {
-        let fixed = calibrate::measure_fixed_cost(py, 0).unwrap_or(0);
-        unsafe { HOT.get() }.set_delay(delay_ns, fixed);
-        if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
-            hook.fixed_cost_ns = fixed;
-        }
+    let return_callback = unsafe { Bound::from_owned_ptr(py, RETURN_EVENT_DEF.new_function()) };
+    let call_callback = unsafe { Bound::from_owned_ptr(py, CALL_EVENT_DEF.new_function()) };
+    monitoring.call_method1("register_callback", (tool_id, events.py_start, &code_callback))?;
+    monitoring.call_method1("register_callback", (tool_id, events.py_resume, &code_callback))?;
+    monitoring.call_method1("register_callback", (tool_id, events.py_return, &return_callback))?;
+    monitoring.call_method1("register_callback", (tool_id, events.call, &call_callback))?;
+    // PY_START on before the first settings: calibration runs through it.
+    monitoring.call_method1("set_events", (tool_id, events.py_start))?;
+    if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
+        settings::apply(py, hook, settings)?;
     }
 
     let module = py.import("speedbump._speedbump")?;
@@ -192,6 +205,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     os.call_method("register_at_fork", (), Some(&kwargs))?;
     py.import("atexit")?
         .call_method1("register", (module.getattr("_at_exit")?,))?;
+    if has_control {
+        control::start_polling();
+    }
     Ok(())
 }
 
@@ -232,12 +248,19 @@ pub fn after_fork_in_child() {
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
     hot.window = delay_window(&hook.start, hook.config.start_ms, hook.config.duration_ms);
+    if hook.control.is_some() {
+        // The parent's polling thread does not exist in the child.
+        control::restart_polling_after_fork();
+    }
 }
 
 /// atexit: summary and clean-up (root), or only "exited" (others).
 #[pyfunction]
 #[pyo3(name = "_at_exit")]
-pub fn at_exit() {
+pub fn at_exit(py: Python<'_>) {
+    // The polling thread takes the GIL to apply settings: stop it while the
+    // interpreter can still hand the GIL over.
+    control::stop_polling(py);
     // SAFETY: atexit handlers run with the GIL held.
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
         exit::at_exit(hook);

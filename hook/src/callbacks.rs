@@ -14,7 +14,7 @@ use pyo3::ffi;
 
 use crate::decide;
 use crate::failure;
-use crate::hot::{HOT, on_matched_call};
+use crate::hot::{FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of};
 
 /// `None`, as a new reference.
 #[inline(always)]
@@ -78,7 +78,7 @@ unsafe fn code_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> V
     let word = extra as usize;
     let key = (word >> 32) as u32;
     if key == hot.matched_key {
-        unsafe { on_matched_call(hot, word as u32) };
+        unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
         return Verdict::Continue;
     }
     if key == hot.unmatched_key {
@@ -91,6 +91,54 @@ unsafe fn code_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> V
             Verdict::Continue
         }
         None => Verdict::Disable,
+    }
+}
+
+/// PY_RETURN(code, instruction_offset, retval), enabled only when progress
+/// points are set: counts one unit for each completed call of a progress
+/// point, and disables every other return site for good.
+unsafe extern "C" fn on_return_event(
+    _module: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { return_event(args, nargs) }));
+    match verdict {
+        Ok(v) => unsafe { verdict_object(v) },
+        Err(panic) => {
+            failure::report_panic("PY_RETURN callback", &panic);
+            unsafe { verdict_object(Verdict::Disable) }
+        }
+    }
+}
+
+unsafe fn return_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled || nargs < 1 {
+        return Verdict::Disable;
+    }
+    let code = unsafe { *args };
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
+        unsafe { ffi::PyErr_Clear() };
+        return Verdict::Continue;
+    }
+    let mut word = extra as usize;
+    if hot.generation_of(word) != Some(hot.current_generation()) {
+        unsafe { decide::decide_code(code) };
+        let hot = unsafe { HOT.get() };
+        if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
+            unsafe { ffi::PyErr_Clear() };
+            return Verdict::Continue;
+        }
+        word = extra as usize;
+    }
+    match progress_slot_of(word) {
+        0 => Verdict::Disable,
+        slot => {
+            unsafe { on_progress_point(HOT.get(), slot) };
+            Verdict::Continue
+        }
     }
 }
 
@@ -151,5 +199,7 @@ impl StaticMethodDef {
 
 pub static CODE_EVENT_DEF: StaticMethodDef =
     StaticMethodDef::fastcall(c"speedbump_on_code_event", on_code_event);
+pub static RETURN_EVENT_DEF: StaticMethodDef =
+    StaticMethodDef::fastcall(c"speedbump_on_return_event", on_return_event);
 pub static CALL_EVENT_DEF: StaticMethodDef =
     StaticMethodDef::fastcall(c"speedbump_on_call_event", on_call_event);

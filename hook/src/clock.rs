@@ -23,13 +23,6 @@ pub fn boottime_ns() -> u64 {
         .wrapping_add(t.tv_nsec as u64)
 }
 
-pub fn unix_ns() -> u64 {
-    let t = clock_gettime(ClockId::Realtime);
-    (t.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(t.tv_nsec as u64)
-}
-
 /// Busy-waits (holding the GIL, on purpose) until `deadline_ns` on the
 /// monotonic clock; returns the time at exit.
 ///

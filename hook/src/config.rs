@@ -168,11 +168,6 @@ impl Config {
         }
         Ok(config)
     }
-
-    /// True when a timing window limits when delays happen.
-    pub fn has_window(&self) -> bool {
-        self.start_ms > 0 || self.duration_ms.is_some()
-    }
 }
 
 fn absolute(path: &str, cwd: Option<&PathBuf>) -> PathBuf {
@@ -234,7 +229,6 @@ mod tests {
         assert_eq!(c.delay_ns, 1000);
         assert_eq!(c.frequency, 1);
         assert_eq!(c.targets, Some(PathBuf::from("/work/t.txt")));
-        assert!(!c.has_window());
     }
 
     #[test]

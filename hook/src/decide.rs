@@ -13,7 +13,7 @@ unsafe extern "C" {
     static mut PyMethod_Type: ffi::PyTypeObject;
 }
 
-use crate::hot::{HOT, matched_word, unmatched_word};
+use crate::hot::{Decision, HOT};
 use crate::state::HOOK;
 
 /// `__mp_main__` (the main module of multiprocessing spawn children) counts
@@ -71,31 +71,34 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
     let module = current_module(py);
     let module = normalise_module(&module);
     let generation = hook.generation;
-    let decision = match (qualname, filename) {
-        (Some(qualname), Some(filename)) if !is_own_module(module) => {
-            hook.seen.record(module, &filename, &qualname);
-            hook.patterns
-                .decide(module, &filename, &qualname)
-                .map(|pattern_index| {
-                    hook.stats.ensure_segment(&hook.patterns);
-                    hook.stats.register_function(
-                        &format!("{module}:{qualname}"),
-                        FunctionKind::Python,
-                        pattern_index,
-                    )
-                })
+    let mut decision = Decision { function_id: None, progress_slot: 0 };
+    if let (Some(qualname), Some(filename)) = (qualname, filename)
+        && !is_own_module(module)
+    {
+        hook.seen.record(module, &filename, &qualname);
+        if let Some(pattern_index) = hook.patterns.decide(module, &filename, &qualname) {
+            hook.stats.ensure_segment(&hook.patterns);
+            decision.function_id = Some(hook.stats.register_function(
+                &format!("{module}:{qualname}"),
+                FunctionKind::Python,
+                pattern_index,
+            ));
         }
-        _ => None,
-    };
-    let word = match decision {
-        Some(id) => matched_word(generation, id),
-        None => unmatched_word(generation),
-    };
+        if let Some(point) = hook
+            .progress_points
+            .iter()
+            .find(|p| p.matches(module, &filename, &qualname))
+        {
+            hook.stats.ensure_segment(&hook.patterns);
+            decision.progress_slot = hook.stats.progress_point_slot(point.text());
+        }
+    }
     let index = unsafe { HOT.get() }.extra_index;
+    let word = decision.word(generation);
     if unsafe { ffi::PyUnstable_Code_SetExtra(code, index, word as *mut c_void) } != 0 {
         unsafe { ffi::PyErr_Clear() };
     }
-    decision
+    decision.function_id
 }
 
 /// Identity of a C callable seen at a call site: (cache key, module, qualname).

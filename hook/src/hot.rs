@@ -5,15 +5,16 @@
 //! counter bumps. Code objects compare by value and `id()`s are reused, so no
 //! dict keyed by them could do this safely; `co_extra` dies with its code.
 //!
-//! Word layout: bits 0..32 the function id in the statistics segment; bits
-//! 32..64 a key = tag | settings generation. A stale generation (after a live
+//! Word layout: bits 0..24 the function id in the statistics segment; bits
+//! 24..32 the progress slot of a progress point (0: not one); bits 32..64 a
+//! key = tag | settings generation. A stale generation (after a live
 //! settings change) does not equal the current key and sends the code object
 //! back through `decide`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pyo3::ffi;
-use speedbump::ipc::{FunctionSlot, PatternSlot};
+use speedbump::ipc::{FunctionSlot, PatternSlot, ProgressSlot};
 
 use crate::clock::{monotonic_ns, spin_until};
 use crate::gil::GilCell;
@@ -21,15 +22,46 @@ use crate::gil::GilCell;
 const MATCHED_TAG: u32 = 1 << 31;
 const UNMATCHED_TAG: u32 = 1 << 30;
 const GENERATION_MASK: u32 = UNMATCHED_TAG - 1;
+/// Function ids fit in 24 bits (segments hold at most 2^22 functions).
+pub const FUNCTION_ID_MASK: u32 = (1 << 24) - 1;
+const PROGRESS_SHIFT: u32 = 24;
+
+/// A code object's cached decision, as stored in its `co_extra` slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Function id to count it under, when it matches the targets.
+    pub function_id: Option<u32>,
+    /// Progress slot (1..=255) when it is a progress point.
+    pub progress_slot: u8,
+}
+
+impl Decision {
+    pub fn word(self, generation: u32) -> usize {
+        let generation = generation & GENERATION_MASK;
+        let (tag, id) = match self.function_id {
+            Some(id) => (MATCHED_TAG, id & FUNCTION_ID_MASK),
+            None => (UNMATCHED_TAG, 0),
+        };
+        (((tag | generation) as usize) << 32)
+            | ((self.progress_slot as usize) << PROGRESS_SHIFT)
+            | id as usize
+    }
+}
+
+/// Progress slot stored in a decision word.
+#[inline(always)]
+pub fn progress_slot_of(word: usize) -> u32 {
+    (word as u32) >> PROGRESS_SHIFT
+}
 
 /// Encodes "matched, counted in function slot `function_id`".
 pub fn matched_word(generation: u32, function_id: u32) -> usize {
-    (((MATCHED_TAG | (generation & GENERATION_MASK)) as usize) << 32) | function_id as usize
+    Decision { function_id: Some(function_id), progress_slot: 0 }.word(generation)
 }
 
 /// Encodes "does not match under this generation".
 pub fn unmatched_word(generation: u32) -> usize {
-    ((UNMATCHED_TAG | (generation & GENERATION_MASK)) as usize) << 32
+    Decision { function_id: None, progress_slot: 0 }.word(generation)
 }
 
 /// Overshoot beyond this is forgotten rather than paid back, so that one long
@@ -40,6 +72,9 @@ const MAX_DEBT_NS: u64 = 1_000_000;
 pub struct Hot {
     /// False until activation succeeds, and again after an internal failure.
     pub enabled: bool,
+    /// Progress units per progress slot live here (the segment's table).
+    pub progress: *const ProgressSlot,
+    pub progress_capacity: u32,
     pub extra_index: ffi::Py_ssize_t,
     pub matched_key: u32,
     pub unmatched_key: u32,
@@ -64,6 +99,8 @@ pub struct Hot {
 
 pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     enabled: false,
+    progress: std::ptr::null(),
+    progress_capacity: 0,
     extra_index: -1,
     matched_key: MATCHED_TAG,
     unmatched_key: UNMATCHED_TAG,
@@ -84,6 +121,15 @@ impl Hot {
     pub fn set_generation(&mut self, generation: u32) {
         self.matched_key = MATCHED_TAG | (generation & GENERATION_MASK);
         self.unmatched_key = UNMATCHED_TAG | (generation & GENERATION_MASK);
+    }
+
+    pub fn generation_of(&self, word: usize) -> Option<u32> {
+        let key = (word >> 32) as u32;
+        (key & (MATCHED_TAG | UNMATCHED_TAG) != 0).then_some(key & GENERATION_MASK)
+    }
+
+    pub fn current_generation(&self) -> u32 {
+        self.matched_key & GENERATION_MASK
     }
 
     pub fn set_delay(&mut self, delay_ns: u64, fixed_cost_ns: u64) {
@@ -153,5 +199,18 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     if let Some(p) = pattern {
         bump(&p.delayed_calls, 1);
         bump(&p.injected_ns, injected);
+    }
+}
+
+/// Counts one completed call of a progress point.
+///
+/// # Safety
+/// GIL held; `hot.progress` valid for `progress_capacity` slots.
+#[inline(always)]
+pub unsafe fn on_progress_point(hot: &Hot, slot: u32) {
+    if slot < hot.progress_capacity {
+        // SAFETY: bounds checked; the mapping lives as long as the writer.
+        let units = unsafe { &(*hot.progress.add(slot as usize)).units };
+        bump(units, 1);
     }
 }

@@ -4,9 +4,12 @@
 
 use std::path::PathBuf;
 
-use speedbump::pattern::PatternSet;
+use speedbump::pattern::{Pattern, PatternSet};
+
+use speedbump::ipc::ControlReader;
 
 use crate::config::Config;
+use crate::settings::Events;
 use crate::gil::GilCell;
 use crate::seen::SeenFunctions;
 use crate::stats::Stats;
@@ -15,13 +18,20 @@ use crate::window::ProcessStart;
 pub struct Hook {
     pub config: Config,
     pub patterns: PatternSet,
-    /// Settings generation (0 = from the environment).
+    /// Functions whose completed calls count as progress (control mode).
+    pub progress_points: Vec<Pattern>,
+    /// Internal generation of the settings in force (tags co_extra decisions).
     pub generation: u32,
+    /// Control-block generation in force (0 = from the environment).
+    pub control_generation: u64,
+    pub delay_ns: u64,
+    pub frequency: u64,
     pub stats: Stats,
     pub seen: SeenFunctions,
     pub start: ProcessStart,
     /// The hook's fixed cost per delayed call, subtracted from each spin.
     pub fixed_cost_ns: u64,
+    pub calibrated: bool,
     /// The first hooked process of a run without a launcher: it owns the
     /// session directory, prints the summary for all processes and removes
     /// the directory at exit.
@@ -29,6 +39,9 @@ pub struct Hook {
     pub session_dir: PathBuf,
     /// sys.monitoring tool id in use.
     pub tool_id: u8,
+    pub events: Events,
+    /// The launcher's control block, when there is one.
+    pub control: Option<ControlReader>,
 }
 
 pub static HOOK: GilCell<Option<Hook>> = GilCell::new(None);

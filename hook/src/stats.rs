@@ -47,10 +47,6 @@ impl Stats {
         }
     }
 
-    pub fn writer(&self) -> Option<&SegmentWriter> {
-        self.writer.as_ref()
-    }
-
     /// Creates the segment if it does not exist yet and records `patterns`
     /// in it. A failure (no /dev/shm, no space) is reported once; counting
     /// then continues in private memory so delays still happen.
@@ -77,6 +73,7 @@ impl Stats {
                 }
             }
         };
+        writer.set_settings_generation(self.generation);
         self.writer = Some(writer);
         self.record_patterns(patterns);
         self.publish_pointers();
@@ -107,12 +104,16 @@ impl Stats {
                 hot.function_capacity = w.function_capacity();
                 hot.patterns = w.pattern_slots_ptr();
                 hot.pattern_capacity = w.pattern_capacity();
+                hot.progress = w.progress_slots_ptr();
+                hot.progress_capacity = w.progress_capacity();
             }
             None => {
                 hot.functions = std::ptr::null();
                 hot.function_capacity = 0;
                 hot.patterns = std::ptr::null();
                 hot.pattern_capacity = 0;
+                hot.progress = std::ptr::null();
+                hot.progress_capacity = 0;
             }
         }
     }
@@ -149,6 +150,20 @@ impl Stats {
         id
     }
 
+    /// A new settings generation: patterns get new slots, C-call decisions
+    /// are taken again.
+    pub fn new_generation(&mut self, control_generation: u64) {
+        self.generation = control_generation;
+        self.c_decisions.clear();
+    }
+
+    /// Records in the segment which control generation is now applied.
+    pub fn set_settings_generation(&self, control_generation: u64) {
+        if let Some(writer) = &self.writer {
+            writer.set_settings_generation(control_generation);
+        }
+    }
+
     pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
         self.c_decisions.get(&key).copied()
     }
@@ -172,6 +187,24 @@ impl Stats {
         };
         let counter = &writer.progress(ProgressId(id)).units;
         counter.store(counter.load(Relaxed).wrapping_add(units), Relaxed);
+    }
+
+    /// The progress slot (1..=255, as a decision word holds it) that counts
+    /// completed calls of the progress point `pattern`; 0 when the progress
+    /// table has no room for it.
+    pub fn progress_point_slot(&mut self, pattern: &str) -> u8 {
+        let Some(writer) = self.writer.as_mut() else {
+            return 0;
+        };
+        let id = match self.progress.get(pattern) {
+            Some(&id) => id,
+            None => {
+                let id = writer.add_progress(pattern).0;
+                self.progress.insert(pattern.to_owned(), id);
+                id
+            }
+        };
+        u8::try_from(id).unwrap_or(0)
     }
 
     /// In a fork child: the inherited mapping is the parent's, so counting
@@ -205,9 +238,5 @@ impl Stats {
         if let Some(w) = &self.writer {
             w.mark_exited();
         }
-    }
-
-    pub fn session_dir(&self) -> &PathBuf {
-        &self.session_dir
     }
 }

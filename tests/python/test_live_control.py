@@ -1,0 +1,89 @@
+"""The hook follows a launcher's control block live (issue 3, hook side)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from conftest import PYTHON
+from control_block import ENABLED, ControlBlock
+
+WORKLOAD = r"""
+import json, sys, time
+import speedbump
+
+def f():
+    pass
+
+def step():
+    f()
+
+slow = []
+end = time.monotonic() + float(sys.argv[1])
+print("ready", flush=True)
+while time.monotonic() < end:
+    t0 = time.monotonic_ns()
+    step()
+    if time.monotonic_ns() - t0 > 100_000:
+        slow.append(t0)
+    time.sleep(0.0002)
+print(json.dumps(slow), flush=True)
+"""
+
+
+def launch(tmp_path, control_settings, seconds):
+    session = tmp_path / "session"
+    block = ControlBlock(str(session), **control_settings)
+    (tmp_path / "w.py").write_text(WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["SPEED_BUMP_SESSION"] = str(session)
+    proc = subprocess.Popen([PYTHON, str(tmp_path / "w.py"), str(seconds)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return block, proc, session
+
+
+def test_settings_change_takes_effect_within_50ms(tmp_path):
+    block, proc, _ = launch(tmp_path, dict(patterns="__main__:nothing\n", delay_ns=300_000), 2.5)
+    time.sleep(0.5)
+    on_at = time.monotonic_ns()
+    block.publish(patterns="__main__:f\n", delay_ns=300_000)
+    time.sleep(0.8)
+    off_at = time.monotonic_ns()
+    block.publish(patterns="__main__:f\n", delay_ns=300_000, flags=0)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    slow = json.loads(out.strip().splitlines()[-1])
+    assert slow, "f was never delayed"
+    assert all(on_at <= t for t in slow), "delayed before the change"
+    # Generous bounds for a busy machine; benches/run_bench.py measures the bar.
+    assert slow[0] - on_at < 200e6, (slow[0] - on_at) / 1e6
+    assert slow[-1] - off_at < 200e6, (slow[-1] - off_at) / 1e6
+    assert len(slow) > 100
+
+
+def test_segment_records_the_generation_applied(tmp_path):
+    block, proc, session = launch(tmp_path, dict(patterns="__main__:f\n", delay_ns=0), 1.5)
+    time.sleep(0.3)
+    generation = block.publish(patterns="__main__:step\n", delay_ns=0)
+    time.sleep(0.3)
+    segments = [p for p in os.listdir(session) if p.endswith(".seg")]
+    assert len(segments) == 1
+    data = open(session / segments[0], "rb").read(4096)
+    assert data[:8] == b"SPDBUMP\0"
+    (settings_generation,) = __import__("struct").unpack_from("=Q", data, 120)
+    assert settings_generation == generation
+    proc.communicate(timeout=30)
+
+
+def test_progress_points_count_completed_calls(tmp_path):
+    block, proc, session = launch(
+        tmp_path, dict(patterns="__main__:nothing\n", progress_points="__main__:step\n"), 1.0)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    # Read the progress table through the launcher-independent totals: the
+    # segment's progress names and units, via speedbump's own reader is not
+    # reachable from Python, so count through the report of a child run.
+    segments = [p for p in os.listdir(session) if p.endswith(".seg")]
+    assert len(segments) == 1
