@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod inspect;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -12,8 +13,7 @@ Examples:
   SPEED_BUMP_TARGETS=/tmp/all.txt SPEED_BUMP_DELAY_NS=10000 python benchmark.py
   speedbump check /tmp/all.txt
 
-The hook is configured by environment variables; see `speedbump help env`
-or docs/env.md.";
+The hook is configured by environment variables: `speedbump env` lists them.";
 
 /// Find the Python code that limits your program's throughput, by slowing it
 /// down on purpose and measuring how much throughput drops.
@@ -28,11 +28,20 @@ pub struct Cli {
 pub enum Command {
     /// Validate a target file and print what each line means.
     Check(check::CheckArgs),
+    /// Show what the hooked processes of a session counted (or list sessions).
+    Inspect(inspect::InspectArgs),
+    /// Describe the SPEED_BUMP_* environment variables the hook reads.
+    Env,
 }
 
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Env => {
+            print!("{}", include_str!("../../docs/env.md"));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

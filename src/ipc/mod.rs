@@ -70,7 +70,7 @@ pub use layout::{
 };
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use clock::boottime_ns_from_ticks;
-pub use procfs::process_start_ticks;
+pub use procfs::{current_uid, process_start_ticks};
 pub use session::{
     Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
     new_session_path, remove_session_dir, segment_path,
