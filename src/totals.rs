@@ -69,7 +69,10 @@ pub struct RunTotals {
 impl RunTotals {
     /// Distinct function names matched in any process (the `<other>` bucket excluded).
     pub fn functions_matched(&self) -> usize {
-        self.functions.iter().filter(|f| f.kind != FunctionKind::Other).count()
+        self.functions
+            .iter()
+            .filter(|f| f.kind != FunctionKind::Other)
+            .count()
     }
 
     pub fn counts(&self) -> Counts {
@@ -89,12 +92,15 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
         // No process matched anything, so none created the directory.
         Err(_) if !session_dir.exists() => Vec::new(),
         Err(error) => {
-            totals.warnings.push(format!("cannot list {}: {error}", session_dir.display()));
+            totals
+                .warnings
+                .push(format!("cannot list {}: {error}", session_dir.display()));
             return totals;
         }
     };
     let mut functions: BTreeMap<String, FunctionTotals> = BTreeMap::new();
-    let mut patterns: BTreeMap<(String, bool), PatternTotals> = BTreeMap::new();
+    // In the order the segments list them (file order), merged by text.
+    let mut patterns: Vec<PatternTotals> = Vec::new();
     let mut progress: BTreeMap<String, u64> = BTreeMap::new();
     for path in paths {
         let sampled = SegmentView::open(&path, uid).and_then(|mut view| {
@@ -104,7 +110,9 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
         let (header, sample) = match sampled {
             Ok(ok) => ok,
             Err(error) => {
-                totals.warnings.push(format!("skipped {}: {error}", path.display()));
+                totals
+                    .warnings
+                    .push(format!("skipped {}: {error}", path.display()));
                 continue;
             }
         };
@@ -131,13 +139,15 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
                 continue;
             }
             process.counts.add(f.calls, f.delayed_calls, f.injected_ns);
-            let entry = functions.entry(f.name.to_string()).or_insert_with(|| FunctionTotals {
-                name: f.name.to_string(),
-                kind: f.kind,
-                pattern: pattern_text(f.pattern_slot),
-                processes: 0,
-                counts: Counts::default(),
-            });
+            let entry = functions
+                .entry(f.name.to_string())
+                .or_insert_with(|| FunctionTotals {
+                    name: f.name.to_string(),
+                    kind: f.kind,
+                    pattern: pattern_text(f.pattern_slot),
+                    processes: 0,
+                    counts: Counts::default(),
+                });
             entry.processes += 1;
             entry.counts.add(f.calls, f.delayed_calls, f.injected_ns);
         }
@@ -145,14 +155,22 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
             if p.id == 0 && p.calls == 0 {
                 continue;
             }
-            let entry = patterns
-                .entry((p.name.to_string(), p.exclude))
-                .or_insert_with(|| PatternTotals {
-                    pattern: p.name.to_string(),
-                    exclude: p.exclude,
-                    functions_matched: 0,
-                    counts: Counts::default(),
-                });
+            let index = match patterns
+                .iter()
+                .position(|t| t.pattern == *p.name && t.exclude == p.exclude)
+            {
+                Some(index) => index,
+                None => {
+                    patterns.push(PatternTotals {
+                        pattern: p.name.to_string(),
+                        exclude: p.exclude,
+                        functions_matched: 0,
+                        counts: Counts::default(),
+                    });
+                    patterns.len() - 1
+                }
+            };
+            let entry = &mut patterns[index];
             entry.functions_matched += p.matched_functions;
             entry.counts.add(p.calls, p.delayed_calls, p.injected_ns);
         }
@@ -163,9 +181,17 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
     }
     totals.processes.sort_by_key(|p| p.pid);
     let mut functions: Vec<FunctionTotals> = functions.into_values().collect();
-    functions.sort_by(|a, b| b.counts.calls.cmp(&a.counts.calls).then(a.name.cmp(&b.name)));
+    functions.sort_by(|a, b| {
+        b.counts
+            .calls
+            .cmp(&a.counts.calls)
+            .then(a.name.cmp(&b.name))
+    });
     totals.functions = functions;
-    totals.patterns = patterns.into_values().collect();
-    totals.progress = progress.into_iter().filter(|(_, units)| *units > 0).collect();
+    totals.patterns = patterns;
+    totals.progress = progress
+        .into_iter()
+        .filter(|(_, units)| *units > 0)
+        .collect();
     totals
 }

@@ -7,16 +7,16 @@ use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path}
 use speedbump::pattern::PatternSet;
 
 use crate::callbacks::{CALL_EVENT_DEF, CODE_EVENT_DEF, RETURN_EVENT_DEF};
-use crate::control;
-use crate::settings::{self, Events, Settings};
 use crate::config::Config;
+use crate::control;
+use crate::exit;
 use crate::failure::say;
 use crate::hot::HOT;
 use crate::seen::SeenFunctions;
+use crate::settings::{self, Events, Settings};
 use crate::state::{HOOK, Hook};
 use crate::stats::Stats;
 use crate::window::{ProcessStart, delay_window};
-use crate::exit;
 
 /// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that
 /// would stop cProfile from running beside speedbump. 0 and 1 belong to
@@ -84,7 +84,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         && !is_gil_enabled.call0()?.is_truthy()?
     {
         return Err(Fatal(
-            "free-threaded Python (GIL disabled) is not supported; use a regular CPython build".into(),
+            "free-threaded Python (GIL disabled) is not supported; use a regular CPython build"
+                .into(),
         ));
     }
     let cwd = std::env::current_dir().ok();
@@ -151,7 +152,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     // SAFETY: GIL held.
     let extra_index = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(keep_word) };
     if extra_index < 0 {
-        return Err(Fatal("could not start the hook: no code-object extra slot left".into()));
+        return Err(Fatal(
+            "could not start the hook: no code-object extra slot left".into(),
+        ));
     }
     let disable = monitoring.getattr("DISABLE")?;
 
@@ -189,9 +192,18 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let code_callback = unsafe { Bound::from_owned_ptr(py, CODE_EVENT_DEF.new_function()) };
     let return_callback = unsafe { Bound::from_owned_ptr(py, RETURN_EVENT_DEF.new_function()) };
     let call_callback = unsafe { Bound::from_owned_ptr(py, CALL_EVENT_DEF.new_function()) };
-    monitoring.call_method1("register_callback", (tool_id, events.py_start, &code_callback))?;
-    monitoring.call_method1("register_callback", (tool_id, events.py_resume, &code_callback))?;
-    monitoring.call_method1("register_callback", (tool_id, events.py_return, &return_callback))?;
+    monitoring.call_method1(
+        "register_callback",
+        (tool_id, events.py_start, &code_callback),
+    )?;
+    monitoring.call_method1(
+        "register_callback",
+        (tool_id, events.py_resume, &code_callback),
+    )?;
+    monitoring.call_method1(
+        "register_callback",
+        (tool_id, events.py_return, &return_callback),
+    )?;
     monitoring.call_method1("register_callback", (tool_id, events.call, &call_callback))?;
     // PY_START on before the first settings: calibration runs through it.
     monitoring.call_method1("set_events", (tool_id, events.py_start))?;
@@ -216,7 +228,10 @@ unsafe extern "C" fn keep_word(_: *mut std::ffi::c_void) {}
 
 fn take_tool_id(monitoring: &Bound<'_, PyAny>) -> Result<u8, Fatal> {
     for id in TOOL_IDS {
-        if monitoring.call_method1("use_tool_id", (id, "speedbump")).is_ok() {
+        if monitoring
+            .call_method1("use_tool_id", (id, "speedbump"))
+            .is_ok()
+        {
             return Ok(id);
         }
     }

@@ -40,8 +40,8 @@ def run(f, n):
 ";
 
 /// Counter slots the probe counts into while no segment exists yet.
-static PROBE_FUNCTION: GilCell<[FunctionSlot; 1]> = GilCell::new([FunctionSlot::ZERO]);
-static PROBE_PATTERN: GilCell<[PatternSlot; 1]> = GilCell::new([PatternSlot::ZERO]);
+static PROBE_FUNCTION: GilCell<[FunctionSlot; 1]> = GilCell::new([FunctionSlot::zeroed()]);
+static PROBE_PATTERN: GilCell<[PatternSlot; 1]> = GilCell::new([PatternSlot::zeroed()]);
 
 fn set_extra(code: &Bound<'_, PyAny>, word: usize) {
     let index = unsafe { HOT.get() }.extra_index;
@@ -69,7 +69,12 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
 
     // SAFETY: GIL held; no callback is running (we are in activation).
     let hot = unsafe { HOT.get() };
-    let saved = (hot.functions, hot.function_capacity, hot.patterns, hot.pattern_capacity);
+    let saved = (
+        hot.functions,
+        hot.function_capacity,
+        hot.patterns,
+        hot.pattern_capacity,
+    );
     let saved_delay = (hot.delay_ns, hot.spin_ns, hot.frequency, hot.window);
     hot.functions = unsafe { PROBE_FUNCTION.get() }.as_ptr();
     hot.function_capacity = 1;
@@ -101,7 +106,12 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
     })();
 
     let hot = unsafe { HOT.get() };
-    (hot.functions, hot.function_capacity, hot.patterns, hot.pattern_capacity) = saved;
+    (
+        hot.functions,
+        hot.function_capacity,
+        hot.patterns,
+        hot.pattern_capacity,
+    ) = saved;
     (hot.delay_ns, hot.spin_ns, hot.frequency, hot.window) = saved_delay;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
@@ -109,5 +119,9 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
 
     let per_call_extra = best_hit.saturating_sub(best_miss) / PROBE_CALLS;
     let fixed = per_call_extra.saturating_sub(PROBE_SPIN_NS);
-    Ok(if fixed > MAX_PLAUSIBLE_COST_NS { 0 } else { fixed })
+    Ok(if fixed > MAX_PLAUSIBLE_COST_NS {
+        0
+    } else {
+        fixed
+    })
 }

@@ -113,8 +113,8 @@ impl Config {
                         parse_duration_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
                 }
                 "SPEED_BUMP_FREQUENCY" => {
-                    config.frequency = parse_positive_count(v)
-                        .map_err(|e| bad("SPEED_BUMP_FREQUENCY", v, e))?;
+                    config.frequency =
+                        parse_positive_count(v).map_err(|e| bad("SPEED_BUMP_FREQUENCY", v, e))?;
                 }
                 "SPEED_BUMP_START_MS" => {
                     config.start_ms = parse_ms(v).map_err(|e| bad("SPEED_BUMP_START_MS", v, e))?;
@@ -205,7 +205,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -241,14 +243,21 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.delay_ns, 10_000);
-        assert_eq!((c.start_ms, c.duration_ms, c.frequency), (5000, Some(30000), 10));
+        assert_eq!(
+            (c.start_ms, c.duration_ms, c.frequency),
+            (5000, Some(30000), 10)
+        );
     }
 
     #[test]
     fn errors_name_the_variable() {
-        let e = parse(&[("SPEED_BUMP_FREQUENCY", "0")]).unwrap_err().to_string();
+        let e = parse(&[("SPEED_BUMP_FREQUENCY", "0")])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("SPEED_BUMP_FREQUENCY: "), "{e}");
-        let e = parse(&[("SPEED_BUMP_DELAY", "10")]).unwrap_err().to_string();
+        let e = parse(&[("SPEED_BUMP_DELAY", "10")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("did you mean SPEED_BUMP_DELAY_NS?"), "{e}");
     }
 }

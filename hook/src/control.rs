@@ -38,7 +38,9 @@ pub fn start_polling() {
     let reader = match ControlReader::open(&path, uid) {
         Ok(reader) => reader,
         Err(error) => {
-            say(&format!("cannot follow the launcher's settings: {error}; current settings stay"));
+            say(&format!(
+                "cannot follow the launcher's settings: {error}; current settings stay"
+            ));
             return;
         }
     };
@@ -113,7 +115,9 @@ fn apply_latest(py: Python<'_>, reader: &ControlReader) -> Option<u64> {
     match Settings::from_control(generation, &control) {
         Ok(settings) => {
             if let Err(error) = settings::apply(py, hook, settings) {
-                say(&format!("cannot apply settings generation {generation}: {error}"));
+                say(&format!(
+                    "cannot apply settings generation {generation}: {error}"
+                ));
             }
         }
         Err(error) => say(&format!(

@@ -19,7 +19,11 @@ use crate::state::HOOK;
 /// `__mp_main__` (the main module of multiprocessing spawn children) counts
 /// as `__main__`, so one pattern targets the script in every process.
 pub fn normalise_module(name: &str) -> &str {
-    if name == "__mp_main__" { "__main__" } else { name }
+    if name == "__mp_main__" {
+        "__main__"
+    } else {
+        name
+    }
 }
 
 /// The hook's own package is never slowed.
@@ -71,7 +75,10 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
     let module = current_module(py);
     let module = normalise_module(&module);
     let generation = hook.generation;
-    let mut decision = Decision { function_id: None, progress_slot: 0 };
+    let mut decision = Decision {
+        function_id: None,
+        progress_slot: 0,
+    };
     if let (Some(qualname), Some(filename)) = (qualname, filename)
         && !is_own_module(module)
     {
@@ -181,8 +188,11 @@ pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
             })
             .map(|index| {
                 hook.stats.ensure_segment(&hook.patterns);
-                hook.stats
-                    .register_function(&format!("{module}:{qualname}"), FunctionKind::C, index)
+                hook.stats.register_function(
+                    &format!("{module}:{qualname}"),
+                    FunctionKind::C,
+                    index,
+                )
             })
     };
     if let Some(key) = key {

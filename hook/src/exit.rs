@@ -35,7 +35,10 @@ pub fn at_exit(hook: &mut Hook) {
     if let Some(path) = &hook.config.report
         && let Err(error) = write_report(path, &hook.config, &totals, &warnings)
     {
-        say(&format!("cannot write the report {}: {error}", path.display()));
+        say(&format!(
+            "cannot write the report {}: {error}",
+            path.display()
+        ));
     }
     let _ = speedbump::ipc::remove_session_dir(&hook.session_dir);
 }
@@ -90,11 +93,10 @@ fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
             .filter(|(_, _, qualname)| *qualname != "<module>")
     };
     if totals.functions_matched() == 0 {
-        let source = hook
-            .config
-            .targets
-            .as_ref()
-            .map_or_else(|| "the target patterns".to_owned(), |p| p.display().to_string());
+        let source = hook.config.targets.as_ref().map_or_else(
+            || "the target patterns".to_owned(),
+            |p| p.display().to_string(),
+        );
         warnings.push(format!(
             "no function matched the patterns in {source} ({} functions seen)",
             format_count(hook.seen.len() as u64)
@@ -108,8 +110,8 @@ fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
             .filter(|f| f.pattern == text && f.counts.calls > 0)
             .map(|f| f.name.as_str())
             .collect();
-        let only_module_code = !text.contains("<module>")
-            && matched.iter().all(|name| name.ends_with(MODULE_CODE));
+        let only_module_code =
+            !text.contains("<module>") && matched.iter().all(|name| name.ends_with(MODULE_CODE));
         if !matched.is_empty() && !only_module_code {
             continue;
         }
@@ -166,7 +168,11 @@ struct CountsJson {
 
 impl From<&Counts> for CountsJson {
     fn from(c: &Counts) -> Self {
-        CountsJson { calls: c.calls, delayed_calls: c.delayed_calls, injected_ns: c.injected_ns }
+        CountsJson {
+            calls: c.calls,
+            delayed_calls: c.delayed_calls,
+            injected_ns: c.injected_ns,
+        }
     }
 }
 
@@ -269,7 +275,10 @@ fn write_report(
         progress: totals
             .progress
             .iter()
-            .map(|(name, units)| ProgressJson { name, units: *units })
+            .map(|(name, units)| ProgressJson {
+                name,
+                units: *units,
+            })
             .collect(),
         warnings,
     };

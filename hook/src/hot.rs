@@ -56,12 +56,20 @@ pub fn progress_slot_of(word: usize) -> u32 {
 
 /// Encodes "matched, counted in function slot `function_id`".
 pub fn matched_word(generation: u32, function_id: u32) -> usize {
-    Decision { function_id: Some(function_id), progress_slot: 0 }.word(generation)
+    Decision {
+        function_id: Some(function_id),
+        progress_slot: 0,
+    }
+    .word(generation)
 }
 
 /// Encodes "does not match under this generation".
 pub fn unmatched_word(generation: u32) -> usize {
-    Decision { function_id: None, progress_slot: 0 }.word(generation)
+    Decision {
+        function_id: None,
+        progress_slot: 0,
+    }
+    .word(generation)
 }
 
 /// Overshoot beyond this is forgotten rather than paid back, so that one long

@@ -128,6 +128,7 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hook.frequency = settings.frequency;
     monitoring.call_method1("set_events", (hook.tool_id, mask))?;
     monitoring.call_method0("restart_events")?;
-    hook.stats.set_settings_generation(settings.control_generation);
+    hook.stats
+        .set_settings_generation(settings.control_generation);
     Ok(())
 }

@@ -9,9 +9,9 @@ use speedbump::pattern::{Pattern, PatternSet};
 use speedbump::ipc::ControlReader;
 
 use crate::config::Config;
-use crate::settings::Events;
 use crate::gil::GilCell;
 use crate::seen::SeenFunctions;
+use crate::settings::Events;
 use crate::stats::Stats;
 use crate::window::ProcessStart;
 

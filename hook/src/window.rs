@@ -49,11 +49,17 @@ impl ProcessStart {
 
 /// The interval of monotonic time in which delays happen, or None when no
 /// window was asked for.
-pub fn delay_window(start: &ProcessStart, start_ms: u64, duration_ms: Option<u64>) -> Option<(u64, u64)> {
+pub fn delay_window(
+    start: &ProcessStart,
+    start_ms: u64,
+    duration_ms: Option<u64>,
+) -> Option<(u64, u64)> {
     if start_ms == 0 && duration_ms.is_none() {
         return None;
     }
-    let begin = start.monotonic_ns.saturating_add(start_ms.saturating_mul(1_000_000));
+    let begin = start
+        .monotonic_ns
+        .saturating_add(start_ms.saturating_mul(1_000_000));
     let end = match duration_ms {
         Some(d) => begin.saturating_add(d.saturating_mul(1_000_000)),
         None => u64::MAX,
@@ -67,10 +73,23 @@ mod tests {
 
     #[test]
     fn window_is_relative_to_process_start() {
-        let start = ProcessStart { monotonic_ns: 1_000_000_000, ticks: 0, boottime_ns: 0 };
+        let start = ProcessStart {
+            monotonic_ns: 1_000_000_000,
+            ticks: 0,
+            boottime_ns: 0,
+        };
         assert_eq!(delay_window(&start, 0, None), None);
-        assert_eq!(delay_window(&start, 5000, Some(30000)), Some((6_000_000_000, 36_000_000_000)));
-        assert_eq!(delay_window(&start, 0, Some(10)), Some((1_000_000_000, 1_010_000_000)));
-        assert_eq!(delay_window(&start, 10, None), Some((1_010_000_000, u64::MAX)));
+        assert_eq!(
+            delay_window(&start, 5000, Some(30000)),
+            Some((6_000_000_000, 36_000_000_000))
+        );
+        assert_eq!(
+            delay_window(&start, 0, Some(10)),
+            Some((1_000_000_000, 1_010_000_000))
+        );
+        assert_eq!(
+            delay_window(&start, 10, None),
+            Some((1_010_000_000, u64::MAX))
+        );
     }
 }

@@ -176,7 +176,7 @@ impl ControlWriter {
             unsafe {
                 self.map
                     .as_mut_ptr()
-                    .add(offset as usize + i)
+                    .add((offset as usize).wrapping_add(i))
                     .write_volatile(*byte)
             };
         }
@@ -191,7 +191,11 @@ impl ControlWriter {
             max: max as usize,
         };
         if settings.patterns.len() > PATTERNS_BYTES as usize {
-            return Err(too_long("patterns", settings.patterns.len(), PATTERNS_BYTES));
+            return Err(too_long(
+                "patterns",
+                settings.patterns.len(),
+                PATTERNS_BYTES,
+            ));
         }
         if settings.progress_points.len() > PROGRESS_POINTS_BYTES as usize {
             return Err(too_long(
@@ -201,7 +205,7 @@ impl ControlWriter {
             ));
         }
         let sequence = self.atomic(OFFSET_SEQUENCE);
-        let odd = self.sequence + 1;
+        let odd = self.sequence.wrapping_add(1);
         sequence.store(odd, Ordering::Relaxed);
         fence(Ordering::Release);
         self.atomic(OFFSET_DELAY)
@@ -213,7 +217,7 @@ impl ControlWriter {
         self.write_u32(OFFSET_PROGRESS_LEN, settings.progress_points.len() as u32);
         self.write_bytes(OFFSET_PATTERNS, settings.patterns.as_bytes());
         self.write_bytes(OFFSET_PROGRESS, settings.progress_points.as_bytes());
-        self.sequence = odd + 1;
+        self.sequence = odd.wrapping_add(1);
         self.atomic(OFFSET_SEQUENCE)
             .store(self.sequence, Ordering::Release);
         Ok(self.sequence / 2)

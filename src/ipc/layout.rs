@@ -248,16 +248,18 @@ pub struct FunctionSlot {
 impl FunctionSlot {
     /// A slot with zero counters and no name (for counters kept outside a
     /// segment, e.g. the hook's calibration probe).
-    pub const ZERO: Self = Self {
-        calls: AtomicU64::new(0),
-        delayed_calls: AtomicU64::new(0),
-        injected_ns: AtomicU64::new(0),
-        pattern_slot: AtomicU32::new(0),
-        name_offset: 0,
-        name_len: 0,
-        kind: 0,
-        _pad: [0; 5],
-    };
+    pub const fn zeroed() -> Self {
+        Self {
+            calls: AtomicU64::new(0),
+            delayed_calls: AtomicU64::new(0),
+            injected_ns: AtomicU64::new(0),
+            pattern_slot: AtomicU32::new(0),
+            name_offset: 0,
+            name_len: 0,
+            kind: 0,
+            _pad: [0; 5],
+        }
+    }
 }
 
 /// One pattern's counters (48 bytes). Each (settings generation, pattern
@@ -287,17 +289,19 @@ pub struct PatternSlot {
 
 impl PatternSlot {
     /// A slot with zero counters and no name.
-    pub const ZERO: Self = Self {
-        calls: AtomicU64::new(0),
-        delayed_calls: AtomicU64::new(0),
-        injected_ns: AtomicU64::new(0),
-        matched_functions: AtomicU64::new(0),
-        generation: 0,
-        name_offset: 0,
-        name_len: 0,
-        exclude: 0,
-        _pad: 0,
-    };
+    pub const fn zeroed() -> Self {
+        Self {
+            calls: AtomicU64::new(0),
+            delayed_calls: AtomicU64::new(0),
+            injected_ns: AtomicU64::new(0),
+            matched_functions: AtomicU64::new(0),
+            generation: 0,
+            name_offset: 0,
+            name_len: 0,
+            exclude: 0,
+            _pad: 0,
+        }
+    }
 }
 
 /// One progress name's counter (16 bytes).

@@ -60,6 +60,7 @@ mod region;
 pub mod session;
 pub mod writer;
 
+pub use clock::boottime_ns_from_ticks;
 pub use control::{
     CONTROL_SIZE, ControlReader, ControlSettings, ControlWriter, control_flags, control_path,
 };
@@ -68,9 +69,8 @@ pub use layout::{
     Capacities, FunctionId, FunctionKind, FunctionSlot, Header, PatternId, PatternSlot, ProgressId,
     ProgressSlot, flags,
 };
-pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
-pub use clock::boottime_ns_from_ticks;
 pub use procfs::{current_uid, process_start_ticks};
+pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use session::{
     Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
     new_session_path, remove_session_dir, segment_path,

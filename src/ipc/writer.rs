@@ -182,7 +182,6 @@ impl SegmentWriter {
         caps: Capacities,
         sections: SectionLayout,
     ) -> Result<Self, IpcError> {
-
         let mut label = [0u8; LABEL_BYTES];
         let label_text = truncate_utf8(&info.label, LABEL_BYTES).as_bytes();
         for (dst, src) in label.iter_mut().zip(label_text) {
