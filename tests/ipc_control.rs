@@ -60,7 +60,10 @@ fn publish_and_read_round_trip() {
     assert_eq!(writer.publish(&settings(2)).unwrap(), 2);
     assert_eq!(reader.generation(), 2);
     assert_eq!(reader.read().unwrap(), (2, settings(2)));
-    let mode = std::fs::metadata(control_path(&dir.0)).unwrap().permissions().mode();
+    let mode = std::fs::metadata(control_path(&dir.0))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -68,7 +71,10 @@ fn publish_and_read_round_trip() {
 fn shorter_text_replaces_longer() {
     let dir = session();
     let mut writer = ControlWriter::create(&dir.0, &settings(123456)).unwrap();
-    let short = ControlSettings { patterns: "*:*".into(), ..settings(7) };
+    let short = ControlSettings {
+        patterns: "*:*".into(),
+        ..settings(7)
+    };
     writer.publish(&short).unwrap();
     let reader = ControlReader::open(&control_path(&dir.0), uid()).unwrap();
     assert_eq!(reader.read().unwrap().1.patterns, "*:*");
@@ -78,8 +84,14 @@ fn shorter_text_replaces_longer() {
 fn too_long_text_is_refused_and_nothing_changes() {
     let dir = session();
     let mut writer = ControlWriter::create(&dir.0, &settings(1)).unwrap();
-    let huge = ControlSettings { patterns: "x".repeat(70_000), ..settings(2) };
-    assert!(matches!(writer.publish(&huge), Err(IpcError::ControlTextTooLong { .. })));
+    let huge = ControlSettings {
+        patterns: "x".repeat(70_000),
+        ..settings(2)
+    };
+    assert!(matches!(
+        writer.publish(&huge),
+        Err(IpcError::ControlTextTooLong { .. })
+    ));
     let reader = ControlReader::open(&control_path(&dir.0), uid()).unwrap();
     assert_eq!(reader.read().unwrap(), (1, settings(1)));
 }
@@ -134,9 +146,15 @@ fn reader_refuses_foreign_or_damaged_blocks() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[0] = b'X';
     std::fs::write(&path, &bytes).unwrap();
-    assert!(matches!(ControlReader::open(&path, uid()), Err(IpcError::ControlMagic { .. })));
+    assert!(matches!(
+        ControlReader::open(&path, uid()),
+        Err(IpcError::ControlMagic { .. })
+    ));
     std::fs::write(&path, &bytes[..100]).unwrap();
-    assert!(matches!(ControlReader::open(&path, uid()), Err(IpcError::ControlSize { .. })));
+    assert!(matches!(
+        ControlReader::open(&path, uid()),
+        Err(IpcError::ControlSize { .. })
+    ));
     assert!(matches!(
         ControlReader::open(&dir.0.join("missing"), uid()),
         Err(IpcError::Io { .. })

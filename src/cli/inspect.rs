@@ -40,7 +40,10 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     );
     let totals = collect_session(session, current_uid());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&TotalsJson::from(&totals))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&TotalsJson::from(&totals))?
+        );
     } else {
         print_totals(&totals);
     }
@@ -77,7 +80,10 @@ fn print_totals(totals: &RunTotals) {
     for warning in &totals.warnings {
         eprintln!("speedbump: warning: {warning}");
     }
-    println!("{:>8}  {:>10}  {:>10}  {:>10}  command", "pid", "calls", "delayed", "injected");
+    println!(
+        "{:>8}  {:>10}  {:>10}  {:>10}  command",
+        "pid", "calls", "delayed", "injected"
+    );
     for p in &totals.processes {
         println!(
             "{:>8}  {:>10}  {:>10}  {:>10}  {}{}",
@@ -90,7 +96,10 @@ fn print_totals(totals: &RunTotals) {
         );
     }
     println!();
-    println!("{:>10}  {:>10}  {:>10}  pattern", "calls", "delayed", "injected");
+    println!(
+        "{:>10}  {:>10}  {:>10}  pattern",
+        "calls", "delayed", "injected"
+    );
     for p in &totals.patterns {
         println!(
             "{:>10}  {:>10}  {:>10}  {}{}",
@@ -102,7 +111,10 @@ fn print_totals(totals: &RunTotals) {
         );
     }
     println!();
-    println!("{:>10}  {:>10}  {:>10}  function", "calls", "delayed", "injected");
+    println!(
+        "{:>10}  {:>10}  {:>10}  function",
+        "calls", "delayed", "injected"
+    );
     for f in totals.functions.iter().take(30) {
         println!(
             "{:>10}  {:>10}  {:>10}  {}",
@@ -200,7 +212,10 @@ impl From<&RunTotals> for TotalsJson {
             progress: t
                 .progress
                 .iter()
-                .map(|(name, units)| ProgressJson { name: name.clone(), units: *units })
+                .map(|(name, units)| ProgressJson {
+                    name: name.clone(),
+                    units: *units,
+                })
                 .collect(),
             warnings: t.warnings.clone(),
         }
