@@ -27,24 +27,36 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# Times f (the function a configuration targets) and g (an identical twin
+# that is never matched) alternately in one process, so that f - g is the
+# hook's cost measured against a reference in the same run.
 WORKER = r"""
 import sys, time
 mode, n, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def f():
     pass
+def g():
+    pass
 def target():
     pass
 target()
-def loop(n):
+def loop_f(n):
     for _ in range(n):
         f()
-times = []
+def loop_g(n):
+    for _ in range(n):
+        g()
+times_f, times_g = [], []
 for _ in range(reps):
     t0 = time.perf_counter_ns()
-    loop(n)
-    times.append(time.perf_counter_ns() - t0)
-times.sort()
-print(times[len(times) // 2] / n)
+    loop_f(n)
+    t1 = time.perf_counter_ns()
+    loop_g(n)
+    t2 = time.perf_counter_ns()
+    times_f.append(t1 - t0)
+    times_g.append(t2 - t1)
+times_f.sort(); times_g.sort()
+print(times_f[reps // 2] / n, times_g[reps // 2] / n)
 """
 
 WINDOW = r"""
@@ -104,7 +116,8 @@ class Bench:
         code = WORKER if mode == "plain" else "import reference_hook\n" + WORKER
         out = subprocess.run([self.python, "-c", code, mode, str(n), str(reps)], env=env,
                              capture_output=True, text=True, check=True)
-        return float(out.stdout)
+        f_ns, g_ns = map(float, out.stdout.split())
+        return f_ns, g_ns
 
 
 CONFIGS = {
@@ -147,6 +160,9 @@ def make_startup_venvs(tmp: Path):
     package = Path(speedbump.__file__).parent
     shutil.copytree(package, site / "speedbump", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(Path(sysconfig.get_path("purelib")) / "speedbump.pth", site / "speedbump.pth")
+    # As pip does at install time (whatever PYTHONDONTWRITEBYTECODE says).
+    subprocess.run([pythons[1], "-m", "compileall", "-q", str(site / "speedbump")], check=True,
+                   env=dict(os.environ, PYTHONDONTWRITEBYTECODE=""))
     return pythons[0], pythons[1]
 
 
@@ -156,6 +172,7 @@ def measure_startup(python: str, bare_python: str, bench: Bench, runs: int) -> d
                    SPEED_BUMP_DELAY_NS="10000")
     cases = {
         "bare venv (no speedbump), variables unset": (bare_python, env_unset),
+        "bare venv again (A/A: the noise level)": (bare_python, env_unset),
         "speedbump installed, variables unset": (python, env_unset),
         "speedbump installed, variables set (delay 10 µs)": (python, env_set),
     }
@@ -232,24 +249,34 @@ def main():
 
 
 def print_calls(calls, rounds):
-    med = {name: statistics.median(v) for name, v in calls.items()}
-    base = med["no hook"]
-    ref_base = base
+    def med(name, which):
+        return statistics.median(sample[which] for sample in calls[name])
+
+    def added(name):  # f - g within each process, then the median over processes
+        return statistics.median(f - g for f, g in calls[name])
+
     print(f"\n### Per-call cost, Python {sys.version.split()[0]} "
           f"(median of {rounds} processes)\n")
-    print("| configuration | ns per call | added vs no hook | requested | error |")
-    print("|---|---:|---:|---:|---:|")
+    print("f is the function a configuration targets; g is an identical twin, never "
+          "matched, timed alternately in the same process.\n")
+    print("| configuration | f ns/call | g ns/call | added (f - g) | requested | error |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, (config, _, _) in CONFIGS.items():
-        added = med[name] - (ref_base if name.startswith("reference") else base)
         requested = config.get("delay_ns")
-        error = f"{(added - requested) / requested * 100:+.2f}%" if requested else ""
+        a = added(name)
+        error = f"{(a - requested) / requested * 100:+.2f}%" if requested else ""
         req = f"{requested} ns" if requested else ""
-        print(f"| {name} | {med[name]:.1f} | {added:+.1f} ns | {req} | {error} |")
-    sb0 = med["speedbump: matched, delay 0"] - base
-    ref0 = med["reference: matched, delay 0"] - base
+        print(f"| {name} | {med(name, 0):.1f} | {med(name, 1):.1f} | {a:+.1f} ns | {req} "
+              f"| {error} |")
+    sb0, ref0 = added("speedbump: matched, delay 0"), added("reference: matched, delay 0")
     print(f"\nmatched at delay 0: speedbump {sb0:+.1f} ns, reference {ref0:+.1f} ns "
           f"(ratio {ref0 / sb0 if sb0 > 0 else float('inf'):.1f}x)")
-
+    # Unmatched after DISABLE vs no hook: the same function g across processes.
+    plain = med("no hook", 1)
+    for name in ("speedbump: matched, delay 0", "speedbump: unmatched (DISABLE)"):
+        print(f"unmatched g in '{name}' processes vs 'no hook' processes: "
+              f"{med(name, 1) - plain:+.1f} ns")
+    print(f"A/A (f - g with no hook at all; the twin's bias): {added('no hook'):+.1f} ns")
 
 
 def print_startup(startup, runs):
