@@ -40,6 +40,7 @@ pub fn at_exit(hook: &mut Hook) {
             path.display()
         ));
     }
+    hook.stats.close_files();
     let _ = speedbump::ipc::remove_session_dir(&hook.session_dir);
 }
 

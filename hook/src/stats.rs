@@ -30,6 +30,9 @@ pub struct Stats {
     pub info: ProcessInfo,
     pub start_ticks: u64,
     pub generation: u64,
+    /// Set at exit, once the root removed the session directory: functions
+    /// first seen while the interpreter finalizes must not create it again.
+    files_closed: bool,
 }
 
 impl Stats {
@@ -44,6 +47,7 @@ impl Stats {
             info,
             start_ticks,
             generation: 0,
+            files_closed: false,
         }
     }
 
@@ -55,6 +59,13 @@ impl Stats {
             return;
         }
         let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        if self.files_closed {
+            match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
+                Ok(writer) => self.install(writer, patterns),
+                Err(_) => return,
+            }
+            return;
+        }
         let created = ensure_session_dir(&self.session_dir)
             .and_then(|()| SegmentWriter::create(&path, &self.info, Capacities::default()));
         let writer = match created {
@@ -73,10 +84,19 @@ impl Stats {
                 }
             }
         };
+        self.install(writer, patterns);
+    }
+
+    fn install(&mut self, writer: SegmentWriter, patterns: &PatternSet) {
         writer.set_settings_generation(self.generation);
         self.writer = Some(writer);
         self.record_patterns(patterns);
         self.publish_pointers();
+    }
+
+    /// No more files from this process (see `files_closed`).
+    pub fn close_files(&mut self) {
+        self.files_closed = true;
     }
 
     /// Records the patterns of the current generation in the segment.

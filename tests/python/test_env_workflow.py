@@ -183,3 +183,19 @@ def test_progress_is_a_no_op_without_the_hook(run_py):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
     assert r.stderr == ""
+
+
+def test_code_first_run_during_finalization_leaves_nothing(run_py, runtime_dir):
+    # __del__ of a global runs at interpreter teardown, after the summary and
+    # the removal of the session directory: it must not create them again.
+    source = """
+    class Thing:
+        def __del__(self):
+            pass
+
+    thing = Thing()
+    """
+    r = run_py(source, patterns="__main__:Thing.__del__")
+    assert r.returncode == 0, r.stderr
+    sessions = [p for p in leftover_files(runtime_dir) if Path(p).name.startswith("s-")]
+    assert sessions == []
