@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::ipc::{FunctionKind, SegmentView, list_segments};
+use crate::ipc::{FunctionKind, SegmentView, flags, list_segments};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -176,6 +176,28 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
         }
         for p in &sample.progress {
             *progress.entry(p.name.to_string()).or_default() += p.units;
+        }
+        for (flag, what) in [
+            (
+                flags::FUNCTION_TABLE_FULL,
+                "its function table is full: functions matched after \
+              that are counted together under <other>",
+            ),
+            (
+                flags::NAME_ARENA_FULL,
+                "its name table is full: some names show as <name lost>",
+            ),
+            (
+                flags::PROGRESS_TABLE_FULL,
+                "its progress table is full: further progress names \
+              count under the default one",
+            ),
+        ] {
+            if sample.flags & flag != 0 {
+                totals
+                    .warnings
+                    .push(format!("process {}: {what}", process.pid));
+            }
         }
         totals.processes.push(process);
     }
