@@ -11,4 +11,6 @@ pub mod totals;
 pub mod units;
 
 #[cfg(feature = "cli")]
+pub mod analysis;
+#[cfg(feature = "cli")]
 pub mod cli;
