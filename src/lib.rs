@@ -14,3 +14,5 @@ pub mod units;
 pub mod analysis;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod engine;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod run;
 pub mod inspect;
 
 const AFTER_HELP: &str = "\
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a target file and print what each line means.
     Check(check::CheckArgs),
+    /// Run a command under the hook and watch throughput and hit counts live.
+    Run(Box<run::RunArgs>),
     /// Show what the hooked processes of a session counted (or list sessions).
     Inspect(inspect::InspectArgs),
     /// Describe the SPEED_BUMP_* environment variables the hook reads.
@@ -38,6 +41,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Env => {
             print!("{}", include_str!("../../docs/env.md"));

@@ -1,0 +1,71 @@
+//! The engine: runs a workload under the hook and observes and steers it
+//! live, with no user interface (the command line and the TUI sit on top).
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`session`] | [`LiveSession`]: start, steer, stop, finish; the [`Event`]s it sends |
+//! | [`launch`] | the workload in its own process group, exact start time, signals |
+//! | [`inject`] | loading the hook into a Python that lacks speedbump |
+//! | [`watchdog`] | clean-up when the launcher itself is killed |
+//! | [`environment`] | the workload's environment variables |
+//! | [`sampler`] | finding and sampling the segments of the session |
+//! | [`ticker`] | the sampling thread: a snapshot per tick |
+//! | [`aggregate`] | totals and rates over processes, generation-safe |
+//! | [`apply`] | how long a settings change takes to reach every process |
+//! | [`output`] | the workload's output lines: shown and scanned |
+//! | [`progress`] | throughput from output lines (`--progress-regex`) |
+//! | [`throughput`] | the progress sources together, latency per unit |
+//! | [`settings`] | [`LiveSettings`] and their control-block form |
+//! | [`schedule`] | scripted settings changes (`--schedule`, stdin) |
+//! | [`snapshot`] | what is reported: samples, changes, the summary (JSON schema) |
+//! | [`text`] | status lines and summary tables as text |
+//!
+//! Only `session` starts threads and processes; the other modules are plain
+//! functions and types, tested on their own.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use speedbump::engine::{Event, LiveSession, LiveSettings, SessionConfig};
+//!
+//! let settings = LiveSettings { patterns: vec!["bench:*".into()], ..LiveSettings::default() };
+//! let config = SessionConfig::new(vec!["python".into(), "bench.py".into()], settings);
+//! let sink = Arc::new(|event: Event| {
+//!     if let Event::Snapshot(s) = event {
+//!         eprintln!("{} processes", s.processes.live);
+//!     }
+//! });
+//! let session = LiveSession::start(config, sink)?;
+//! let mut slower = session.settings();
+//! slower.delay_ns = 10_000;
+//! let generation = session.set_settings(slower)?;
+//! let report = session.wait_applied(generation, std::time::Duration::from_millis(500));
+//! eprintln!("applied in {:?} ms", report.max_latency_ms);
+//! let summary = session.finish()?;
+//! eprintln!("{} calls", summary.totals().calls);
+//! # Ok::<(), speedbump::engine::EngineError>(())
+//! ```
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod aggregate;
+pub mod apply;
+pub mod environment;
+pub mod error;
+pub mod inject;
+pub mod launch;
+pub mod output;
+pub mod progress;
+pub mod sampler;
+pub mod schedule;
+pub mod session;
+pub mod settings;
+pub mod snapshot;
+pub mod text;
+pub mod throughput;
+pub mod ticker;
+pub mod watchdog;
+
+pub use error::EngineError;
+pub use session::{Event, EventSink, HookSource, LiveSession, SessionConfig, StopReason};
+pub use settings::LiveSettings;
+pub use snapshot::{ApplyReport, LiveSnapshot, RunSummary};

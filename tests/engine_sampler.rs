@@ -1,0 +1,205 @@
+//! Finding and sampling real segment files: corrupt and foreign files are
+//! skipped with one warning each, vanished files and dead processes keep
+//! their last counts.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use speedbump::engine::aggregate::{Aggregator, ProcessKey, ProcessStatus, RateBasis};
+use speedbump::engine::sampler::SegmentSet;
+use speedbump::ipc::procfs::{current_pid, current_uid, process_start_ticks};
+use speedbump::ipc::{Capacities, FunctionKind, ProcessInfo, SegmentWriter, segment_path};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("speedbump-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn small() -> Capacities {
+    Capacities {
+        functions: 8,
+        patterns: 4,
+        progress: 4,
+        name_arena_bytes: 4096,
+    }
+}
+
+/// A segment of a process `pid` started at `ticks` with `f` called `calls` times.
+fn writer(dir: &Path, pid: u32, ticks: u64, calls: u64) -> SegmentWriter {
+    let info = ProcessInfo {
+        pid,
+        parent_pid: 1,
+        uid: current_uid(),
+        process_start_boottime_ns: ticks * 10_000_000,
+        label: format!("worker {pid}"),
+    };
+    let mut w = SegmentWriter::create(&segment_path(dir, pid, ticks), &info, small()).unwrap();
+    let pattern = w.add_pattern(1, "app:*", false);
+    let id = w.add_function("app:f", FunctionKind::Python, pattern.0);
+    w.function(id).calls.store(calls, Relaxed);
+    w.pattern(pattern).calls.store(calls, Relaxed);
+    w.set_settings_generation(1);
+    w
+}
+
+fn write_file(path: &Path, bytes: &[u8]) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
+        .unwrap();
+}
+
+fn tick(set: &mut SegmentSet, agg: &mut Aggregator, liveness: bool) {
+    let now = Instant::now();
+    set.scan(agg, now);
+    agg.begin_tick();
+    set.sample_all(agg, liveness);
+    agg.end_tick(now);
+}
+
+fn calls_of(agg: &Aggregator, name: &str) -> u64 {
+    let (functions, _) = agg.function_readings(RateBasis::Window, None);
+    functions
+        .iter()
+        .find(|f| f.name == name)
+        .map_or(0, |f| f.counts.calls)
+}
+
+#[test]
+fn corrupt_segments_are_skipped_with_one_warning_each() {
+    let dir = TempDir::new("sampler-corrupt");
+    let me = current_pid();
+    let ticks = process_start_ticks(me).unwrap();
+    let _good = writer(&dir.0, me, ticks, 42);
+    write_file(&dir.0.join("p-1-1.seg"), &[0xAB; 8192]);
+    write_file(&dir.0.join("p-2-2.seg"), b"short");
+    // Readable by others: refused, whatever it holds.
+    let loose = dir.0.join("p-3-3.seg");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&loose)
+        .unwrap();
+    std::fs::write(&loose, [1u8; 8192]).unwrap();
+    // Still being created (all zero): quiet for now.
+    write_file(&dir.0.join("p-4-4.seg"), &[0; 8192]);
+
+    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let mut agg = Aggregator::new(10);
+    for _ in 0..5 {
+        tick(&mut set, &mut agg, true);
+    }
+    let warnings = agg.take_new_warnings();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("p-1-1.seg") && w.contains("magic")),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("p-2-2.seg")),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("p-3-3.seg")),
+        "{warnings:#?}"
+    );
+    assert_eq!(calls_of(&agg, "app:f"), 42);
+    assert_eq!(set.len(), 1);
+    assert_eq!(agg.process_counts().live, 1);
+}
+
+#[test]
+fn a_vanished_file_or_dead_process_keeps_its_last_counts() {
+    let dir = TempDir::new("sampler-vanish");
+    let me = current_pid();
+    let ticks = process_start_ticks(me).unwrap();
+    let alive = writer(&dir.0, me, ticks, 10);
+    // A pid above the kernel's limit: never running.
+    let dead_pid = 4_194_305 + 7;
+    let dead = writer(&dir.0, dead_pid, 5, 7);
+    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let mut agg = Aggregator::new(10);
+    tick(&mut set, &mut agg, false);
+    assert_eq!(calls_of(&agg, "app:f"), 17);
+
+    // The live one counts on after its file is removed (the mapping stays).
+    std::fs::remove_file(alive.path()).unwrap();
+    alive
+        .function(speedbump::ipc::FunctionId(1))
+        .calls
+        .store(25, Relaxed);
+    dead.function(speedbump::ipc::FunctionId(1))
+        .calls
+        .store(9, Relaxed);
+    tick(&mut set, &mut agg, true);
+    assert_eq!(
+        calls_of(&agg, "app:f"),
+        25 + 9,
+        "the dead one's last sample counts"
+    );
+    let reports = agg.process_reports();
+    let status = |pid| reports.iter().find(|p| p.pid == pid).unwrap().status;
+    assert_eq!(status(dead_pid), "gone");
+    assert_eq!(status(me), "running");
+
+    // No more samples of the dead one; the vanished file's process runs on.
+    dead.function(speedbump::ipc::FunctionId(1))
+        .calls
+        .store(1000, Relaxed);
+    alive
+        .function(speedbump::ipc::FunctionId(1))
+        .calls
+        .store(30, Relaxed);
+    tick(&mut set, &mut agg, true);
+    assert_eq!(calls_of(&agg, "app:f"), 30 + 9);
+
+    // A clean exit mark shows as exited.
+    alive.mark_exited();
+    tick(&mut set, &mut agg, false);
+    let reports = agg.process_reports();
+    assert_eq!(
+        reports.iter().find(|p| p.pid == me).unwrap().status,
+        "exited"
+    );
+    let key = ProcessKey {
+        pid: me,
+        start: ticks * 10_000_000,
+    };
+    assert_eq!(agg.status(&key), Some(ProcessStatus::Exited));
+    assert!(agg.take_new_warnings().is_empty());
+}
+
+#[test]
+fn new_segments_are_found_when_the_directory_changes() {
+    let dir = TempDir::new("sampler-scan");
+    let me = current_pid();
+    let ticks = process_start_ticks(me).unwrap();
+    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let mut agg = Aggregator::new(10);
+    let now = Instant::now();
+    set.scan_if_changed(&mut agg, now, Duration::from_secs(3600));
+    assert!(set.is_empty());
+    let _w = writer(&dir.0, me, ticks, 3);
+    set.scan_if_changed(&mut agg, now, Duration::from_secs(3600));
+    assert_eq!(set.len(), 1, "a new file changes the directory's mtime");
+}
