@@ -51,6 +51,7 @@ pub mod aggregate;
 pub mod apply;
 pub mod environment;
 pub mod error;
+pub mod experiment;
 pub mod inject;
 pub mod launch;
 pub mod output;

@@ -1,0 +1,225 @@
+//! What the experiment engine and its front ends (the headless commands and
+//! the TUI) say to each other: one [`Command`] type in, one [`Update`] type
+//! out, over channels. The engine runs on its own thread; a front end sends
+//! commands and renders updates, and never touches processes or shared
+//! memory itself. The result types are also the schema of `results.json`
+//! (see docs/results-schema.md): stable, fields only ever added.
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{
+    CallTree, Candidate, GainPrediction, PythonVerdict, RankedCandidate, RelativeThroughput,
+    ShapeAnalysis, SweepPoint, Verdict,
+};
+use crate::engine::{ApplyReport, LiveSettings, LiveSnapshot};
+
+/// How windows are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One long-running process; settings switched live through the control
+    /// block between windows (servers, long benchmarks).
+    Live,
+    /// One run of the command per window (workloads that do fixed work and
+    /// exit), as in METHODOLOGY.md.
+    Restart,
+    /// Live while the workload keeps running; restart when it exits on its
+    /// own before the experiment is done.
+    Auto,
+}
+
+/// Which experiment an update belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentKind {
+    /// Which functions run and how often (delay 0).
+    Census,
+    /// Steps 1-2: throughput against delay for one set of patterns.
+    Sweep,
+    /// Steps 3-4: candidates ranked at one delay.
+    Rank,
+}
+
+/// A request from a front end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Census window(s) at delay 0 with `patterns` (e.g. `*:*`), building the
+    /// call tree of what runs.
+    Census {
+        /// Pattern lines to count under.
+        patterns: Vec<String>,
+        /// How long to count, seconds.
+        window_s: f64,
+    },
+    /// Steps 1-2: paired windows (baseline at delay 0 with the same
+    /// patterns, treatment at each delay), interleaved and randomised, until
+    /// every interval is tight enough or the budget ends.
+    Sweep {
+        /// Pattern lines to slow.
+        patterns: Vec<String>,
+        /// Delays to measure, ns (0 is implied by the baselines).
+        delays_ns: Vec<u64>,
+        /// Delay every Nth matching call.
+        frequency: u64,
+        /// Wall-clock budget for the whole sweep, seconds.
+        budget_s: f64,
+    },
+    /// Steps 3-4: each candidate slowed by `delay_ns` in paired windows.
+    Rank {
+        /// What to compare (children of a tree node, or pattern files).
+        candidates: Vec<Candidate>,
+        /// Delay per call, ns.
+        delay_ns: u64,
+        /// Delay every Nth matching call.
+        frequency: u64,
+        /// Wall-clock budget for the whole ranking, seconds.
+        budget_s: f64,
+    },
+    /// Put settings in force now, outside any experiment (TUI: edit a
+    /// pattern, change delay and frequency by hand).
+    Apply(LiveSettings),
+    /// Stop the current experiment; what it measured so far is kept and
+    /// reported as a partial result.
+    Cancel,
+    /// Stop the workload's process group and end the engine thread.
+    Shutdown,
+}
+
+/// Something the engine reports. Front ends fold these into their state.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// The workload started (again, in restart mode) with this mode.
+    Started {
+        /// The mode in use.
+        mode: Mode,
+        /// Processes' command line.
+        command: Vec<String>,
+    },
+    /// Live counters and throughput, a few times a second.
+    Live(Box<LiveSnapshot>),
+    /// A line the workload printed (kept for display; never painted over).
+    Output {
+        /// The line, without its newline.
+        line: String,
+        /// True for stderr.
+        stderr: bool,
+    },
+    /// A settings change reached the processes (or some timed out).
+    Applied(ApplyReport),
+    /// Budget and evidence so far of the running experiment.
+    Progress {
+        /// Which experiment.
+        kind: ExperimentKind,
+        /// Seconds of budget spent.
+        spent_s: f64,
+        /// The budget, seconds.
+        budget_s: f64,
+        /// Pairs of windows measured so far, over all settings.
+        pairs: usize,
+    },
+    /// The census finished: what runs, as a tree.
+    CensusDone(Box<CensusResult>),
+    /// New evidence for one delay of a sweep (sent after each pair).
+    SweepPoint {
+        /// Index into the sweep's delays.
+        index: usize,
+        /// The point so far (None while no usable pair exists).
+        point: Option<SweepPoint>,
+        /// Whether this delay is done, and why.
+        verdict: Verdict,
+    },
+    /// The sweep finished (or was cancelled: `partial`).
+    SweepDone(Box<SweepResult>),
+    /// New evidence for one candidate of a ranking (sent after each pair).
+    CandidateUpdate {
+        /// Index into the ranking's candidates.
+        index: usize,
+        /// Relative throughput so far.
+        relative: Option<RelativeThroughput>,
+        /// Whether this candidate is done, and why.
+        verdict: Verdict,
+    },
+    /// The ranking finished (or was cancelled: `partial`).
+    RankDone(Box<RankResult>),
+    /// Something the user should know (skipped segment, noisy window...).
+    Warning(String),
+    /// The workload exited on its own (live mode) or a run failed (restart
+    /// mode); results so far are kept.
+    WorkloadExited {
+        /// Exit status (None when killed by a signal).
+        status: Option<i32>,
+        /// Signal number when killed by one.
+        signal: Option<i32>,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// The engine thread ended (after `Shutdown`, or a fatal error).
+    Finished {
+        /// Why, when it was an error.
+        error: Option<String>,
+    },
+}
+
+/// A census: what ran under `patterns` at delay 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CensusResult {
+    /// The patterns counted under.
+    pub patterns: Vec<String>,
+    /// Seconds counted.
+    pub window_s: f64,
+    /// Throughput during the census, units per second (None without progress).
+    pub throughput_per_s: Option<f64>,
+    /// The tree of functions seen, with calls.
+    pub tree: CallTree,
+    /// Step 3's candidates: top-level packages (and `__main__`) by calls.
+    pub top_level: Vec<Candidate>,
+}
+
+/// Steps 1-2 for one set of patterns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResult {
+    /// The patterns slowed.
+    pub patterns: Vec<String>,
+    /// Delay every Nth matching call.
+    pub frequency: u64,
+    /// Mode the windows ran in.
+    pub mode: Mode,
+    /// One point per delay, in the order asked (None: no usable pair).
+    pub points: Vec<Option<SweepPoint>>,
+    /// Per delay: whether it reached the target precision.
+    pub verdicts: Vec<Verdict>,
+    /// Shape of throughput against delay, with the fit.
+    pub shape: ShapeAnalysis,
+    /// Step 1's verdict: is Python the bottleneck?
+    pub python: PythonVerdict,
+    /// Step 2: gain if the matched code were faster, for a few speed-ups
+    /// (ns per call), each first-order with its interval and caveat.
+    pub predictions: Vec<GainPrediction>,
+    /// Seconds of wall time used.
+    pub spent_s: f64,
+    /// True when cancelled or cut short by the workload's exit.
+    pub partial: bool,
+}
+
+/// Steps 3-4: candidates ranked at one delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankResult {
+    /// The node the candidates are children of (`*` for the top level), or
+    /// the pattern files they came from.
+    pub under: String,
+    /// Delay per call, ns.
+    pub delay_ns: u64,
+    /// Delay every Nth matching call.
+    pub frequency: u64,
+    /// Mode the windows ran in.
+    pub mode: Mode,
+    /// The candidates, best first (ties flagged).
+    pub ranked: Vec<RankedCandidate>,
+    /// Per candidate (in the order asked): whether it reached the target
+    /// precision.
+    pub verdicts: Vec<Verdict>,
+    /// Seconds of wall time used.
+    pub spent_s: f64,
+    /// True when cancelled or cut short by the workload's exit.
+    pub partial: bool,
+}
