@@ -5,6 +5,8 @@
 //! memory itself. The result types are also the schema of `results.json`
 //! (see docs/results-schema.md): stable, fields only ever added.
 
+use std::sync::mpsc::{Receiver, Sender};
+
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{
@@ -26,6 +28,38 @@ pub enum Mode {
     /// Live while the workload keeps running; restart when it exits on its
     /// own before the experiment is done.
     Auto,
+}
+
+/// Everything the engine needs to run experiments on a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentConfig {
+    /// The workload's command line (`python bench.py ...`).
+    pub command: Vec<String>,
+    /// Live, restart or automatic.
+    pub mode: Mode,
+    /// Progress points, `module:qualname` (units = completed calls).
+    pub progress_points: Vec<String>,
+    /// Regex over the workload's output lines; capture group 1 is the value.
+    pub progress_regex: Option<String>,
+    /// Whether the regex's value is a rate (`true`) or a running count.
+    pub progress_regex_is_rate: bool,
+    /// Seconds of warm-up skipped before the first window (live mode), or at
+    /// the start of each run (restart mode; METHODOLOGY.md "Using Timing
+    /// Windows").
+    pub warmup_s: f64,
+    /// Seed of the randomised window order (same seed, same schedule).
+    pub seed: u64,
+    /// Target half-width of relative-throughput intervals (0.02 = ±2%).
+    pub target_precision: f64,
+}
+
+/// A running engine, as a front end holds it.
+#[derive(Debug)]
+pub struct EngineHandle {
+    /// Requests to the engine.
+    pub commands: Sender<Command>,
+    /// What the engine reports, in order.
+    pub updates: Receiver<Update>,
 }
 
 /// Which experiment an update belongs to.
