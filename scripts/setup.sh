@@ -65,9 +65,12 @@ cp target/release/speedbump target/wheel-data/scripts/speedbump
 
 echo "setup.sh: building the hook for $("$target_python" --version)"
 quietly "$target_python" -m pip install --disable-pip-version-check "maturin>=1.9.4,<2"
-rm -rf "target/wheels/$py_tag"
+# A folder of its own: several set-ups may run at once (one per Python).
+mkdir -p target/wheels
+wheels=$(mktemp -d "target/wheels/$py_tag.XXXXXX")
+trap 'rm -f "$log"; rm -rf "$wheels"' EXIT
 quietly env PYO3_PYTHON="$target_python" "$target_python" -m maturin build --release --locked \
-    --interpreter "$target_python" --out "target/wheels/$py_tag"
-wheel=$(ls "target/wheels/$py_tag"/speedbump-*.whl | head -n 1)
+    --interpreter "$target_python" --out "$wheels"
+wheel=$(ls "$wheels"/speedbump-*.whl | head -n 1)
 quietly "$target_python" -m pip install --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 echo "setup.sh: installed $(basename "$wheel") into $("$target_python" -c 'import sys; print(sys.prefix)')"

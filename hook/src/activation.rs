@@ -90,8 +90,15 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     }
     let cwd = std::env::current_dir().ok();
     let config = Config::from_vars(environment(), cwd).map_err(|e| Fatal(e.to_string()))?;
-    let patterns = match &config.targets {
-        Some(path) => {
+    // Under a launcher, its control block rules instead of the variables.
+    let uid = rustix::process::getuid().as_raw();
+    let control_file = config
+        .session
+        .as_ref()
+        .map(|dir| control_path(dir))
+        .filter(|path| path.exists());
+    let patterns = match (&config.targets, &control_file) {
+        (Some(path), None) => {
             let set = PatternSet::load(path).map_err(|e| Fatal(e.one_line()))?;
             if set.is_empty() {
                 return Err(Fatal(format!(
@@ -101,7 +108,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
             }
             set
         }
-        None => PatternSet::from_patterns(Vec::new()),
+        _ => PatternSet::from_patterns(Vec::new()),
     };
 
     let start = ProcessStart::of_this_process(config.start_at);
@@ -125,14 +132,12 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         environ.set_item("SPEED_BUMP_REPORT", report.to_string_lossy().as_ref())?;
     }
 
-    // Under a launcher, its control block rules instead of the variables.
-    let uid = rustix::process::getuid().as_raw();
-    let control = match &config.session {
-        Some(dir) if control_path(dir).exists() => Some(
-            ControlReader::open(&control_path(dir), uid)
+    let control = match &control_file {
+        Some(path) => Some(
+            ControlReader::open(path, uid)
                 .map_err(|e| Fatal(format!("cannot follow the launcher's control block: {e}")))?,
         ),
-        _ => None,
+        None => None,
     };
     let settings = match &control {
         Some(reader) => {
@@ -208,6 +213,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     // PY_START on before the first settings: calibration runs through it.
     monitoring.call_method1("set_events", (tool_id, events.py_start))?;
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
+        if has_control {
+            hook.stats.set_launcher_owns_dir();
+        }
         settings::apply(py, hook, settings)?;
     }
 

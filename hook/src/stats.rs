@@ -30,9 +30,13 @@ pub struct Stats {
     pub info: ProcessInfo,
     pub start_ticks: u64,
     pub generation: u64,
-    /// Set at exit, once the root removed the session directory: functions
-    /// first seen while the interpreter finalizes must not create it again.
+    /// Set at exit, once the root removed the session directory (functions
+    /// first seen while the interpreter finalizes must not create it again),
+    /// and under a launcher, which owns the directory: a process that
+    /// outlives the run must not rebuild it after the launcher's clean-up.
     files_closed: bool,
+    /// Under a launcher: never create the session directory, only use it.
+    launcher_owns_dir: bool,
 }
 
 impl Stats {
@@ -48,6 +52,7 @@ impl Stats {
             start_ticks,
             generation: 0,
             files_closed: false,
+            launcher_owns_dir: false,
         }
     }
 
@@ -59,7 +64,7 @@ impl Stats {
             return;
         }
         let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
-        if self.files_closed {
+        if self.files_closed || (self.launcher_owns_dir && !self.session_dir.is_dir()) {
             match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
                 Ok(writer) => self.install(writer, patterns),
                 Err(_) => return,
@@ -92,6 +97,11 @@ impl Stats {
         self.writer = Some(writer);
         self.record_patterns(patterns);
         self.publish_pointers();
+    }
+
+    /// The session directory belongs to a launcher (see `launcher_owns_dir`).
+    pub fn set_launcher_owns_dir(&mut self) {
+        self.launcher_owns_dir = true;
     }
 
     /// No more files from this process (see `files_closed`).

@@ -300,6 +300,12 @@ impl SegmentView {
         }
     }
 
+    /// The settings generation the writer applies now (one load, no
+    /// allocation: for polling).
+    pub fn settings_generation(&self) -> u64 {
+        self.live(offset_of!(Header, settings_generation))
+    }
+
     /// Table capacities as validated at `open`.
     pub fn capacities(&self) -> Capacities {
         self.fixed.caps

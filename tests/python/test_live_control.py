@@ -19,15 +19,19 @@ def f():
 def step():
     f()
 
-slow = []
+calls = []
 end = time.monotonic() + float(sys.argv[1])
 print("ready", flush=True)
 while time.monotonic() < end:
     t0 = time.monotonic_ns()
     step()
-    if time.monotonic_ns() - t0 > 100_000:
-        slow.append(t0)
+    calls.append((t0, time.monotonic_ns() - t0 > 200_000))
     time.sleep(0.0002)
+# Delayed calls come in runs; a preemption on a busy machine makes a single
+# slow call anywhere: keep the calls that belong to runs of 3 or more.
+flags = [d for _, d in calls]
+slow = sorted({calls[j][0] for i in range(len(flags) - 2) if all(flags[i:i + 3])
+               for j in range(i, i + 3)})
 print(json.dumps(slow), flush=True)
 """
 
@@ -105,3 +109,29 @@ def test_progress_points_follow_live_changes(tmp_path):
     assert proc.returncode == 0, err
     units = {p["name"]: p["units"] for p in inspect(session)["progress"]}
     assert units["__main__:f"] > 50
+
+
+def test_under_a_launcher_the_variables_do_not_rule_and_the_dir_is_not_rebuilt(tmp_path):
+    session = tmp_path / "session"
+    ControlBlock(str(session), patterns="__main__:late\n", delay_ns=0)
+    (tmp_path / "w.py").write_text(
+        "import sys, time\n"
+        "def late(): pass\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "late()\n"
+        "print('done', flush=True)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    # A stale variable must not matter when a control block rules.
+    env.update(SPEED_BUMP_SESSION=str(session), SPEED_BUMP_TARGETS="/nonexistent/t.txt")
+    proc = subprocess.Popen([PYTHON, str(tmp_path / "w.py")], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == "ready"
+    # The launcher cleans up (here: by hand) while the process lives on.
+    for p in session.iterdir():
+        p.unlink()
+    session.rmdir()
+    out, err = proc.communicate("go\n", timeout=30)
+    assert proc.returncode == 0, err
+    assert out.strip() == "done"
+    assert not session.exists()
