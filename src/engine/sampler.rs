@@ -142,7 +142,7 @@ impl SegmentSet {
                 continue;
             };
             let alive = !check_liveness || is_alive(t.meta.pid, t.start_ticks);
-            let before = view.header().settings_generation;
+            let before = view.settings_generation();
             match view.sample_into(&mut t.scratch) {
                 Ok(()) => {
                     let stable = before == t.scratch.generation;

@@ -306,6 +306,11 @@ impl SegmentView {
         self.live(offset_of!(Header, settings_generation))
     }
 
+    /// The header's flags now (one load; see `layout::flags`).
+    pub fn flags(&self) -> u32 {
+        self.live(offset_of!(Header, flags))
+    }
+
     /// Table capacities as validated at `open`.
     pub fn capacities(&self) -> Capacities {
         self.fixed.caps
