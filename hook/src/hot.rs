@@ -73,8 +73,10 @@ pub fn unmatched_word(generation: u32) -> usize {
 }
 
 /// Overshoot beyond this is forgotten rather than paid back, so that one long
-/// preemption cannot cancel the delays of the next many calls.
-const MAX_DEBT_NS: u64 = 1_000_000;
+/// stall (a page-in, the machine suspended) cannot cancel the delays of the
+/// next many calls. 10 ms covers a scheduler time slice on a busy machine,
+/// the common cause of an overshoot.
+const MAX_DEBT_NS: u64 = 10_000_000;
 
 /// Everything the callbacks read on every call, in one place.
 pub struct Hot {
