@@ -21,8 +21,8 @@ use crate::gil::GilCell;
 use crate::hot::{HOT, matched_word, unmatched_word};
 
 const PROBE_SPIN_NS: u64 = 500;
-const PROBE_CALLS: u64 = 150;
-const ROUNDS: usize = 7;
+const PROBE_CALLS: u64 = 100;
+const ROUNDS: usize = 5;
 /// Anything outside this range is a measurement gone wrong (a busy machine):
 /// fall back to no correction rather than a wrong one.
 const MAX_PLAUSIBLE_COST_NS: u64 = 1_000;
