@@ -72,11 +72,14 @@ pub fn unmatched_word(generation: u32) -> usize {
     .word(generation)
 }
 
-/// Overshoot beyond this is forgotten rather than paid back, so that one long
-/// stall (a page-in, the machine suspended) cannot cancel the delays of the
-/// next many calls. 10 ms covers a scheduler time slice on a busy machine,
-/// the common cause of an overshoot.
-const MAX_DEBT_NS: u64 = 10_000_000;
+/// Overshoot up to this much (clock granularity, an interrupt) is paid back
+/// by shortening later spins. A larger one means the scheduler took the CPU
+/// away mid-spin: that time is left where it fell, like any code of the
+/// program would have lost it, rather than cancelling the delays of the
+/// next many calls.
+const MAX_CARRIED_OVERSHOOT_NS: u64 = 5_000;
+/// Debt is never allowed to grow beyond this.
+const MAX_DEBT_NS: u64 = 20_000;
 
 /// Everything the callbacks read on every call, in one place.
 pub struct Hot {
@@ -195,13 +198,15 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
         return;
     }
     // Pay back earlier overshoot first, then carry this spin's overshoot:
-    // over many calls the added time averages exactly to the request, even
-    // on a machine that sometimes takes the CPU away mid-spin.
+    // over many calls the added time averages exactly to the request.
     let spin = hot.spin_ns.saturating_sub(hot.debt_ns);
     hot.debt_ns -= hot.spin_ns - spin;
     let deadline = start.wrapping_add(spin);
     let end = spin_until(deadline);
-    hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
+    let overshoot = end.wrapping_sub(deadline);
+    if overshoot <= MAX_CARRIED_OVERSHOOT_NS {
+        hot.debt_ns = (hot.debt_ns + overshoot).min(MAX_DEBT_NS);
+    }
     // What was added: the spin as measured plus the fixed cost it stood in for.
     let injected = end.wrapping_sub(start) + (hot.delay_ns - hot.spin_ns);
     bump(&function.delayed_calls, 1);
