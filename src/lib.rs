@@ -16,3 +16,5 @@ pub mod analysis;
 pub mod cli;
 #[cfg(feature = "cli")]
 pub mod engine;
+#[cfg(feature = "tui")]
+pub mod tui;

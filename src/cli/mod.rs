@@ -5,8 +5,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
-pub mod run;
 pub mod inspect;
+pub mod rank;
+pub mod report;
+pub mod run;
+pub mod sweep;
+#[cfg(feature = "tui")]
+pub mod tui;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -35,6 +40,15 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Describe the SPEED_BUMP_* environment variables the hook reads.
     Env,
+    /// Steps 1-2: throughput against delay; is Python the bottleneck?
+    Sweep(Box<sweep::SweepArgs>),
+    /// Steps 3-4: rank subsystems or functions by what slowing them costs.
+    Rank(Box<rank::RankArgs>),
+    /// Step 5: the session's results as Markdown with plots, JSON, SVG or CSV.
+    Report(report::ReportArgs),
+    /// The interactive wizard: the five steps at the keyboard, live.
+    #[cfg(feature = "tui")]
+    Tui(Box<tui::TuiArgs>),
 }
 
 /// Runs the chosen subcommand and returns the process exit code.
@@ -43,6 +57,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Rank(args) => rank::run(&args),
+        Command::Report(args) => report::run(&args),
+        #[cfg(feature = "tui")]
+        Command::Tui(args) => tui::run(&args),
         Command::Env => {
             print!("{}", include_str!("../../docs/env.md"));
             Ok(ExitCode::SUCCESS)

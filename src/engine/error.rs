@@ -55,6 +55,10 @@ pub enum EngineError {
     /// The session has finished; nothing can be changed any more.
     #[error("the session has already finished")]
     Finished,
+    /// An experiment cannot run as configured; the message says why and
+    /// what to change.
+    #[error("{0}")]
+    Experiment(String),
 }
 
 impl EngineError {

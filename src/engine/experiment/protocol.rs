@@ -45,12 +45,41 @@ pub struct ExperimentConfig {
     pub progress_regex_is_rate: bool,
     /// Seconds of warm-up skipped before the first window (live mode), or at
     /// the start of each run (restart mode; METHODOLOGY.md "Using Timing
-    /// Windows").
+    /// Windows"), counted from the first unit of progress: a start-up before
+    /// it is always skipped, however long.
     pub warmup_s: f64,
     /// Seed of the randomised window order (same seed, same schedule).
     pub seed: u64,
     /// Target half-width of relative-throughput intervals (0.02 = ±2%).
     pub target_precision: f64,
+}
+
+impl ExperimentConfig {
+    /// A configuration for `command` with the defaults below.
+    pub fn new(command: Vec<String>) -> ExperimentConfig {
+        ExperimentConfig {
+            command,
+            ..ExperimentConfig::default()
+        }
+    }
+}
+
+impl Default for ExperimentConfig {
+    /// Auto mode, no progress point or regex (`speedbump.progress()` is
+    /// then the throughput), 0.5 s of warm-up after the first unit of
+    /// progress, seed 1, intervals of ±2%.
+    fn default() -> ExperimentConfig {
+        ExperimentConfig {
+            command: Vec::new(),
+            mode: Mode::Auto,
+            progress_points: Vec::new(),
+            progress_regex: None,
+            progress_regex_is_rate: true,
+            warmup_s: 0.5,
+            seed: 1,
+            target_precision: 0.02,
+        }
+    }
 }
 
 /// A running engine, as a front end holds it.

@@ -1,0 +1,190 @@
+//! `speedbump sweep [OPTIONS] -- COMMAND...`: steps 1 and 2 of
+//! METHODOLOGY.md. Throughput against delay for one set of patterns (all of
+//! Python by default), its shape, the verdict "is Python the bottleneck",
+//! and what a faster Python would gain. A thin layer over
+//! [`crate::engine::experiment`]; see docs/experiments.md.
+//!
+//! Also home of what `sweep` and `rank` share: the targeting, progress and
+//! experiment options ([`ExperimentArgs`]) and the [`Driver`] that runs the
+//! engine with a progress bar and records results.
+
+mod args;
+mod driver;
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+
+use crate::analysis::SweepPoint;
+use crate::analysis::extrapolate::predict_gain;
+use crate::engine::experiment::ExperimentKind;
+use crate::engine::experiment::report::text::{sweep_lines, sweep_table};
+
+pub use args::{ExperimentArgs, ModeArg};
+pub(crate) use args::{parse_delay, parse_frequency, parse_seconds};
+pub use driver::{Driver, Outcome};
+
+const AFTER_HELP: &str = "\
+Examples:
+  speedbump sweep --delays 0,1us,10us,100us --progress 'bench:step' -- python bench.py
+  speedbump sweep --pattern 'vllm.worker.*:*' --delays 10us,100us --budget 3m -- python serve.py
+  speedbump sweep --pattern '__main__:hot' --delays 2us,5us,10us --predict 5us -- python app.py
+
+Each delay is measured in pairs of windows (baseline at delay 0 with the same patterns,
+then the delay, in random order) until its 95% interval is within --precision or the
+budget ends. Results are appended to --out (results.json); `speedbump report` renders them.
+
+Exit status: 0 every delay measured to the precision; 1 some too noisy to conclude;
+2 speedbump failed (bad options, command not found); 3 the workload crashed or exited
+before the sweep ended (partial results kept); 130 interrupted (partial results kept).";
+
+/// Steps 1-2: throughput against delay, shape, "is Python the bottleneck".
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct SweepArgs {
+    /// Delays per call to measure, comma-separated: 0,1us,10us,100us (0, the
+    /// baseline, is always measured).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "1us,10us,100us",
+        value_parser = parse_delay
+    )]
+    pub delays: Vec<u64>,
+    /// Speed-ups per call for step 2's prediction, comma-separated (default:
+    /// the delays).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_delay)]
+    pub predict: Option<Vec<u64>>,
+    /// Delay every Nth matching call.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
+    pub frequency: u64,
+    #[command(flatten)]
+    pub common: ExperimentArgs,
+}
+
+/// Runs `speedbump sweep`.
+pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    let patterns = args.common.patterns(&["*:*"])?;
+    let mut delays: Vec<u64> = args.delays.iter().copied().filter(|&d| d > 0).collect();
+    delays.dedup();
+    if delays.is_empty() {
+        bail!("--delays needs at least one delay above 0 (0 is the baseline, always measured)");
+    }
+    let mut driver = Driver::start(&args.common)?;
+    driver.note(&format!(
+        "speedbump: sweeping {} at {} (budget {:.0} s)",
+        patterns.join(" "),
+        delays
+            .iter()
+            .map(|&d| crate::units::format_ns(d))
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.common.budget
+    ));
+    let mut result = driver.sweep(patterns, delays, args.frequency, args.common.budget)?;
+    if let Some(speedups) = &args.predict {
+        let measured: Vec<SweepPoint> = result.points.iter().flatten().copied().collect();
+        result.predictions = speedups
+            .iter()
+            .filter(|&&x| x > 0)
+            .filter_map(|&x| predict_gain(&result.shape, &measured, x as f64))
+            .collect();
+    }
+    driver.record(ExperimentKind::Sweep, |r| r.sweep = Some(result.clone()))?;
+    let outcome = driver.outcome(&result.verdicts);
+    let mut report = sweep_table(&result).plain();
+    report.push('\n');
+    for line in sweep_lines(&result) {
+        report.push_str(&line);
+        report.push('\n');
+    }
+    driver.finish(&report)?;
+    Ok(outcome.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Verdict;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sweep: SweepArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SweepArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sweep").chain(args.iter().copied())).map(|c| c.sweep)
+    }
+
+    #[test]
+    fn options_parse() {
+        let a = parse(&[
+            "--delays",
+            "0,1us,10us",
+            "--budget",
+            "2m",
+            "--precision",
+            "3%",
+            "--mode",
+            "restart",
+            "--",
+            "python",
+            "x.py",
+        ])
+        .unwrap();
+        assert_eq!(a.delays, [0, 1_000, 10_000]);
+        assert_eq!(a.common.budget, 120.0);
+        assert!((a.common.precision - 0.03).abs() < 1e-12);
+        assert_eq!(a.common.mode, ModeArg::Restart);
+        assert_eq!(a.common.patterns(&["*:*"]).unwrap(), ["*:*"]);
+        assert_eq!(a.common.warmup, 0.5);
+        assert_eq!(a.common.window, 0.3);
+    }
+
+    #[test]
+    fn bad_values_say_what_to_write() {
+        let e = parse(&["--budget", "90", "--", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no unit"), "{e}");
+        let e = parse(&["--precision", "200%", "--", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2%"), "{e}");
+        let e = parse(&["--delays", "1 parsec", "--", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a duration"), "{e}");
+        assert!(
+            parse(&["--delays", "1us"]).is_err(),
+            "a command is required"
+        );
+        let a = parse(&["--pattern", "!a:*", "--", "x"]).unwrap();
+        let e = a.common.patterns(&["*:*"]).unwrap_err().to_string();
+        assert!(e.contains("no include pattern"), "{e}");
+    }
+
+    #[test]
+    fn outcome_codes() {
+        let precise = Verdict::Precise {
+            pairs_used: 3,
+            half_width: 0.01,
+        };
+        assert_eq!(
+            Outcome::from_verdicts(std::slice::from_ref(&precise)),
+            Outcome::Conclusive
+        );
+        let noisy = Verdict::TooNoisy {
+            pairs_used: 3,
+            half_width: Some(0.05),
+            pairs_needed: Some(20),
+            advice: String::new(),
+        };
+        assert_eq!(Outcome::from_verdicts(&[precise, noisy]), Outcome::TooNoisy);
+        assert_eq!(Outcome::Interrupted as u8, 130);
+    }
+}

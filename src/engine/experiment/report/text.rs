@@ -1,0 +1,483 @@
+//! Tables and verdict sentences for experiments, as plain text (terminal)
+//! or Markdown: one [`Table`] model, two renderings.
+
+use crate::analysis::{
+    Bottleneck, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
+};
+use crate::units::format_ns;
+
+use super::super::protocol::{CensusResult, RankResult, SweepResult};
+
+/// Rows of cells under headers; the first column is left-aligned, the
+/// others right-aligned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    /// Column titles.
+    pub headers: Vec<String>,
+    /// Rows, each as many cells as headers.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these headers.
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Aligned plain text, two spaces between columns.
+    pub fn plain(&self) -> String {
+        let widths: Vec<usize> = (0..self.headers.len())
+            .map(|c| {
+                std::iter::once(&self.headers[c])
+                    .chain(self.rows.iter().filter_map(|r| r.get(c)))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            let mut out = String::new();
+            for (c, width) in widths.iter().enumerate() {
+                let cell = cells.get(c).map_or("", String::as_str);
+                let pad = width.saturating_sub(cell.chars().count());
+                if c > 0 {
+                    out.push_str("  ");
+                }
+                if c == 0 {
+                    out.push_str(cell);
+                    out.push_str(&" ".repeat(pad));
+                } else {
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(cell);
+                }
+            }
+            out.trim_end().to_owned()
+        };
+        let mut out = line(&self.headers);
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(&line(row));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A Markdown table (cells escaped, see [`md_escape`]).
+    pub fn markdown(&self) -> String {
+        let escape = |s: &str| md_escape(s);
+        let mut out = format!(
+            "| {} |\n|{}\n",
+            self.headers
+                .iter()
+                .map(|h| escape(h))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            self.headers
+                .iter()
+                .enumerate()
+                .map(|(i, _)| if i == 0 { "---|" } else { "---:|" })
+                .collect::<String>()
+        );
+        for row in &self.rows {
+            out.push_str(&format!(
+                "| {} |\n",
+                row.iter()
+                    .map(|c| escape(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
+        }
+        out
+    }
+}
+
+/// Escapes Markdown's inline markup (`__main__` would read as bold):
+/// backslash, `_`, `*`, `|`, `<`, backtick.
+pub fn md_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '_' | '*' | '|' | '<' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `0.912`.
+pub fn ratio(x: f64) -> String {
+    format!("{x:.3}")
+}
+
+/// `[0.905, 0.920]`, or empty.
+pub fn interval(i: Option<Interval>, digits: usize) -> String {
+    i.map_or(String::new(), |i| {
+        format!("[{:.*}, {:.*}]", digits, i.low, digits, i.high)
+    })
+}
+
+/// `12.3%` (signed with `+` when `signed`).
+pub fn percent(x: f64, signed: bool) -> String {
+    if signed {
+        format!("{:+.1}%", x * 100.0)
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
+}
+
+/// Units per second with three significant digits: `1.52k/s`, `953/s`.
+pub fn rate(per_s: f64) -> String {
+    if !per_s.is_finite() {
+        return "-".to_owned();
+    }
+    let (value, suffix) = if per_s >= 1e6 {
+        (per_s / 1e6, "M")
+    } else if per_s >= 1e3 {
+        (per_s / 1e3, "k")
+    } else {
+        (per_s, "")
+    };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$}{suffix}/s")
+}
+
+/// A delay per call: `10.0 µs`.
+pub fn delay(ns: u64) -> String {
+    format_ns(ns)
+}
+
+/// A verdict in a few words: `±0.8%, 6 pairs`, `too noisy: ±4.1%, 8 pairs`.
+pub fn verdict_brief(v: &Verdict) -> String {
+    match v {
+        Verdict::Precise {
+            pairs_used,
+            half_width,
+        } => format!("±{:.1}%, {pairs_used} pairs", half_width * 100.0),
+        Verdict::Continue { pairs_used, .. } => format!("measuring, {pairs_used} pairs"),
+        Verdict::TooNoisy {
+            pairs_used,
+            half_width,
+            ..
+        } => match half_width {
+            Some(hw) => format!("too noisy: ±{:.1}%, {pairs_used} pairs", hw * 100.0),
+            None => format!("too noisy: {pairs_used} pairs"),
+        },
+    }
+}
+
+/// The shape in words: `linear`, `threshold, knee ≈ 134 µs per call`.
+pub fn shape_name(shape: &Shape) -> String {
+    match shape {
+        Shape::None => "none".to_owned(),
+        Shape::Linear => "linear".to_owned(),
+        Shape::SubLinear => "sub-linear".to_owned(),
+        Shape::Threshold { knee_ns } => {
+            format!(
+                "threshold, knee ≈ {} per call",
+                format_ns(knee_ns.max(0.0) as u64)
+            )
+        }
+    }
+}
+
+/// Absolute throughput of a point: relative ÷ baseline time per unit.
+pub fn point_rate(p: &SweepPoint) -> Option<f64> {
+    (p.baseline_time_per_unit_s > 0.0).then(|| p.relative.relative / p.baseline_time_per_unit_s)
+}
+
+/// The sweep's table: one row per delay.
+pub fn sweep_table(r: &SweepResult) -> Table {
+    let mut t = Table::new(&[
+        "delay/call",
+        "relative",
+        "95% interval",
+        "throughput",
+        "criticality",
+        "95% interval",
+        "calls/unit",
+        "evidence",
+    ]);
+    let baseline = r
+        .points
+        .iter()
+        .flatten()
+        .map(|p| p.baseline_time_per_unit_s)
+        .filter(|t| *t > 0.0)
+        .fold((0.0, 0usize), |(s, n), t| (s + t, n + 1));
+    if baseline.1 > 0 {
+        t.rows.push(vec![
+            "0 (baseline)".to_owned(),
+            "1".to_owned(),
+            String::new(),
+            rate(baseline.1 as f64 / baseline.0),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for (i, point) in r.points.iter().enumerate() {
+        let verdict = r.verdicts.get(i).map_or(String::new(), verdict_brief);
+        let Some(p) = point else {
+            t.rows.push(vec![
+                "?".to_owned(),
+                "-".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                verdict,
+            ]);
+            continue;
+        };
+        let crit = p.criticality;
+        t.rows.push(vec![
+            delay(p.delay_ns),
+            ratio(p.relative.relative),
+            interval(p.relative.interval, 3),
+            point_rate(p).map_or(String::new(), rate),
+            crit.map_or("-".to_owned(), |c| format!("{:.2}", c.criticality)),
+            interval(crit.and_then(|c| c.interval), 2),
+            format!("{:.2}", p.calls_per_unit),
+            verdict,
+        ]);
+    }
+    t
+}
+
+fn matches_everything(patterns: &[String]) -> bool {
+    patterns.len() == 1 && patterns[0] == "*:*"
+}
+
+/// Step 1's sentence: Python as a whole for `*:*`, the matched code
+/// otherwise.
+pub fn step1_sentence(r: &SweepResult) -> String {
+    if matches_everything(&r.patterns) {
+        return r.python.message.clone();
+    }
+    let what = format!("the matched code ({})", r.patterns.join(" "));
+    let c = r.shape.fit.map_or(String::new(), |f| {
+        format!(
+            " (criticality {:.2} [{:.2}, {:.2}])",
+            f.slope, f.interval.low, f.interval.high
+        )
+    });
+    match r.python.bottleneck {
+        Bottleneck::Yes => {
+            format!("{what} is on the critical path: slowing it slows the program{c}")
+        }
+        Bottleneck::No => format!("{what} is not on the critical path: throughput did not move"),
+        Bottleneck::NotYet => format!(
+            "{what} is not on the critical path at its current speed: throughput holds until \
+             ≈{} of extra time per call, then drops",
+            format_ns(r.python.headroom_ns.unwrap_or(0.0).max(0.0) as u64)
+        ),
+        Bottleneck::Inconclusive => format!(
+            "too noisy to conclude whether {what} matters: no significant drop, but the intervals \
+             do not rule one out; use larger delays, longer windows or more pairs"
+        ),
+    }
+}
+
+/// The sweep's verdicts, one sentence each: shape, step 1, step 2 (with
+/// the caveat once), noisy settings, partial results.
+pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
+    let mut lines = vec![
+        format!("shape: {} — {}", shape_name(&r.shape.shape), r.shape.reason),
+        format!("step 1: {}", step1_sentence(r)),
+    ];
+    for p in &r.predictions {
+        let i = p.gain_interval.map_or(String::new(), |i| {
+            format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
+        });
+        lines.push(format!(
+            "step 2: {} per call faster → throughput {}{i} ({} → {}){}",
+            format_ns(p.faster_ns_per_call.max(0.0) as u64),
+            percent(p.gain, true),
+            rate(p.baseline_throughput_per_s),
+            rate(p.predicted_throughput_per_s),
+            if p.within_first_order {
+                ""
+            } else {
+                " — beyond first order"
+            }
+        ));
+    }
+    if !r.predictions.is_empty() {
+        lines.push(format!(
+            "caveat: {}",
+            crate::analysis::extrapolate::FIRST_ORDER_CAVEAT
+        ));
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        if let Verdict::TooNoisy { advice, .. } = v {
+            let at = r
+                .points
+                .get(i)
+                .and_then(|p| p.as_ref())
+                .map_or(String::new(), |p| format!(" at {}", delay(p.delay_ns)));
+            lines.push(format!("{advice}{at}"));
+        }
+    }
+    if r.partial {
+        lines.push(format!(
+            "partial: the sweep was cut short after {:.0} s; the figures above use the pairs \
+             measured until then",
+            r.spent_s
+        ));
+    }
+    lines
+}
+
+/// `2=` for a tied rank.
+fn rank_cell(c: &RankedCandidate) -> String {
+    if c.tied {
+        format!("{}=", c.rank)
+    } else {
+        c.rank.to_string()
+    }
+}
+
+/// The ranking's table, best first.
+pub fn rank_table(r: &RankResult) -> Table {
+    let mut t = Table::new(&[
+        "rank",
+        "candidate",
+        "drop",
+        "95% interval",
+        "criticality",
+        "95% interval",
+        "calls/unit",
+        "pairs",
+    ]);
+    for c in &r.ranked {
+        t.rows.push(vec![
+            rank_cell(c),
+            c.label.clone(),
+            percent(c.drop, false),
+            c.drop_interval.map_or(String::new(), |i| {
+                format!("[{}, {}]", percent(i.low, false), percent(i.high, false))
+            }),
+            c.criticality.map_or("-".to_owned(), |k| format!("{k:.2}")),
+            interval(c.criticality_interval, 2),
+            format!("{:.2}", c.calls_per_unit),
+            c.pairs_used.to_string(),
+        ]);
+    }
+    // The first column is the rank: left-aligned looks odd; keep it short.
+    t
+}
+
+/// The ranking's sentences: what was ranked, ties, noisy candidates
+/// (`labels`: the candidates in the order asked, to name them), partial.
+pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "ranked by throughput drop with {} per call{} under {}; candidates marked = in the \
+         same tie group cannot be told apart (Welch t test, 95%)",
+        delay(r.delay_ns),
+        if r.frequency > 1 {
+            format!(" (every {}th call)", r.frequency)
+        } else {
+            String::new()
+        },
+        if r.under.is_empty() { "*" } else { &r.under }
+    )];
+    if let Some(best) = r.ranked.first() {
+        let tied: Vec<&str> = r
+            .ranked
+            .iter()
+            .filter(|c| c.tie_group == best.tie_group)
+            .map(|c| c.label.as_str())
+            .collect();
+        if tied.len() > 1 {
+            lines.push(format!("top: {} (tied)", tied.join(", ")));
+        } else if best.drop_interval.is_some_and(|i| i.low > 0.0) {
+            lines.push(format!(
+                "top: {} — slowing it by {} per call costs {} of throughput",
+                best.label,
+                delay(r.delay_ns),
+                percent(best.drop, false)
+            ));
+        }
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        if let Verdict::TooNoisy { advice, .. } = v {
+            let who = labels.get(i).map_or(String::new(), |l| format!("{l}: "));
+            lines.push(format!("{who}{advice}"));
+        }
+    }
+    if r.partial {
+        lines.push(format!(
+            "partial: the ranking was cut short after {:.0} s; the figures above use the pairs \
+             measured until then",
+            r.spent_s
+        ));
+    }
+    lines
+}
+
+/// The census's table: the children of `node` (the root's for the top
+/// level), by calls.
+pub fn census_table(c: &CensusResult, node: &TreeNode, top: usize) -> Table {
+    let mut t = Table::new(&["node", "kind", "calls/s", "share", "functions", "pattern"]);
+    let window = c.window_s.max(f64::MIN_POSITIVE);
+    for child in node.children.iter().take(top) {
+        t.rows.push(vec![
+            if child.path.is_empty() {
+                "*".to_owned()
+            } else {
+                child.path.clone()
+            },
+            format!("{:?}", child.kind).to_lowercase(),
+            rate(child.calls as f64 / window)
+                .trim_end_matches("/s")
+                .to_owned(),
+            if node.calls > 0 {
+                percent(child.calls as f64 / node.calls as f64, false)
+            } else {
+                String::new()
+            },
+            child.functions.to_string(),
+            child.patterns.join(" "),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_escape() {
+        let mut t = Table::new(&["a", "long header"]);
+        t.rows.push(vec!["x|y".into(), "1".into()]);
+        assert_eq!(t.plain(), "a    long header\nx|y            1\n");
+        assert!(t.markdown().contains("x\\|y"));
+        assert_eq!(md_escape("__main__:f*"), "\\_\\_main\\_\\_:f\\*");
+        assert!(
+            t.markdown()
+                .starts_with("| a | long header |\n|---|---:|\n")
+        );
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(rate(1523.4), "1.52k/s");
+        assert_eq!(rate(953.0), "953/s");
+        assert_eq!(rate(12.345), "12.3/s");
+        assert_eq!(percent(0.1234, true), "+12.3%");
+        assert_eq!(percent(-0.05, false), "-5.0%");
+    }
+}

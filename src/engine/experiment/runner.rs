@@ -1,0 +1,223 @@
+//! The engine thread: executes [`Command`]s in order on a [`Target`] and
+//! sends [`Update`]s.
+//!
+//! Two threads: a forwarder that reads the front end's commands as they
+//! come (so `Cancel` and `Shutdown` take effect while an experiment runs:
+//! they advance the cancel epoch, which the running experiment watches
+//! between and within windows), and the runner that executes them one
+//! after the other. Every `Census`, `Sweep` and `Rank` command ends with
+//! exactly one `CensusDone`, `SweepDone` or `RankDone` (partial, or empty,
+//! when cancelled or cut short), preceded by `WorkloadExited` when the
+//! workload ended and by a `Warning` when something else stopped it. The
+//! thread ends after `Shutdown` (or when the front end drops its command
+//! sender): it stops the workload and sends `Finished`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::analysis::CallTree;
+use crate::engine::EngineError;
+
+use super::census::run_census;
+use super::context::{Context, UpdateSink};
+use super::options::EngineOptions;
+use super::paired::Interruption;
+use super::protocol::{CensusResult, Command, EngineHandle, ExperimentConfig, Mode, Update};
+use super::rank::{RankRequest, run_rank};
+use super::sweep::{SweepRequest, run_sweep};
+use super::target::{Cancel, Target};
+
+/// Starts the engine thread on a target made by `make_target` (which gets
+/// the update sink, for targets that report on their own: runs started,
+/// output lines, live snapshots). Errors of `make_target` (the workload
+/// cannot start) are returned before any thread starts.
+pub fn spawn_on(
+    config: ExperimentConfig,
+    options: EngineOptions,
+    make_target: impl FnOnce(UpdateSink) -> Result<Box<dyn Target>, EngineError>,
+) -> Result<EngineHandle, EngineError> {
+    let (update_tx, updates) = mpsc::channel::<Update>();
+    let update_tx = Mutex::new(update_tx);
+    let sink: UpdateSink = Arc::new(move |update| {
+        let _ = update_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(update);
+    });
+    let target = make_target(Arc::clone(&sink))?;
+    if target.mode() == Mode::Live {
+        sink(Update::Started {
+            mode: Mode::Live,
+            command: config.command.clone(),
+        });
+    }
+    let (commands, command_rx) = mpsc::channel::<Command>();
+    let (queue_tx, queue_rx) = mpsc::channel::<(Command, u64)>();
+    let epoch = Arc::new(AtomicU64::new(0));
+    {
+        let epoch = Arc::clone(&epoch);
+        std::thread::Builder::new()
+            .name("speedbump-commands".into())
+            .spawn(move || forward_commands(&command_rx, &queue_tx, &epoch))
+            .map_err(|e| EngineError::Helper {
+                what: "command reader",
+                source: e,
+            })?;
+    }
+    std::thread::Builder::new()
+        .name("speedbump-experiments".into())
+        .spawn(move || {
+            let mut runner = Runner {
+                target,
+                config,
+                options,
+                sink: Arc::clone(&sink),
+                epoch,
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&queue_rx)));
+            let _ = catch_unwind(AssertUnwindSafe(|| runner.target.shutdown()));
+            let error = outcome.err().map(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("internal error in the experiment engine: {what}; please report it")
+            });
+            sink(Update::Finished { error });
+        })
+        .map_err(|e| EngineError::Helper {
+            what: "experiment thread",
+            source: e,
+        })?;
+    Ok(EngineHandle { commands, updates })
+}
+
+/// Reads commands as they come; `Cancel` and `Shutdown` advance the epoch
+/// at once. Each command is queued with the epoch it arrived in. A closed
+/// command channel means `Shutdown`.
+fn forward_commands(
+    commands: &Receiver<Command>,
+    queue: &mpsc::Sender<(Command, u64)>,
+    epoch: &AtomicU64,
+) {
+    loop {
+        let command = commands.recv().unwrap_or(Command::Shutdown);
+        let shutdown = command == Command::Shutdown;
+        let now = if matches!(command, Command::Cancel | Command::Shutdown) {
+            epoch.fetch_add(1, Ordering::AcqRel) + 1
+        } else {
+            epoch.load(Ordering::Acquire)
+        };
+        if queue.send((command, now)).is_err() || shutdown {
+            return;
+        }
+    }
+}
+
+struct Runner {
+    target: Box<dyn Target>,
+    config: ExperimentConfig,
+    options: EngineOptions,
+    sink: UpdateSink,
+    epoch: Arc<AtomicU64>,
+}
+
+impl Runner {
+    fn run(&mut self, queue: &Receiver<(Command, u64)>) {
+        while let Ok((command, epoch)) = queue.recv() {
+            let cancel = Cancel::new(Arc::clone(&self.epoch), epoch);
+            match command {
+                Command::Shutdown => return,
+                Command::Cancel => {}
+                Command::Apply(settings) => {
+                    if let Err(e) = self.target.apply(&settings, &cancel) {
+                        (self.sink)(Update::Warning(format!("cannot apply the settings: {e}")));
+                    }
+                }
+                Command::Census { patterns, window_s } => {
+                    let result = run_census(&mut self.context(&cancel), &patterns, window_s);
+                    let census = match result {
+                        Ok(census) => census,
+                        Err(interruption) => {
+                            self.report(&interruption);
+                            empty_census(patterns)
+                        }
+                    };
+                    (self.sink)(Update::CensusDone(Box::new(census)));
+                }
+                Command::Sweep {
+                    patterns,
+                    delays_ns,
+                    frequency,
+                    budget_s,
+                } => {
+                    let request = SweepRequest {
+                        patterns,
+                        delays_ns,
+                        frequency,
+                        budget_s,
+                    };
+                    let (result, interruption) = run_sweep(&mut self.context(&cancel), &request);
+                    if let Some(i) = &interruption {
+                        self.report(i);
+                    }
+                    (self.sink)(Update::SweepDone(Box::new(result)));
+                }
+                Command::Rank {
+                    candidates,
+                    delay_ns,
+                    frequency,
+                    budget_s,
+                } => {
+                    let request = RankRequest {
+                        candidates,
+                        delay_ns,
+                        frequency,
+                        budget_s,
+                    };
+                    let (result, interruption) = run_rank(&mut self.context(&cancel), &request);
+                    if let Some(i) = &interruption {
+                        self.report(i);
+                    }
+                    (self.sink)(Update::RankDone(Box::new(result)));
+                }
+            }
+        }
+    }
+
+    fn context<'a>(&'a mut self, cancel: &'a Cancel) -> Context<'a> {
+        Context {
+            target: self.target.as_mut(),
+            config: &self.config,
+            options: &self.options,
+            cancel,
+            sink: &self.sink,
+        }
+    }
+
+    fn report(&self, interruption: &Interruption) {
+        match interruption {
+            Interruption::Cancelled => {}
+            Interruption::Exited(info) => (self.sink)(Update::WorkloadExited {
+                status: info.status,
+                signal: info.signal,
+                last_lines: info.last_lines.clone(),
+            }),
+            Interruption::Failed(message) => (self.sink)(Update::Warning(message.clone())),
+        }
+    }
+}
+
+fn empty_census(patterns: Vec<String>) -> CensusResult {
+    let tree = CallTree::from_census(&[]);
+    CensusResult {
+        patterns,
+        window_s: 0.0,
+        throughput_per_s: None,
+        top_level: tree.top_level_candidates(),
+        tree,
+    }
+}

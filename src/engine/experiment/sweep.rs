@@ -1,0 +1,98 @@
+//! Steps 1-2 (METHODOLOGY.md): throughput against delay for one set of
+//! patterns, its shape, step 1's verdict and step 2's predictions.
+
+use crate::analysis::{
+    DEFAULT_CONFIDENCE, ShapeTolerances, SweepPoint, classify, extrapolate::predict_gain,
+    python_verdict,
+};
+
+use super::context::Context;
+use super::paired::{Interruption, run_pairs};
+use super::protocol::{ExperimentKind, SweepResult, Update};
+
+/// A sweep to run (the fields of `Command::Sweep`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRequest {
+    /// Pattern lines to slow.
+    pub patterns: Vec<String>,
+    /// Delays, ns, in the order to report them.
+    pub delays_ns: Vec<u64>,
+    /// Delay every Nth matching call.
+    pub frequency: u64,
+    /// Budget, seconds.
+    pub budget_s: f64,
+}
+
+/// Runs the sweep; returns its result and why it ended early, if it did.
+pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Option<Interruption>) {
+    let treatments = req
+        .delays_ns
+        .iter()
+        .map(|&d| ctx.settings(&req.patterns, d, req.frequency))
+        .collect();
+    let plan = ctx.plan(treatments, req.budget_s);
+    let sink = ctx.sink.clone();
+    let delays = req.delays_ns.clone();
+    let budget_s = req.budget_s;
+    let outcome = run_pairs(ctx.target, &plan, ctx.cancel, |event| {
+        let point = SweepPoint::from_pairs(delays[event.setting], event.pairs, DEFAULT_CONFIDENCE);
+        sink(Update::SweepPoint {
+            index: event.setting,
+            point,
+            verdict: event.verdict.clone(),
+        });
+        sink(Update::Progress {
+            kind: ExperimentKind::Sweep,
+            spent_s: event.spent_s,
+            budget_s,
+            pairs: event.total_pairs,
+        });
+    });
+    let points: Vec<Option<SweepPoint>> = req
+        .delays_ns
+        .iter()
+        .zip(&outcome.pairs)
+        .map(|(&d, pairs)| SweepPoint::from_pairs(d, pairs, DEFAULT_CONFIDENCE))
+        .collect();
+    let measured: Vec<SweepPoint> = points.iter().flatten().copied().collect();
+    let shape = classify(&measured, &ShapeTolerances::default());
+    let python = python_verdict(&shape);
+    let predictions = speedups(&req.delays_ns)
+        .into_iter()
+        .filter_map(|x| predict_gain(&shape, &measured, x))
+        .collect();
+    let partial = outcome.partial();
+    let result = SweepResult {
+        patterns: req.patterns.clone(),
+        frequency: req.frequency.max(1),
+        mode: outcome.mode,
+        points,
+        verdicts: outcome.verdicts,
+        shape,
+        python,
+        predictions,
+        spent_s: outcome.spent_s,
+        partial,
+    };
+    (result, outcome.interruption)
+}
+
+/// The speed-ups step 2 predicts by default: each delay tried, per call
+/// (distinct, ascending, zero left out).
+pub fn speedups(delays_ns: &[u64]) -> Vec<f64> {
+    let mut xs: Vec<u64> = delays_ns.iter().copied().filter(|&d| d > 0).collect();
+    xs.sort_unstable();
+    xs.dedup();
+    xs.into_iter().map(|d| d as f64).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speedups_are_the_delays() {
+        assert_eq!(speedups(&[10_000, 0, 1_000, 10_000]), [1_000.0, 10_000.0]);
+    }
+}

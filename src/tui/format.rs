@@ -1,0 +1,190 @@
+//! Numbers as the screens show them: rates, percentages with intervals,
+//! delays, bars. Pure functions.
+
+use crate::analysis::{Interval, Verdict};
+use crate::units::{format_count, format_ns, parse_duration_ns};
+
+/// A rate: `952`, `1.52k`, `3.40M`, `0.50` (below 10, two decimals).
+pub fn rate(per_s: f64) -> String {
+    if !per_s.is_finite() {
+        return "-".into();
+    }
+    if per_s.abs() < 10.0 {
+        return format!("{per_s:.2}");
+    }
+    format_count(per_s.round().max(0.0) as u64)
+}
+
+/// A delay: `0`, `950 ns`, `10.0 µs`.
+pub fn delay(ns: u64) -> String {
+    if ns == 0 { "0".into() } else { format_ns(ns) }
+}
+
+/// A compact delay for axis labels: `0`, `1µs`, `10µs`, `1.5ms`.
+pub fn delay_short(ns: u64) -> String {
+    let text = delay(ns);
+    match text.split_once(' ') {
+        Some((number, unit)) if number.contains('.') => {
+            format!(
+                "{}{unit}",
+                number.trim_end_matches('0').trim_end_matches('.')
+            )
+        }
+        Some((number, unit)) => format!("{number}{unit}"),
+        None => text,
+    }
+}
+
+/// A signed percentage of a fraction: `-32.1%`, `+0.4%`.
+pub fn signed_percent(fraction: f64) -> String {
+    format!("{:+.1}%", fraction * 100.0)
+}
+
+/// An interval of fractions as signed percentages: `[-34.0, -30.2]%`.
+pub fn signed_interval(interval: Option<Interval>) -> String {
+    match interval {
+        Some(i) => format!("[{:+.1}, {:+.1}]%", i.low * 100.0, i.high * 100.0),
+        None => "[?]".into(),
+    }
+}
+
+/// A throughput change from a drop (0.32 → `-32.0%`) with its interval
+/// (the drop interval turned into a change interval).
+pub fn change(drop: f64, drop_interval: Option<Interval>) -> String {
+    format!(
+        "{} {}",
+        signed_percent(-drop),
+        signed_interval(drop_interval.map(|i| i.map(|v| -v)))
+    )
+}
+
+/// Parses step 1's delays: comma- or space-separated durations
+/// (`0, 1us, 10us, 100us`), each as `--delay` takes it. Sorted, duplicates
+/// removed; at least one non-zero delay.
+pub fn parse_delays(text: &str) -> Result<Vec<u64>, String> {
+    let mut delays = Vec::new();
+    for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        delays.push(parse_duration_ns(part).map_err(|e| e.to_string())?);
+    }
+    delays.sort_unstable();
+    delays.dedup();
+    if !delays.iter().any(|&d| d > 0) {
+        return Err("give at least one delay above 0 (e.g. 0, 1us, 10us, 100us)".into());
+    }
+    Ok(delays)
+}
+
+/// Delays as the editor shows them: `0, 1us, 10us, 100us`.
+pub fn delays_text(delays: &[u64]) -> String {
+    delays
+        .iter()
+        .map(|&d| delay_short(d).replace('µ', "u"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A horizontal bar of `fraction` (0 to 1) of `width` cells, in eighths.
+pub fn bar(fraction: f64, width: usize) -> String {
+    const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let eighths = (fraction * width as f64 * 8.0).round() as usize;
+    let mut out = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 {
+        out.push(EIGHTHS[eighths % 8]);
+    }
+    let used = out.chars().count();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
+}
+
+/// How sure a setting is: a mark and a short word.
+pub fn verdict_mark(verdict: Option<&Verdict>) -> (&'static str, &'static str) {
+    match verdict {
+        None => ("·", "waiting"),
+        Some(Verdict::Continue { .. }) => ("…", "measuring"),
+        Some(Verdict::Precise { .. }) => ("✓", "precise"),
+        Some(Verdict::TooNoisy { .. }) => ("~", "noisy"),
+    }
+}
+
+/// Pairs behind a verdict.
+pub fn verdict_pairs(verdict: Option<&Verdict>) -> usize {
+    match verdict {
+        None => 0,
+        Some(
+            Verdict::Continue { pairs_used, .. }
+            | Verdict::Precise { pairs_used, .. }
+            | Verdict::TooNoisy { pairs_used, .. },
+        ) => *pairs_used,
+    }
+}
+
+/// Seconds: `12.3 s`, `2 min 5 s`.
+pub fn seconds(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return "-".into();
+    }
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
+/// Cuts `text` to `width` chars, with `…` when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Cuts `text` to `width` chars keeping its end (`…del.model:Class.f`).
+pub fn fit_left(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_owned();
+    }
+    let mut out = String::from("…");
+    out.extend(text.chars().skip(n + 1 - width.max(1)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_round_trip() {
+        let d = parse_delays("0, 1us,10us 100us").unwrap();
+        assert_eq!(d, vec![0, 1_000, 10_000, 100_000]);
+        assert_eq!(delays_text(&d), "0, 1us, 10us, 100us");
+        assert_eq!(parse_delays(&delays_text(&d)).unwrap(), d);
+        assert!(parse_delays("0").is_err());
+        assert!(parse_delays("fast").unwrap_err().contains("fast"));
+    }
+
+    #[test]
+    fn bars_and_numbers() {
+        assert_eq!(bar(0.5, 4), "██  ");
+        assert_eq!(bar(1.0 / 16.0, 2), "▏ ");
+        assert_eq!(bar(f64::NAN, 2), "  ");
+        assert_eq!(rate(1523.4), "1.52k");
+        assert_eq!(rate(0.5), "0.50");
+        assert_eq!(
+            change(0.32, Some(Interval::new(0.30, 0.34))),
+            "-32.0% [-34.0, -30.0]%"
+        );
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit_left("abcdef", 4), "…def");
+        assert_eq!(delay_short(1_500_000), "1.5ms");
+        assert_eq!(delay_short(100_000), "100µs");
+    }
+}

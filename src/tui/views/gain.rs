@@ -1,0 +1,163 @@
+//! Step 2: the fit of throughput against delay and the extrapolated gain if
+//! the matched code were faster, with its interval and the caveat.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
+
+use super::common::pane_block;
+use super::empty_state;
+use crate::analysis::Shape;
+use crate::analysis::extrapolate::sweep_baseline;
+use crate::tui::format;
+use crate::tui::state::State;
+use crate::tui::step::Pane;
+
+/// Draws step 2.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let Some(result) = &state.sweep.result else {
+        let block = pane_block(state, Pane::Fit, None);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        empty_state(
+            state,
+            inner,
+            buf,
+            vec![
+                Line::from("No fit yet: run step 1 first (→ or 1, then Enter)."),
+                Line::from("Its points give the slope of throughput against delay,"),
+                Line::from("extrapolated backwards to a speed-up."),
+            ],
+        );
+        return;
+    };
+    let theme = &state.theme;
+    let [fit, predictions, caveat] = Layout::vertical([
+        Constraint::Length(7),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+    ])
+    .areas(area);
+
+    let shape = match result.shape.shape {
+        Shape::None => "none: throughput did not move".to_owned(),
+        Shape::Linear => "linear: every call is on the critical path".to_owned(),
+        Shape::SubLinear => "sub-linear: some calls are hidden behind other work".to_owned(),
+        Shape::Threshold { knee_ns } => format!(
+            "threshold: flat until ≈{} per call, then drops",
+            format::delay(knee_ns.max(0.0) as u64)
+        ),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled("shape  ", theme.dim()),
+        Span::styled(shape, theme.accent()),
+    ])];
+    if let Some(fit) = result.shape.slope_at_zero.or(result.shape.fit) {
+        let chi = fit
+            .reduced_chi2()
+            .map_or(String::new(), |c| format!(" · χ²/dof {c:.2}"));
+        lines.push(Line::from(vec![
+            Span::styled("slope  ", theme.dim()),
+            Span::styled(
+                format!(
+                    "criticality {:.2} [{:.2}, {:.2}] from {} points{chi}",
+                    fit.slope, fit.interval.low, fit.interval.high, fit.points
+                ),
+                theme.text(),
+            ),
+        ]));
+    }
+    let points: Vec<_> = result.points.iter().flatten().copied().collect();
+    if let Some((t0, calls)) = sweep_baseline(&points) {
+        lines.push(Line::from(vec![
+            Span::styled("base   ", theme.dim()),
+            Span::styled(
+                format!(
+                    "{} {}/s · {:.1} matched calls per unit",
+                    format::rate(1.0 / t0),
+                    state.live.unit(),
+                    calls
+                ),
+                theme.text(),
+            ),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        result.shape.reason.clone(),
+        theme.dim(),
+    )));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(pane_block(state, Pane::Fit, None))
+        .render(fit, buf);
+
+    let rows: Vec<Row> = result
+        .predictions
+        .iter()
+        .map(|p| {
+            let interval = format::signed_interval(p.gain_interval);
+            let style = if p.within_first_order {
+                theme.text()
+            } else {
+                theme.warn()
+            };
+            Row::new(vec![
+                Span::raw(format!(
+                    "{} faster",
+                    format::delay(p.faster_ns_per_call as u64)
+                )),
+                Span::styled(format::signed_percent(p.gain), theme.accent()),
+                Span::raw(interval),
+                Span::raw(format!(
+                    "{} → {}",
+                    format::rate(p.baseline_throughput_per_s),
+                    format::rate(p.predicted_throughput_per_s)
+                )),
+                Span::styled(if p.within_first_order { "" } else { "!" }, style),
+            ])
+        })
+        .collect();
+    let len = rows.len();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Length(18),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ],
+    )
+    .header(Row::new(vec!["per call", "gain", "95% interval", "throughput", ""]).style(theme.dim()))
+    .row_highlight_style(theme.selected(true))
+    .block(pane_block(state, Pane::Predictions, None));
+    let mut ts = TableState::default();
+    if len > 0 && state.focused(Pane::Predictions) {
+        ts.select(Some(state.cursor(Pane::Predictions).min(len - 1)));
+    }
+    if len == 0 {
+        let block = pane_block(state, Pane::Predictions, None);
+        let inner = block.inner(predictions);
+        block.render(predictions, buf);
+        empty_state(
+            state,
+            inner,
+            buf,
+            vec![Line::from("no prediction: no usable slope")],
+        );
+    } else {
+        StatefulWidget::render(table, predictions, buf, &mut ts);
+    }
+
+    let caveat_text = result.predictions.first().map_or(
+        crate::analysis::extrapolate::FIRST_ORDER_CAVEAT.to_owned(),
+        |p| p.caveat.clone(),
+    );
+    Paragraph::new(Line::from(vec![
+        Span::styled("Caveat: ", theme.warn()),
+        Span::styled(caveat_text, theme.dim()),
+    ]))
+    .wrap(Wrap { trim: true })
+    .render(caveat, buf);
+}

@@ -1,0 +1,283 @@
+//! The live view: throughput over time, hit counts per pattern and per
+//! function, and the workload's output (kept in its own pane).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Chart, Dataset, GraphType, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
+};
+
+use super::common::pane_block;
+use super::empty_state;
+use crate::tui::format;
+use crate::tui::state::State;
+use crate::tui::step::Pane;
+
+/// Draws the live view.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let chart_h = (area.height * 2 / 5).max(7);
+    let output_h = (area.height.saturating_sub(chart_h) / 2).max(5);
+    let [chart, tables, output] = Layout::vertical([
+        Constraint::Length(chart_h),
+        Constraint::Fill(1),
+        Constraint::Length(output_h),
+    ])
+    .areas(area);
+    render_chart(state, chart, buf);
+    let [patterns, functions] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(tables);
+    render_patterns(state, patterns, buf);
+    render_functions(state, functions, buf);
+    render_output(state, output, buf);
+}
+
+/// The last `width` throughput samples as a text sparkline.
+pub fn sparkline_span(state: &State, width: usize) -> Span<'static> {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let history = &state.live.history;
+    let values: Vec<f64> = history
+        .iter()
+        .skip(history.len().saturating_sub(width))
+        .map(|(_, v)| *v)
+        .collect();
+    let max = values.iter().copied().fold(0.0, f64::max);
+    let mut text: String = values
+        .iter()
+        .map(|v| {
+            if max > 0.0 {
+                LEVELS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            } else {
+                LEVELS[0]
+            }
+        })
+        .collect();
+    let pad = width.saturating_sub(text.chars().count());
+    text.insert_str(0, &" ".repeat(pad));
+    Span::styled(text, state.theme.chart())
+}
+
+fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let live = &state.live;
+    let title = match (live.rate(), &live.last) {
+        (Some(rate), Some(s)) => Span::styled(
+            format!(
+                "{} {}/s · {} processes · up {}",
+                format::rate(rate),
+                live.unit(),
+                s.processes.live,
+                format::seconds(s.elapsed_s)
+            ),
+            theme.accent(),
+        ),
+        (None, Some(s)) => Span::styled(
+            format!(
+                "{} processes · up {}",
+                s.processes.live,
+                format::seconds(s.elapsed_s)
+            ),
+            theme.text(),
+        ),
+        _ => Span::styled("waiting for the workload", theme.dim()),
+    };
+    let block = pane_block(state, Pane::Throughput, Some(title));
+    if live.history.len() < 2 {
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let text = if live.last.is_some() {
+            vec![
+                Line::from("no throughput yet: the workload reports none so far."),
+                Line::from("give --progress MOD:QUALNAME or --progress-regex RE,"),
+                Line::from("or call speedbump.progress() in the workload."),
+            ]
+        } else {
+            vec![Line::from("starting the workload…")]
+        };
+        empty_state(state, inner, buf, text);
+        return;
+    }
+    let data: Vec<(f64, f64)> = live.history.iter().copied().collect();
+    let t_end = data.last().map_or(0.0, |d| d.0);
+    let t_start = (t_end - 60.0).max(data.first().map_or(0.0, |d| d.0));
+    let visible: Vec<(f64, f64)> = data.into_iter().filter(|d| d.0 >= t_start).collect();
+    let y_max = visible.iter().map(|d| d.1).fold(0.0, f64::max).max(1e-9) * 1.15;
+    let dataset = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(theme.chart())
+        .data(&visible);
+    Chart::new(vec![dataset])
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds([t_start, t_end.max(t_start + 1.0)])
+                .style(theme.dim())
+                .labels([
+                    Line::from(format::seconds(t_start)),
+                    Line::from(format::seconds(t_end)),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, y_max])
+                .style(theme.dim())
+                .labels([Line::from("0"), Line::from(format::rate(y_max))]),
+        )
+        .render(area, buf);
+}
+
+fn table_state(state: &State, pane: Pane, len: usize) -> TableState {
+    let mut ts = TableState::default();
+    if len > 0 && state.focused(pane) {
+        ts.select(Some(state.cursor(pane).min(len - 1)));
+    }
+    ts
+}
+
+fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let block = pane_block(state, Pane::Patterns, None);
+    let Some(snapshot) = &state.live.last else {
+        let inner = block.inner(area);
+        block.render(area, buf);
+        empty_state(state, inner, buf, vec![Line::from("no hooked process yet")]);
+        return;
+    };
+    let rows: Vec<Row> = snapshot
+        .patterns
+        .iter()
+        .map(|p| {
+            let rate = p.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            let delayed = p
+                .rates
+                .map_or("-".into(), |r| format::rate(r.delayed_calls_per_s));
+            let name = if p.exclude {
+                format!("!{}", p.pattern)
+            } else {
+                p.pattern.clone()
+            };
+            Row::new(vec![name, rate, delayed])
+        })
+        .collect();
+    let len = rows.len();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Length(7),
+            Constraint::Length(8),
+        ],
+    )
+    .header(Row::new(vec!["pattern", "calls/s", "slowed/s"]).style(theme.dim()))
+    .row_highlight_style(theme.selected(true))
+    .block(block);
+    StatefulWidget::render(
+        table,
+        area,
+        buf,
+        &mut table_state(state, Pane::Patterns, len),
+    );
+}
+
+fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let filter = state.filter.to_lowercase();
+    let extra = state.live.last.as_ref().map(|s| {
+        let shown = if filter.is_empty() {
+            format!("top {} of {}", s.functions.len(), s.functions_total)
+        } else {
+            format!("filter '{}'", state.filter)
+        };
+        Span::styled(shown, theme.dim())
+    });
+    let block = pane_block(state, Pane::Functions, extra);
+    let Some(snapshot) = &state.live.last else {
+        let inner = block.inner(area);
+        block.render(area, buf);
+        empty_state(state, inner, buf, vec![Line::from("no calls counted yet")]);
+        return;
+    };
+    let rows: Vec<Row> = snapshot
+        .functions
+        .iter()
+        .filter(|f| filter.is_empty() || f.name.to_lowercase().contains(&filter))
+        .map(|f| {
+            let rate = f.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            Row::new(vec![f.name.clone(), rate, f.processes.to_string()])
+        })
+        .collect();
+    let len = rows.len();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Length(7),
+            Constraint::Length(4),
+        ],
+    )
+    .header(Row::new(vec!["function", "calls/s", "proc"]).style(theme.dim()))
+    .row_highlight_style(theme.selected(true))
+    .block(block);
+    StatefulWidget::render(
+        table,
+        area,
+        buf,
+        &mut table_state(state, Pane::Functions, len),
+    );
+}
+
+fn render_output(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let exit = state.workload.exit.as_ref();
+    let extra = exit.map(|e| {
+        let style = if e.failed() {
+            theme.bad()
+        } else {
+            theme.warn()
+        };
+        Span::styled(format!("workload {}", e.describe()), style)
+    });
+    let block = pane_block(state, Pane::Output, extra);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let height = inner.height as usize;
+    let mut lines: Vec<(String, Style)> = state
+        .output
+        .lines
+        .iter()
+        .map(|(l, err)| (l.clone(), if *err { theme.warn() } else { theme.text() }))
+        .collect();
+    if let Some(exit) = exit {
+        // The engine's last lines, when they are not already the log's end.
+        let tail_known = exit
+            .last_lines
+            .last()
+            .is_some_and(|last| state.output.lines.back().is_some_and(|(l, _)| l == last));
+        if !tail_known {
+            lines.extend(exit.last_lines.iter().map(|l| (l.clone(), theme.text())));
+        }
+        let style = if exit.failed() {
+            theme.bad()
+        } else {
+            theme.warn()
+        };
+        lines.push((format!("── workload {} ──", exit.describe()), style));
+    }
+    if lines.is_empty() {
+        empty_state(state, inner, buf, vec![Line::from("no output yet")]);
+        return;
+    }
+    let back = state
+        .cursor(Pane::Output)
+        .min(lines.len().saturating_sub(1));
+    let end = lines.len() - back;
+    let start = end.saturating_sub(height);
+    let shown: Vec<Line> = lines[start..end]
+        .iter()
+        .map(|(l, s)| Line::from(Span::styled(format::fit(l, inner.width as usize), *s)))
+        .collect();
+    Paragraph::new(shown).render(inner, buf);
+}

@@ -1,0 +1,261 @@
+//! The screens: pure functions of the state (`impl Widget for &State`),
+//! one module per step plus the frame around them (tabs, status, hints)
+//! and the overlays (editor, help).
+//!
+//! | module | draws |
+//! |---|---|
+//! | [`live`] | throughput chart, patterns, functions, output |
+//! | [`impact`] | step 1: delays table, throughput-vs-delay chart, verdict |
+//! | [`gain`] | step 2: fit, predictions, caveat |
+//! | [`subsystems`] | step 3: candidates with bars |
+//! | [`drill`] | step 4: tree and node detail |
+//! | [`report`] | step 5: findings and rankings |
+//! | [`help`] | the key list |
+//! | [`common`] | blocks, hints, spinners |
+
+pub mod common;
+pub mod drill;
+pub mod gain;
+pub mod help;
+pub mod impact;
+pub mod live;
+pub mod report;
+pub mod subsystems;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::format;
+use super::state::kind_name;
+use super::state::{State, Tone};
+use super::step::Step;
+use common::{centered, hints, spinner};
+
+/// Smallest screen drawn; below it a message asks for more room.
+pub const MIN_WIDTH: u16 = 60;
+/// Smallest screen height drawn.
+pub const MIN_HEIGHT: u16 = 16;
+
+impl Widget for &State {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            let text = format!(
+                "speedbump needs at least {MIN_WIDTH}×{MIN_HEIGHT} (80×24 is best); \
+                 this terminal is {}×{}",
+                area.width, area.height
+            );
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .render(area, buf);
+            return;
+        }
+        let [header, body, status, hint] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_tabs(self, header, buf);
+        match self.step {
+            Step::Live => live::render(self, body, buf),
+            Step::Impact => impact::render(self, body, buf),
+            Step::Gain => gain::render(self, body, buf),
+            Step::Subsystems => subsystems::render(self, body, buf),
+            Step::DrillDown => drill::render(self, body, buf),
+            Step::Report => report::render(self, body, buf),
+        }
+        render_status(self, status, buf);
+        render_hints(self, hint, buf);
+        if self.editor.is_some() {
+            render_editor(self, body, buf);
+        }
+        if self.help {
+            help::render(self, body, buf);
+        }
+    }
+}
+
+fn render_tabs(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let mut spans = vec![Span::styled(" speedbump ", theme.accent())];
+    for step in Step::ALL.iter() {
+        spans.push(Span::styled("│", theme.dim()));
+        spans.push(Span::styled(
+            format!(" {} ", step.title()),
+            theme.tab(*step == state.step),
+        ));
+    }
+    spans.push(Span::styled("│", theme.dim()));
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let room = (area.width as usize).saturating_sub(used + 2);
+    if room > 12 {
+        let command = if state.workload.command.is_empty() {
+            state.options.command.join(" ")
+        } else {
+            state.workload.command.join(" ")
+        };
+        spans.push(Span::styled(
+            format!("  {}", format::fit(&command, room)),
+            theme.dim(),
+        ));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let mut spans = Vec::new();
+    match &state.running {
+        Some(r) => {
+            let what = kind_name(r.kind);
+            let cancel = if r.cancelling { " (cancelling)" } else { "" };
+            spans.push(Span::styled(
+                format!(
+                    "{} {what} {:.0}/{:.0} s · {} pairs{cancel}",
+                    spinner(state.ticks),
+                    r.spent_s,
+                    r.budget_s,
+                    r.pairs
+                ),
+                theme.accent(),
+            ));
+        }
+        None => spans.push(Span::styled("idle", theme.dim())),
+    }
+    spans.push(Span::styled(" │ ", theme.dim()));
+    spans.push(live::sparkline_span(state, 12));
+    match state.live.rate() {
+        Some(rate) => spans.push(Span::styled(
+            format!(" {} {}/s", format::rate(rate), state.live.unit()),
+            theme.text(),
+        )),
+        None => spans.push(Span::styled(" no throughput yet", theme.dim())),
+    }
+    if let Some(s) = &state.live.last {
+        spans.push(Span::styled(
+            format!(" │ {} proc", s.processes.live),
+            theme.text(),
+        ));
+    }
+    spans.push(Span::styled(" │ ", theme.dim()));
+    let workload = &state.workload;
+    if let Some(Some(error)) = &workload.finished {
+        spans.push(Span::styled(format!("✗ {error}"), theme.bad()));
+    } else if let Some(exit) = &workload.exit {
+        let style = if exit.failed() {
+            theme.bad()
+        } else {
+            theme.warn()
+        };
+        spans.push(Span::styled(
+            format!("✗ workload {}", exit.describe()),
+            style,
+        ));
+    } else if workload.finished.is_some() {
+        spans.push(Span::styled("engine stopped", theme.dim()));
+    } else if workload.starts == 0 {
+        spans.push(Span::styled(
+            format!("{} starting…", spinner(state.ticks)),
+            theme.dim(),
+        ));
+    } else {
+        let mode = match workload.mode {
+            Some(crate::engine::experiment::Mode::Restart) => "restart",
+            Some(crate::engine::experiment::Mode::Auto) => "auto",
+            _ => "live",
+        };
+        spans.push(Span::styled(format!("● {mode}"), theme.good()));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    if let Some(notice) = &state.notice {
+        let style = match notice.tone {
+            Tone::Info => theme.text(),
+            Tone::Good => theme.good(),
+            Tone::Warn => theme.warn(),
+            Tone::Bad => theme.bad(),
+        };
+        Line::from(Span::styled(notice.text.clone(), style)).render(area, buf);
+        return;
+    }
+    let pairs: &[(&str, &str)] = match state.step {
+        Step::Live => &[
+            ("→", "step 1"),
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "filter"),
+        ],
+        Step::Impact => &[
+            ("Enter", "run sweep"),
+            ("e", "delays"),
+            ("c", "cancel"),
+            ("→", "step 2"),
+        ],
+        Step::Gain => &[("↑↓", "scroll"), ("←", "step 1"), ("→", "step 3")],
+        Step::Subsystems => &[
+            ("Enter", "rank/open"),
+            ("r", "rerun"),
+            ("d", "delay"),
+            ("→", "step 4"),
+        ],
+        Step::DrillDown => &[
+            ("↑↓→←", "move"),
+            ("r", "rank"),
+            ("s", "sweep"),
+            ("e", "edit"),
+            ("a", "apply"),
+        ],
+        Step::Report => &[("x", "export"), ("↑↓", "scroll"), ("Tab", "pane")],
+    };
+    let mut all = pairs.to_vec();
+    all.extend([("?", "help"), ("q", "quit")]);
+    hints(state, &all).render(area, buf);
+}
+
+fn render_editor(state: &State, body: Rect, buf: &mut Buffer) {
+    let Some(editor) = &state.editor else {
+        return;
+    };
+    let theme = &state.theme;
+    let width = body.width.saturating_sub(4).max(20);
+    let area = Rect {
+        x: body.x + (body.width - width) / 2,
+        y: body.bottom().saturating_sub(3),
+        width,
+        height: 3.min(body.height),
+    };
+    Clear.render(area, buf);
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(true))
+        .title(Span::styled(
+            format!(" {} · Enter ok · Esc drop ", editor.field.prompt()),
+            theme.title(true),
+        ));
+    if let Some(error) = &editor.error {
+        block = block.title_bottom(Span::styled(format!(" {error} "), theme.bad()));
+    }
+    let (before, at, after) = editor.split_at_cursor();
+    let line = Line::from(vec![
+        Span::styled(before.to_owned(), theme.text()),
+        Span::styled(at, theme.selected(true)),
+        Span::styled(after.to_owned(), theme.text()),
+    ]);
+    Paragraph::new(line).block(block).render(area, buf);
+}
+
+/// The empty-state text of a pane, centred vertically.
+pub fn empty_state(state: &State, area: Rect, buf: &mut Buffer, lines: Vec<Line<'_>>) {
+    let height = lines.len() as u16;
+    let inner = centered(area, area.width, height);
+    Paragraph::new(lines)
+        .style(state.theme.dim())
+        .wrap(Wrap { trim: true })
+        .render(inner, buf);
+}

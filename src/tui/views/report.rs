@@ -1,0 +1,161 @@
+//! Step 5: the findings and every ranking (the most recent first), as the
+//! exported report has them; `x` writes it.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::common::pane_block;
+use super::empty_state;
+use crate::tui::format;
+use crate::tui::state::State;
+use crate::tui::step::Pane;
+
+/// Draws step 5.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let [summary, ranking] =
+        Layout::vertical([Constraint::Length(6), Constraint::Fill(1)]).areas(area);
+    render_summary(state, summary, buf);
+    render_ranking(state, ranking, buf);
+}
+
+/// The findings in plain sentences (also the report's opening).
+pub fn findings(state: &State) -> Vec<String> {
+    let results = &state.results;
+    let mut out = Vec::new();
+    if let Some(top) = results
+        .rankings
+        .first()
+        .and_then(|r| r.ranked.first().map(|c| (r, c)))
+    {
+        let (ranking, c) = top;
+        out.push(format!(
+            "Slowing {} costs the most throughput: {} at {} per call{}.",
+            c.label,
+            format::change(c.drop, c.drop_interval),
+            format::delay(ranking.delay_ns),
+            if c.tied { " (tied with the next)" } else { "" }
+        ));
+    }
+    if let Some(sweep) = results.sweeps.last() {
+        out.push(format!(
+            "Step 1 ({}): {}",
+            sweep.patterns.join(" "),
+            sweep.python.message
+        ));
+        if let Some(p) = sweep.predictions.first() {
+            out.push(format!(
+                "Step 2: {} faster per call → {} {} (first-order).",
+                format::delay(p.faster_ns_per_call as u64),
+                format::signed_percent(p.gain),
+                format::signed_interval(p.gain_interval)
+            ));
+        }
+    }
+    out
+}
+
+fn render_summary(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let block = pane_block(state, Pane::Summary, None);
+    let findings = findings(state);
+    if findings.is_empty() {
+        let inner = block.inner(area);
+        block.render(area, buf);
+        empty_state(
+            state,
+            inner,
+            buf,
+            vec![Line::from(
+                "Nothing measured yet: run step 1, then steps 3-4.",
+            )],
+        );
+        return;
+    }
+    let lines: Vec<Line> = findings
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Line::from(Span::styled(
+                f,
+                if i == 0 { theme.accent() } else { theme.text() },
+            ))
+        })
+        .collect();
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(area, buf);
+}
+
+/// Every ranking as text lines: a heading, then one line per candidate.
+pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let mut lines = Vec::new();
+    for ranking in &state.results.rankings {
+        let partial = if ranking.partial { " · partial" } else { "" };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "under {} · {} per call · {:.0} s{partial}",
+                ranking.under,
+                format::delay(ranking.delay_ns),
+                ranking.spent_s
+            ),
+            theme.title(false),
+        )));
+        let label_w = width.saturating_sub(4 + 23 + 12 + 8).max(12);
+        for c in &ranking.ranked {
+            let rank = format!("{}{}", c.rank, if c.tied { "≈" } else { " " });
+            let crit = c
+                .criticality
+                .map_or("      -".into(), |k| format!("{k:>7.2}"));
+            let style = if c.rank == 1 {
+                theme.accent()
+            } else {
+                theme.text()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{rank:>3} "), theme.dim()),
+                Span::styled(
+                    format!("{:<label_w$}", format::fit_left(&c.label, label_w)),
+                    style,
+                ),
+                Span::raw(format!(" {:<22}", format::change(c.drop, c.drop_interval))),
+                Span::styled(format!(" crit{crit}"), theme.dim()),
+                Span::styled(format!(" {:>3}p", c.pairs_used), theme.dim()),
+            ]));
+        }
+        lines.push(Line::from(""));
+    }
+    lines
+}
+
+fn render_ranking(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let extra = Span::styled(
+        format!("x exports to {}/", state.options.export_dir.display()),
+        theme.dim(),
+    );
+    let block = pane_block(state, Pane::Ranking, Some(extra));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let lines = ranking_lines(state, inner.width as usize);
+    if lines.is_empty() {
+        empty_state(
+            state,
+            inner,
+            buf,
+            vec![Line::from(
+                "No ranking yet: step 3 ranks subsystems, step 4 their parts.",
+            )],
+        );
+        return;
+    }
+    let top = state
+        .cursor(Pane::Ranking)
+        .min(lines.len().saturating_sub(inner.height as usize));
+    Paragraph::new(lines)
+        .scroll((top as u16, 0))
+        .render(inner, buf);
+}

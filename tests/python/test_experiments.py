@@ -1,0 +1,142 @@
+"""`speedbump sweep`, `rank` and `report`: the real binary on the reference
+workloads (docs/examples.md), with small budgets and generous bounds. The
+statistics and scheduling are tested deterministically in Rust on
+simulated workloads (tests/experiment_*.rs); these check the whole path on
+real processes: windows from the hook's counters, live and restart mode,
+discovery, results.json, reports, exit statuses. About 2 minutes.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from conftest import PYTHON, leftover_files
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+SPEEDBUMP = shutil.which("speedbump") or str(Path(PYTHON).parent / "speedbump")
+
+
+def speedbump(args, tmp_path, runtime_dir, timeout=240):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.run(
+        [SPEEDBUMP, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+    )
+
+
+def results(tmp_path):
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+def experiments(tmp_path, kind):
+    return [e[kind] for e in results(tmp_path)["experiments"] if e["kind"] == kind]
+
+
+def test_cpu_loop_python_is_the_bottleneck_and_linear(tmp_path, runtime_dir):
+    # The workload does fixed work and exits: auto mode continues in restart
+    # mode, one run per window.
+    proc = speedbump(
+        ["sweep", "--delays", "1us,4us", "--budget", "40s", "--precision", "10%",
+         "--warmup", "0.1s", "--", PYTHON, str(EXAMPLES / "cpu_loop.py"), "--items", "100000"],
+        tmp_path, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    (sweep,) = experiments(tmp_path, "sweep")
+    assert sweep["mode"] in ("restart", "auto"), sweep["mode"]
+    assert sweep["python"]["bottleneck"] == "yes", sweep["python"]["message"]
+    assert sweep["shape"]["shape"]["kind"] == "linear", sweep["shape"]["reason"]
+    # 3 calls per item at 1 µs each dwarf the ~0.5 µs item: a big drop.
+    assert sweep["points"][0]["relative"]["relative"] < 0.6
+    assert "Python is your bottleneck" in proc.stdout
+    assert "shape: linear" in proc.stdout
+    assert leftover_files(runtime_dir) == ["speedbump"], "session directories removed"
+
+
+def test_gpu_bound_pipeline_does_not_drop_below_its_slack(tmp_path, runtime_dir):
+    proc = speedbump(
+        ["sweep", "--delays", "20us", "--budget", "15s", "--precision", "10%", "--mode", "live",
+         "--", PYTHON, str(EXAMPLES / "pipeline.py"), "--regime", "gpu-bound",
+         "--seconds", "1000"],
+        tmp_path, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    (sweep,) = experiments(tmp_path, "sweep")
+    assert sweep["mode"] == "live"
+    point = sweep["points"][0]
+    # 6 calls x 20 µs = 120 µs of the ~810 µs of slack per step.
+    assert point["relative"]["relative"] > 0.9, point["relative"]
+    assert point["calls_per_unit"] > 5.5, point
+    assert sweep["python"]["bottleneck"] != "yes", sweep["python"]["message"]
+
+
+def test_rank_offpath_puts_the_quiet_dispatch_above_busy_telemetry(tmp_path, runtime_dir):
+    proc = speedbump(
+        ["rank", "--under", "offpath_pkg", "--delay", "100us", "--budget", "30s",
+         "--precision", "10%", "--census", "1s",
+         "--", PYTHON, str(EXAMPLES / "offpath.py"), "--seconds", "1000"],
+        tmp_path, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    (census,) = experiments(tmp_path, "census")
+    children = [c["path"] for c in census["tree"]["root"]["children"]]
+    assert "offpath_pkg" in children, children
+    (rank,) = experiments(tmp_path, "rank")
+    labels = [c["label"] for c in rank["ranked"]]
+    assert labels[:2] == ["offpath_pkg.dispatch", "offpath_pkg.telemetry"], rank["ranked"]
+    dispatch, telemetry = rank["ranked"][:2]
+    assert dispatch["drop"] > 0.08, dispatch
+    assert telemetry["drop"] < dispatch["drop"] - 0.05, rank["ranked"]
+    assert rank["under"] == "offpath_pkg"
+    assert "offpath_pkg.dispatch" in proc.stdout
+
+    # Step 5: the session as a report.
+    out = tmp_path / "report"
+    proc = speedbump(["report", "results.json", "--out", str(out)], tmp_path, runtime_dir)
+    assert proc.returncode == 0, proc.stderr
+    markdown = (out / "report.md").read_text()
+    assert "Ranking under" in markdown and "rank-2.svg" in markdown
+    root = ET.parse(out / "rank-2.svg").getroot()
+    assert root.tag.endswith("svg")
+    proc = speedbump(["report", "results.json", "--format", "csv"], tmp_path, runtime_dir)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0].startswith("experiment,kind,label,delay_ns")
+
+
+def test_a_crash_is_reported_with_its_last_lines(tmp_path, runtime_dir):
+    (tmp_path / "crash.py").write_text(textwrap.dedent("""
+        import time
+        import speedbump
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            time.sleep(0.001)
+            speedbump.progress()
+        print("about to fail", flush=True)
+        raise SystemExit(3)
+    """))
+    proc = speedbump(
+        ["sweep", "--pattern", "__main__:*", "--delays", "1us", "--budget", "30s",
+         "--mode", "live", "--", PYTHON, "crash.py"],
+        tmp_path, runtime_dir, timeout=60)
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    assert "exited with status 3" in proc.stderr
+    assert "about to fail" in proc.stderr
+    (sweep,) = experiments(tmp_path, "sweep")
+    assert sweep["partial"] is True
+
+
+def test_errors_say_what_to_do(tmp_path, runtime_dir):
+    proc = speedbump(["sweep", "--budget", "90", "--", PYTHON, "x.py"], tmp_path, runtime_dir)
+    assert proc.returncode == 2 and "no unit" in proc.stderr
+    proc = speedbump(["rank", "--", "no-such-program-xyz"], tmp_path, runtime_dir)
+    assert proc.returncode == 2 and "not found" in proc.stderr, proc.stderr
+    proc = speedbump(["report", "missing.json"], tmp_path, runtime_dir)
+    assert proc.returncode == 2 and "missing.json" in proc.stderr
+    (tmp_path / "bad.json").write_text('{"schema": "x/1"}')
+    proc = speedbump(["report", "bad.json"], tmp_path, runtime_dir)
+    assert proc.returncode == 2 and "schema" in proc.stderr
+    proc = speedbump(["sweep", "--help"], tmp_path, runtime_dir)
+    assert proc.returncode == 0 and "Examples:" in proc.stdout and "Exit status" in proc.stdout

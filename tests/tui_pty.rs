@@ -1,0 +1,403 @@
+//! `speedbump tui` end to end in a real pseudo-terminal: keys in, the
+//! screen read back through a vt100 parser, then quit and check that the
+//! terminal was restored (alternate screen left, cursor shown) and that no
+//! process was left behind.
+//!
+//! The fake-engine tests (`--demo-fake`) need no Python. The real-engine
+//! test runs the reference pipeline; it needs a Python with speedbump
+//! installed (`SPEEDBUMP_PYTHON`), so it is `#[ignore]`d here and run by
+//! tests/python/test_tui.py after scripts/setup.sh.
+
+#![cfg(feature = "tui")]
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PATIENCE: Duration = Duration::from_secs(90);
+
+struct Pty {
+    master: std::fs::File,
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    child: Child,
+}
+
+fn winsize(rows: u16, cols: u16) -> libc::winsize {
+    libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+impl Pty {
+    fn spawn(args: &[&str], env: &[(&str, &str)], rows: u16, cols: u16) -> Pty {
+        let (mut master, mut slave) = (0, 0);
+        let ws = winsize(rows, cols);
+        // SAFETY: openpty writes two descriptors; the pointers are valid.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened and are owned here.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_speedbump"));
+        command
+            .args(args)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        // SAFETY: setsid and TIOCSCTTY are async-signal-safe; they make the
+        // pty the child's controlling terminal, as a terminal emulator does.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start speedbump");
+        let master = std::fs::File::from(master);
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let (screen2, raw2) = (Arc::clone(&screen), Arc::clone(&raw));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen2.lock().unwrap().process(&buf[..n]);
+                raw2.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Pty {
+            master,
+            screen,
+            raw,
+            child,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.master.write_all(keys.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+        // Keys are read one event at a time; a short gap keeps an Esc from
+        // merging with the next key into an escape sequence.
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |t| t.contains(what))
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn resize(&mut self, rows: u16, cols: u16) {
+        let ws = winsize(rows, cols);
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer; the
+        // kernel then sends SIGWINCH to the foreground process group.
+        unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        self.screen
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows, cols);
+    }
+
+    /// Waits for the process to exit; returns its status.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100)); // the last bytes
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "speedbump did not exit:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn assert_restored(&self) {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "cursor still hidden");
+        let raw = self.raw.lock().unwrap();
+        let raw = String::from_utf8_lossy(&raw);
+        let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
+        let entered = raw.rfind("\x1b[?1049h").expect("entered it");
+        assert!(entered < left);
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const RIGHT: &str = "\x1b[C";
+const DOWN: &str = "\x1b[B";
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("speedbump-pty-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn idle(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("idle"))
+}
+
+/// Steps 1 to 5 at the keyboard, as a user would, to the export. Waits are
+/// on what the screen shows, with generous time-outs (a noisy machine makes
+/// experiments use their whole budget).
+fn walk_the_wizard(pty: &mut Pty, dir: &std::path::Path) -> String {
+    // The census runs at start; step 3 says when it is done.
+    pty.send("3");
+    pty.wait_for("functions seen");
+    // Step 1: sweep, verdict (whatever it is: the machine may be noisy).
+    pty.send("1");
+    pty.wait_for("1 Impact");
+    pty.send("\r");
+    pty.wait_for("Verdict:");
+    // Step 2: the gain and its caveat.
+    pty.send(RIGHT);
+    pty.wait_for("Caveat:");
+    // Step 3: rank the subsystems; Enter opens the first in step 4.
+    pty.send(RIGHT);
+    pty.send("\r");
+    pty.wait_until("the top-level ranking", |t| {
+        idle(t) && t.lines().any(|l| l.starts_with("┃1 "))
+    });
+    pty.send("\r");
+    pty.wait_until("the drill-down on __main__", |t| {
+        t.contains("Call tree") && t.contains("  __main__:*")
+    });
+    // Step 4: rank its functions, go down to the first.
+    pty.send("r");
+    pty.wait_until("the ranking under __main__", |t| {
+        idle(t)
+            && t.lines()
+                .any(|l| l.contains("prepare_inputs ") && l.contains('%'))
+    });
+    pty.send(DOWN);
+    let text = pty.wait_until("the node __main__:prepare_inputs", |t| {
+        t.lines().any(|l| l.contains("│__main__:prepare_inputs"))
+    });
+    assert!(text.contains("rank 1"), "{text}");
+    // Step 5: export with one key.
+    pty.send("5");
+    pty.send("x");
+    pty.wait_for("exported to");
+    std::fs::read_to_string(dir.join("report.md")).expect("report.md")
+}
+
+#[test]
+fn fake_engine_wizard_end_to_end() {
+    let dir = tempdir("fake");
+    let mut pty = Pty::spawn(
+        &[
+            "tui",
+            "--demo-fake",
+            "--demo-speed",
+            "20",
+            "--delay",
+            "100us",
+            "--export-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+        24,
+        80,
+    );
+    let report = walk_the_wizard(&mut pty, &dir);
+    assert_first_named(&report, "__main__:prepare_inputs");
+    // Help, then quit.
+    pty.send("?");
+    pty.wait_for("Keys");
+    pty.send("\x1b");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}");
+    pty.assert_restored();
+    assert!(
+        pty.text().contains("speedbump: report in"),
+        "{}",
+        pty.text()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn crash_resize_and_sigterm() {
+    let mut pty = Pty::spawn(
+        &[
+            "tui",
+            "--demo-fake",
+            "--demo-speed",
+            "5",
+            "--demo-crash-after",
+            "3",
+        ],
+        &[],
+        24,
+        80,
+    );
+    let text = pty.wait_for("exited with status 1");
+    assert!(text.contains("BrokenPipeError"), "{text}");
+    // Bigger: the tab line has room for the command now.
+    pty.resize(30, 120);
+    pty.send("j");
+    pty.wait_for("examples/pipeline.py");
+    // SIGTERM leaves like q: terminal restored.
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(pty.child.id() as i32, libc::SIGTERM) };
+    pty.wait_exit();
+    pty.assert_restored();
+}
+
+#[test]
+fn bad_options_fail_before_the_terminal_is_touched() {
+    let out = Command::new(env!("CARGO_BIN_EXE_speedbump"))
+        .args(["tui", "--theme", "neon", "--demo-fake"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dark, light, high-contrast"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\x1b[?1049h"));
+    let out = Command::new(env!("CARGO_BIN_EXE_speedbump"))
+        .args(["tui", "no-such-script.py"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such script"));
+}
+
+fn assert_first_named(report: &str, name: &str) {
+    let at = report
+        .find(name)
+        .unwrap_or_else(|| panic!("{name} not in:\n{report}"));
+    for line in report[..at].lines() {
+        assert!(
+            !line.contains(":") || line.starts_with("Workload:"),
+            "named before {name}: {line}"
+        );
+    }
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(marker) && !cmdline.contains("cargo") {
+            found.push(format!(
+                "{}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_reference_pipeline_end_to_end() {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let dir = tempdir("real");
+    let marker = format!("{}", 700_000 + std::process::id() % 100_000);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pipeline.py");
+    let mut pty = Pty::spawn(
+        &[
+            "tui",
+            script,
+            "--mode",
+            "live",
+            "--delay",
+            "100us",
+            "--budget",
+            "45s",
+            "--delays",
+            "0,10us,100us",
+            "--census",
+            "1s",
+            "--export-dir",
+            dir.to_str().unwrap(),
+            "--",
+            "--regime",
+            "python-bound",
+            "--seconds",
+            "900",
+            "--seed",
+            &marker,
+        ],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        24,
+        80,
+    );
+    let report = walk_the_wizard(&mut pty, &dir);
+    assert_first_named(&report, "__main__:prepare_inputs");
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the workload runs until q"
+    );
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", pty.text());
+    pty.assert_restored();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left behind: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
