@@ -159,6 +159,24 @@ fn threshold_knee_is_where_the_slack_runs_out() {
 }
 
 #[test]
+fn knee_just_below_the_first_dropping_delay_is_found() {
+    // Knee 25 µs per call; the first dropping delay (30 µs) sits close above
+    // it, so it drops much less than the line through later points implies.
+    // The knee must come from all dropping points, not be reported at 30 µs.
+    for seed in 0..20 {
+        let points = workload(&threshold, 0.005).sweep(seed, &[5_000, 20_000, 30_000, 60_000], 6);
+        let analysis = classify(&points, &ShapeTolerances::default());
+        let Shape::Threshold { knee_ns } = analysis.shape else {
+            panic!("seed {seed}: {analysis:?}")
+        };
+        assert!(
+            (21_000.0..29_000.0).contains(&knee_ns),
+            "seed {seed}: knee {knee_ns} ns"
+        );
+    }
+}
+
+#[test]
 fn criticality_and_fit_recover_the_truth() {
     for (f, c) in [(&linear as &Model, 1.0), (&sublinear, 0.5)] {
         let points = workload(f, 0.01).sweep(3, &DELAYS_NS, 8);

@@ -227,14 +227,24 @@ fn threshold(pts: &[&SweepPoint], tol: &ShapeTolerances, confidence: f64) -> Opt
         predicted > high + tol.flat_margin && predicted > 2.0 * p.slowdown()
     })?;
     let (flat, tail) = pts.split_at(split + 1);
-    let first_drop = tail.first()?;
     let last_flat = flat.last()?;
     // The knee lies above the last start point that does not drop (0 when
-    // they all drop a little: a knee below the smallest delay).
+    // they all drop a little: a knee below the smallest delay)...
     let floor = flat.iter().rev().find(|p| !drops(p, tol));
     let (x_floor, delay_floor) = floor.map_or((0.0, 0.0), |p| (p.load(), p.delay_ns as f64));
+    // ...and is where the line through every dropping point above it
+    // crosses zero. Fitting only the points after the split would miss the
+    // knee whenever the first dropping point sits close above it (it drops
+    // less than the line through later points implies, so the split counts
+    // it as part of the start).
+    let dropping: Vec<&SweepPoint> = pts
+        .iter()
+        .copied()
+        .filter(|p| p.load() > x_floor && drops(p, tol))
+        .collect();
+    let first_drop = *dropping.first()?;
     let x_drop = first_drop.load();
-    let knee_load = match fit_line(tail.iter().copied()) {
+    let knee_load = match fit_line(dropping.iter().copied()) {
         Some((a, b)) if b > 0.0 => (-a / b).clamp(x_floor, x_drop),
         _ if x_floor > 0.0 => (x_floor * x_drop).sqrt(),
         _ => x_drop / 2.0,
