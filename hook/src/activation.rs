@@ -186,7 +186,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         seen: SeenFunctions::default(),
         start,
         fixed_cost_ns: 0,
-        calibrated: false,
+        calibrated_for: None,
         root,
         session_dir,
         tool_id,

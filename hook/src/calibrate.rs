@@ -7,7 +7,8 @@
 //! it is measured here, in this process, with this interpreter: a probe
 //! function is called N times undelayed (its PY_START disabled) and N times
 //! delayed by a known spin; the difference per call minus the spin is the
-//! fixed cost. Minimums over a few alternating rounds discard preemptions.
+//! fixed cost. The median over alternating pairs of rounds discards
+//! preemptions and drift.
 
 use std::ffi::{CString, c_void};
 
@@ -20,9 +21,13 @@ use crate::clock::monotonic_ns;
 use crate::gil::GilCell;
 use crate::hot::{HOT, matched_word, unmatched_word};
 
-const PROBE_SPIN_NS: u64 = 500;
-const PROBE_CALLS: u64 = 100;
-const ROUNDS: usize = 5;
+/// The probe spins like the delay it calibrates (within these bounds): the
+/// fixed cost measured with 500 ns spins fell ~35 ns short of the one seen
+/// at 1 µs.
+const PROBE_SPIN_MIN_NS: u64 = 500;
+const PROBE_SPIN_MAX_NS: u64 = 2_000;
+const PROBE_CALLS: u64 = 60;
+const ROUNDS: usize = 11;
 /// Anything outside this range is a measurement gone wrong (a busy machine):
 /// fall back to no correction rather than a wrong one.
 const MAX_PLAUSIBLE_COST_NS: u64 = 1_000;
@@ -52,7 +57,13 @@ fn set_extra(code: &Bound<'_, PyAny>, word: usize) {
 
 /// Returns the measured fixed cost in ns. Must run with the callbacks
 /// registered and events on, before any segment exists, outside a callback.
-pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
+/// The spin the probe uses to calibrate `delay_ns`.
+pub fn probe_spin_ns(delay_ns: u64) -> u64 {
+    delay_ns.clamp(PROBE_SPIN_MIN_NS, PROBE_SPIN_MAX_NS)
+}
+
+pub fn measure_fixed_cost(py: Python<'_>, generation: u32, delay_ns: u64) -> PyResult<u64> {
+    let probe_spin_ns = probe_spin_ns(delay_ns);
     let globals = PyDict::new(py);
     let source = CString::new(PROBE_SOURCE).unwrap_or_default();
     py.run(&source, Some(&globals), None)?;
@@ -79,28 +90,31 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
     hot.functions = unsafe { PROBE_FUNCTION.get() }.as_ptr();
     hot.function_capacity = 1;
     hot.patterns = unsafe { PROBE_PATTERN.get() }.as_ptr();
-    hot.pattern_capacity = 0;
-    hot.delay_ns = PROBE_SPIN_NS;
-    hot.spin_ns = PROBE_SPIN_NS;
+    hot.pattern_capacity = 1;
+    hot.delay_ns = probe_spin_ns;
+    hot.spin_ns = probe_spin_ns;
     hot.frequency = 1;
     hot.window = None;
 
-    let time = |f: &Bound<'_, PyAny>| -> PyResult<u64> {
+    let time = |f: &Bound<'_, PyAny>| -> PyResult<i64> {
         // Each round starts debt-free: debt carried in from an earlier round
-        // would shorten this one's spins and bias the minimum.
+        // would shorten this one's spins.
         unsafe { HOT.get() }.debt_ns = 0;
         let start = monotonic_ns();
         run.call1((f, PROBE_CALLS))?;
-        Ok(monotonic_ns() - start)
+        Ok((monotonic_ns() - start) as i64)
     };
-    let mut best_hit = u64::MAX;
-    let mut best_miss = u64::MAX;
+    // Adjacent undelayed and delayed rounds form a pair; the median of the
+    // pairs' differences resists both slow drift and the odd interrupted
+    // round (minimums of each side, tried first, scattered by ±30 ns here).
+    let mut differences: Vec<i64> = Vec::with_capacity(ROUNDS);
     let result = (|| -> PyResult<()> {
         time(&miss)?; // first call of each: decisions and DISABLE settle
         time(&hit)?;
         for _ in 0..ROUNDS {
-            best_miss = best_miss.min(time(&miss)?);
-            best_hit = best_hit.min(time(&hit)?);
+            let miss_ns = time(&miss)?;
+            let hit_ns = time(&hit)?;
+            differences.push(hit_ns - miss_ns);
         }
         Ok(())
     })();
@@ -117,8 +131,10 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32) -> PyResult<u64> {
     hot.debt_ns = 0;
     result?;
 
-    let per_call_extra = best_hit.saturating_sub(best_miss) / PROBE_CALLS;
-    let fixed = per_call_extra.saturating_sub(PROBE_SPIN_NS);
+    differences.sort_unstable();
+    let median = differences.get(differences.len() / 2).copied().unwrap_or(0);
+    let per_call_extra = (median.max(0) as u64) / PROBE_CALLS;
+    let fixed = per_call_extra.saturating_sub(probe_spin_ns);
     Ok(if fixed > MAX_PLAUSIBLE_COST_NS {
         0
     } else {

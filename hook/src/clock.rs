@@ -2,9 +2,8 @@
 //!
 //! CLOCK_MONOTONIC through the vDSO costs ~27 ns here. The hook's fixed cost
 //! is measured at activation and subtracted (see `calibrate.rs`); a spin that
-//! overshoots its deadline by a little (clock granularity, an interrupt)
-//! becomes a debt that later spins pay back (see `hot::on_matched_call`), so
-//! the mean added time equals the request.
+//! overshoots its deadline becomes a (capped) debt that later spins pay back
+//! (see `hot::on_matched_call`), so the mean added time equals the request.
 
 use rustix::time::{ClockId, clock_gettime};
 

@@ -72,14 +72,14 @@ pub fn unmatched_word(generation: u32) -> usize {
     .word(generation)
 }
 
-/// Overshoot up to this much (clock granularity, an interrupt) is paid back
-/// by shortening later spins. A larger one means the scheduler took the CPU
-/// away mid-spin: that time is left where it fell, like any code of the
-/// program would have lost it, rather than cancelling the delays of the
-/// next many calls.
-const MAX_CARRIED_OVERSHOOT_NS: u64 = 5_000;
-/// Debt is never allowed to grow beyond this.
-const MAX_DEBT_NS: u64 = 20_000;
+/// Overshoot of a spin past its deadline (clock granularity, an interrupt,
+/// the hypervisor taking the vCPU for a moment: tens of µs happen here
+/// several times a second) becomes a debt that later spins pay back, so
+/// that the mean added time equals the request. The debt is capped so that
+/// a long stall (a preemption on a busy machine) cannot cancel the delays of
+/// the next many calls; and a spin pays back at most half its length, so
+/// every delayed call still gets at least half its delay.
+const MAX_DEBT_NS: u64 = 500_000;
 
 /// Everything the callbacks read on every call, in one place.
 pub struct Hot {
@@ -199,14 +199,11 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     }
     // Pay back earlier overshoot first, then carry this spin's overshoot:
     // over many calls the added time averages exactly to the request.
-    let spin = hot.spin_ns.saturating_sub(hot.debt_ns);
-    hot.debt_ns -= hot.spin_ns - spin;
-    let deadline = start.wrapping_add(spin);
+    let payback = hot.debt_ns.min(hot.spin_ns / 2);
+    hot.debt_ns -= payback;
+    let deadline = start.wrapping_add(hot.spin_ns - payback);
     let end = spin_until(deadline);
-    let overshoot = end.wrapping_sub(deadline);
-    if overshoot <= MAX_CARRIED_OVERSHOOT_NS {
-        hot.debt_ns = (hot.debt_ns + overshoot).min(MAX_DEBT_NS);
-    }
+    hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
     // What was added: the spin as measured plus the fixed cost it stood in for.
     let injected = end.wrapping_sub(start) + (hot.delay_ns - hot.spin_ns);
     bump(&function.delayed_calls, 1);

@@ -59,6 +59,20 @@ fn _fixed_cost_ns() -> Option<u64> {
         .map(|hook| hook.fixed_cost_ns)
 }
 
+/// Measures the fixed cost again, now (for benches/hook_bench.py's
+/// calibration check); does not change the one in use.
+#[pyfunction]
+fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
+    // SAFETY: GIL held.
+    let Some((generation, delay_ns)) = unsafe { HOOK.get() }
+        .as_ref()
+        .map(|h| (h.generation, h.delay_ns))
+    else {
+        return Ok(None);
+    };
+    calibrate::measure_fixed_cost(py, generation, delay_ns).map(Some)
+}
+
 /// Activates the hook from the environment (called by `speedbump._boot`).
 /// On a configuration error it prints one `speedbump:` line and ends the
 /// process with status 2 before the program's own code runs.
@@ -73,6 +87,7 @@ fn _speedbump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_active, m)?)?;
     m.add_function(wrap_pyfunction!(activate, m)?)?;
     m.add_function(wrap_pyfunction!(_fixed_cost_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(_measure_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(activation::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(activation::at_exit, m)?)?;
     Ok(())

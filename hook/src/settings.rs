@@ -100,15 +100,22 @@ impl Events {
     }
 }
 
+/// The probe spin a delay is calibrated with (see `calibrate`): delays that
+/// share it share the measurement.
+fn probe_delay(delay_ns: u64) -> u64 {
+    calibrate::probe_spin_ns(delay_ns)
+}
+
 /// Makes `settings` the ones in force: every code object is decided again
 /// (a new generation makes cached decisions stale; `restart_events` brings
 /// back the ones disabled), the delay is recalibrated if needed, and the
 /// segment records the control generation now applied.
 pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()> {
     let monitoring = py.import("sys")?.getattr("monitoring")?;
-    if settings.delay_ns > 0 && !hook.calibrated {
-        hook.fixed_cost_ns = calibrate::measure_fixed_cost(py, hook.generation).unwrap_or(0);
-        hook.calibrated = true;
+    if settings.delay_ns > 0 && hook.calibrated_for != Some(probe_delay(settings.delay_ns)) {
+        hook.fixed_cost_ns =
+            calibrate::measure_fixed_cost(py, hook.generation, settings.delay_ns).unwrap_or(0);
+        hook.calibrated_for = Some(probe_delay(settings.delay_ns));
     }
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.

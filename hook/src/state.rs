@@ -31,7 +31,8 @@ pub struct Hook {
     pub start: ProcessStart,
     /// The hook's fixed cost per delayed call, subtracted from each spin.
     pub fixed_cost_ns: u64,
-    pub calibrated: bool,
+    /// Probe spin the fixed cost was measured with (None: not yet).
+    pub calibrated_for: Option<u64>,
     /// The first hooked process of a run without a launcher: it owns the
     /// session directory, prints the summary for all processes and removes
     /// the directory at exit.
