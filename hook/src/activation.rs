@@ -6,7 +6,8 @@ use pyo3::prelude::*;
 use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
 use speedbump::pattern::PatternSet;
 
-use crate::callbacks::{CALL_EVENT_DEF, CODE_EVENT_DEF, RETURN_EVENT_DEF};
+use crate::callable::new_callback;
+use crate::callbacks::{on_call_event, on_code_event, on_return_event};
 use crate::config::Config;
 use crate::control;
 use crate::exit;
@@ -194,9 +195,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         control,
     });
 
-    let code_callback = unsafe { Bound::from_owned_ptr(py, CODE_EVENT_DEF.new_function()) };
-    let return_callback = unsafe { Bound::from_owned_ptr(py, RETURN_EVENT_DEF.new_function()) };
-    let call_callback = unsafe { Bound::from_owned_ptr(py, CALL_EVENT_DEF.new_function()) };
+    let code_callback = new_callback(py, on_code_event)?;
+    let return_callback = new_callback(py, on_return_event)?;
+    let call_callback = new_callback(py, on_call_event)?;
     monitoring.call_method1(
         "register_callback",
         (tool_id, events.py_start, &code_callback),

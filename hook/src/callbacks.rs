@@ -1,17 +1,18 @@
 //! The sys.monitoring callbacks, written against the raw C API.
 //!
-//! They are `METH_FASTCALL` C functions registered with
-//! `sys.monitoring.register_callback`: no argument tuple, no PyO3 trampoline
-//! (that alone costs ~16 ns per call here). Each body is guarded by
+//! They are vectorcall functions behind `callable::new_callback` objects,
+//! registered with `sys.monitoring.register_callback`: no argument tuple, no
+//! PyO3 trampoline (that alone costs ~16 ns per call here), no builtin
+//! function wrapper. Each body is guarded by
 //! `catch_unwind`: a panic is reported once by `failure::report` and the hook
 //! turns itself off; the program runs on.
 
-use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pyo3::ffi;
 
+use crate::callable::positional_count;
 use crate::decide;
 use crate::failure;
 use crate::hot::{FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of};
@@ -46,11 +47,13 @@ unsafe fn verdict_object(verdict: Verdict) -> *mut ffi::PyObject {
 
 /// PY_START(code, instruction_offset) and, when enabled, PY_RESUME with the
 /// same arguments.
-unsafe extern "C" fn on_code_event(
-    _module: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
+pub unsafe extern "C" fn on_code_event(
+    _callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    let nargs = positional_count(nargsf);
     let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { code_event(args, nargs) }));
     match verdict {
         Ok(v) => unsafe { verdict_object(v) },
@@ -62,7 +65,7 @@ unsafe extern "C" fn on_code_event(
 }
 
 #[inline(always)]
-unsafe fn code_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+unsafe fn code_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
     // SAFETY: GIL held inside a callback; no Python code runs before we return
     // or reach `decide` (which re-fetches the state).
     let hot = unsafe { HOT.get() };
@@ -97,11 +100,13 @@ unsafe fn code_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> V
 /// PY_RETURN(code, instruction_offset, retval), enabled only when progress
 /// points are set: counts one unit for each completed call of a progress
 /// point, and disables every other return site for good.
-unsafe extern "C" fn on_return_event(
-    _module: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
+pub unsafe extern "C" fn on_return_event(
+    _callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    let nargs = positional_count(nargsf);
     let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { return_event(args, nargs) }));
     match verdict {
         Ok(v) => unsafe { verdict_object(v) },
@@ -112,7 +117,7 @@ unsafe extern "C" fn on_return_event(
     }
 }
 
-unsafe fn return_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
     let hot = unsafe { HOT.get() };
     if !hot.enabled || nargs < 1 {
         return Verdict::Disable;
@@ -146,11 +151,13 @@ unsafe fn return_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) ->
 /// callable. A call site whose callable is a Python function (PY_START covers
 /// it) or a non-matching C function is disabled for good: decisions are per
 /// call site, the documented limit of this option.
-unsafe extern "C" fn on_call_event(
-    _module: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
+pub unsafe extern "C" fn on_call_event(
+    _callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    let nargs = positional_count(nargsf);
     let verdict = catch_unwind(AssertUnwindSafe(|| unsafe {
         let hot = HOT.get();
         if !hot.enabled || nargs < 3 {
@@ -173,33 +180,3 @@ unsafe extern "C" fn on_call_event(
         }
     }
 }
-
-/// A `PyMethodDef` in a static: CPython keeps a pointer to it for as long as
-/// the function object lives, i.e. for the life of the process.
-pub struct StaticMethodDef(UnsafeCell<ffi::PyMethodDef>);
-
-// SAFETY: written once at construction, then only read by CPython.
-unsafe impl Sync for StaticMethodDef {}
-
-impl StaticMethodDef {
-    const fn fastcall(name: &'static std::ffi::CStr, f: ffi::PyCFunctionFast) -> Self {
-        StaticMethodDef(UnsafeCell::new(ffi::PyMethodDef {
-            ml_name: name.as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: f },
-            ml_flags: ffi::METH_FASTCALL,
-            ml_doc: std::ptr::null(),
-        }))
-    }
-
-    /// A new reference to a builtin function object for this definition.
-    pub fn new_function(&'static self) -> *mut ffi::PyObject {
-        unsafe { ffi::PyCFunction_NewEx(self.0.get(), std::ptr::null_mut(), std::ptr::null_mut()) }
-    }
-}
-
-pub static CODE_EVENT_DEF: StaticMethodDef =
-    StaticMethodDef::fastcall(c"speedbump_on_code_event", on_code_event);
-pub static RETURN_EVENT_DEF: StaticMethodDef =
-    StaticMethodDef::fastcall(c"speedbump_on_return_event", on_return_event);
-pub static CALL_EVENT_DEF: StaticMethodDef =
-    StaticMethodDef::fastcall(c"speedbump_on_call_event", on_call_event);

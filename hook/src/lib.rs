@@ -9,6 +9,7 @@
 
 mod activation;
 mod calibrate;
+mod callable;
 mod callbacks;
 mod clock;
 mod config;
