@@ -162,6 +162,7 @@ def bench_speedup(cwd, runs):
     predicted = prediction["gain"]
     low, high = (prediction["gain_interval"] or {}).get("low"), (prediction["gain_interval"] or {}).get("high")
     base, fast, base_cpu, fast_cpu = [], [], [], []
+    hot_ns = {0: [], 5000: []}
     for _ in range(runs):
         for faster, into, into_cpu in ((0, base, base_cpu), (5000, fast, fast_cpu)):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -172,6 +173,7 @@ def bench_speedup(cwd, runs):
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             into.append(throughput(proc.stdout))
+            hot_ns[faster].append(float(re.search(r"Hot: ([0-9.]+) ns", proc.stdout).group(1)))
             items = int(re.search(r"(\d+) items in", proc.stdout).group(1))
             into_cpu.append(items / cpu)
     measured = statistics.median(fast) / statistics.median(base) - 1
@@ -182,6 +184,9 @@ def bench_speedup(cwd, runs):
     print(f"   predicted gain {predicted:+.1%} [{low:+.1%}, {high:+.1%}]; measured "
           f"{measured:+.1%} (medians of {runs}+{runs} runs: {statistics.median(base):.0f} -> "
           f"{statistics.median(fast):.0f} items/s); per CPU second {measured_cpu:+.1%}")
+    hot_base, hot_fast = statistics.median(hot_ns[0]), statistics.median(hot_ns[5000])
+    print(f"   real speed-up of hot: {(hot_base - hot_fast) / 1000:.2f} us per call "
+          f"(median call {hot_base / 1000:.2f} -> {hot_fast / 1000:.2f} us)")
     print(f"   => off by {error:.0%} of the measured gain (bar: 25%)\n", flush=True)
     return predicted, measured, error
 
