@@ -2,8 +2,11 @@
 //! skipped with one warning each, vanished files and dead processes keep
 //! their last counts.
 
+mod common;
+use common::private_dir;
+
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -11,23 +14,6 @@ use speedbump::engine::aggregate::{Aggregator, ProcessKey, ProcessStatus, RateBa
 use speedbump::engine::sampler::SegmentSet;
 use speedbump::ipc::procfs::{current_pid, current_uid, process_start_ticks};
 use speedbump::ipc::{Capacities, FunctionKind, ProcessInfo, SegmentWriter, segment_path};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("speedbump-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn small() -> Capacities {
     Capacities {
@@ -84,14 +70,14 @@ fn calls_of(agg: &Aggregator, name: &str) -> u64 {
 
 #[test]
 fn corrupt_segments_are_skipped_with_one_warning_each() {
-    let dir = TempDir::new("sampler-corrupt");
+    let dir = private_dir("sampler-corrupt");
     let me = current_pid();
     let ticks = process_start_ticks(me).unwrap();
-    let _good = writer(&dir.0, me, ticks, 42);
-    write_file(&dir.0.join("p-1-1.seg"), &[0xAB; 8192]);
-    write_file(&dir.0.join("p-2-2.seg"), b"short");
+    let _good = writer(dir.path(), me, ticks, 42);
+    write_file(&dir.path().join("p-1-1.seg"), &[0xAB; 8192]);
+    write_file(&dir.path().join("p-2-2.seg"), b"short");
     // Readable by others: refused, whatever it holds.
-    let loose = dir.0.join("p-3-3.seg");
+    let loose = dir.path().join("p-3-3.seg");
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -100,9 +86,9 @@ fn corrupt_segments_are_skipped_with_one_warning_each() {
         .unwrap();
     std::fs::write(&loose, [1u8; 8192]).unwrap();
     // Still being created (all zero): quiet for now.
-    write_file(&dir.0.join("p-4-4.seg"), &[0; 8192]);
+    write_file(&dir.path().join("p-4-4.seg"), &[0; 8192]);
 
-    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let mut set = SegmentSet::new(dir.path(), current_uid());
     let mut agg = Aggregator::new(10);
     for _ in 0..5 {
         tick(&mut set, &mut agg, true);
@@ -130,14 +116,14 @@ fn corrupt_segments_are_skipped_with_one_warning_each() {
 
 #[test]
 fn a_vanished_file_or_dead_process_keeps_its_last_counts() {
-    let dir = TempDir::new("sampler-vanish");
+    let dir = private_dir("sampler-vanish");
     let me = current_pid();
     let ticks = process_start_ticks(me).unwrap();
-    let alive = writer(&dir.0, me, ticks, 10);
+    let alive = writer(dir.path(), me, ticks, 10);
     // A pid above the kernel's limit: never running.
     let dead_pid = 4_194_305 + 7;
-    let dead = writer(&dir.0, dead_pid, 5, 7);
-    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let dead = writer(dir.path(), dead_pid, 5, 7);
+    let mut set = SegmentSet::new(dir.path(), current_uid());
     let mut agg = Aggregator::new(10);
     tick(&mut set, &mut agg, false);
     assert_eq!(calls_of(&agg, "app:f"), 17);
@@ -191,15 +177,15 @@ fn a_vanished_file_or_dead_process_keeps_its_last_counts() {
 
 #[test]
 fn new_segments_are_found_when_the_directory_changes() {
-    let dir = TempDir::new("sampler-scan");
+    let dir = private_dir("sampler-scan");
     let me = current_pid();
     let ticks = process_start_ticks(me).unwrap();
-    let mut set = SegmentSet::new(&dir.0, current_uid());
+    let mut set = SegmentSet::new(dir.path(), current_uid());
     let mut agg = Aggregator::new(10);
     let now = Instant::now();
     set.scan_if_changed(&mut agg, now, Duration::from_secs(3600));
     assert!(set.is_empty());
-    let _w = writer(&dir.0, me, ticks, 3);
+    let _w = writer(dir.path(), me, ticks, 3);
     set.scan_if_changed(&mut agg, now, Duration::from_secs(3600));
     assert_eq!(set.len(), 1, "a new file changes the directory's mtime");
 }

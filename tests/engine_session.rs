@@ -2,8 +2,10 @@
 //! Python (the hook is tested from Python in tests/python/test_run*.py):
 //! lifecycle, output, regex progress, settings, stopping, clean-up.
 
+mod common;
+use common::private_dir;
+
 use std::ffi::OsString;
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,26 +25,6 @@ use speedbump::ipc::{
 };
 
 const SPEEDBUMP: &str = env!("CARGO_BIN_EXE_speedbump");
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("speedbump-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[derive(Default)]
 struct Collected {
@@ -94,15 +76,15 @@ fn sessions_left(base: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_run_shows_output_reports_status_and_leaves_nothing() {
-    let base = TempDir::new("session-run");
+    let base = private_dir("session-run");
     let collected = Arc::new(Collected::default());
     let script = "echo out; echo err >&2; printf 'no newline'; \
                   test -n \"$SPEED_BUMP_SESSION\" && echo session ok; \
                   case \"$SPEED_BUMP_START_AT\" in $$:*) echo start ok;; esac; exit 3";
     let session =
-        LiveSession::start(config(&base.0, script, &collected), sink(&collected)).unwrap();
+        LiveSession::start(config(base.path(), script, &collected), sink(&collected)).unwrap();
     let dir = session.dir().to_path_buf();
-    assert!(dir.starts_with(&base.0));
+    assert!(dir.starts_with(base.path()));
     let summary = session.finish().unwrap();
     assert_eq!(summary.exit.code, Some(3));
     assert_eq!(summary.exit.status, 3);
@@ -113,7 +95,7 @@ fn a_run_shows_output_reports_status_and_leaves_nothing() {
     );
     assert_eq!(&*collected.stderr.lock().unwrap(), b"err\n");
     assert!(!dir.exists(), "session directory removed");
-    assert!(sessions_left(&base.0).is_empty());
+    assert!(sessions_left(base.path()).is_empty());
     assert_eq!(summary.throughput.len(), 1);
     assert_eq!(summary.throughput[0].source, SourceKind::Runs);
     let events = collected.events.lock().unwrap();
@@ -122,10 +104,10 @@ fn a_run_shows_output_reports_status_and_leaves_nothing() {
 
 #[test]
 fn inherited_speed_bump_variables_are_removed() {
-    let base = TempDir::new("session-env");
+    let base = private_dir("session-env");
     let collected = Arc::new(Collected::default());
     let mut cfg = config(
-        &base.0,
+        base.path(),
         "env | grep '^SPEED_BUMP_' | cut -d= -f1 | sort",
         &collected,
     );
@@ -144,10 +126,10 @@ fn inherited_speed_bump_variables_are_removed() {
 
 #[test]
 fn throughput_from_output_lines() {
-    let base = TempDir::new("session-regex");
+    let base = private_dir("session-regex");
     let collected = Arc::new(Collected::default());
     let mut cfg = config(
-        &base.0,
+        base.path(),
         "for v in 10 20 30; do echo \"Throughput: $v.0 tok/s\"; sleep 0.05; done",
         &collected,
     );
@@ -171,10 +153,13 @@ fn throughput_from_output_lines() {
 
 #[test]
 fn settings_are_published_and_their_spread_measured() {
-    let base = TempDir::new("session-settings");
+    let base = private_dir("session-settings");
     let collected = Arc::new(Collected::default());
-    let session =
-        LiveSession::start(config(&base.0, "sleep 30", &collected), sink(&collected)).unwrap();
+    let session = LiveSession::start(
+        config(base.path(), "sleep 30", &collected),
+        sink(&collected),
+    )
+    .unwrap();
     let dir = session.dir().to_path_buf();
     let reader = ControlReader::open(&control_path(&dir), current_uid()).unwrap();
     assert_eq!(reader.generation(), 1);
@@ -280,12 +265,12 @@ fn settings_are_published_and_their_spread_measured() {
 
 #[test]
 fn stop_escalates_to_kill_for_a_workload_that_ignores_sigint() {
-    let base = TempDir::new("session-stop");
+    let base = private_dir("session-stop");
     let collected = Arc::new(Collected::default());
     // The shell ignores INT and TERM; its child sleep inherits that.
     let script = "trap '' INT TERM; sleep 30 & wait; wait";
     let session =
-        LiveSession::start(config(&base.0, script, &collected), sink(&collected)).unwrap();
+        LiveSession::start(config(base.path(), script, &collected), sink(&collected)).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let pid = session.pid();
     let t0 = Instant::now();
@@ -299,15 +284,18 @@ fn stop_escalates_to_kill_for_a_workload_that_ignores_sigint() {
     assert!(summary.exit.interrupted);
     assert_eq!(summary.exit.signal_name.as_deref(), Some("SIGKILL"));
     assert!(!speedbump::engine::launch::group_alive(pid));
-    assert!(sessions_left(&base.0).is_empty());
+    assert!(sessions_left(base.path()).is_empty());
 }
 
 #[test]
 fn dropping_a_session_kills_the_workload_and_removes_the_directory() {
-    let base = TempDir::new("session-drop");
+    let base = private_dir("session-drop");
     let collected = Arc::new(Collected::default());
-    let session =
-        LiveSession::start(config(&base.0, "sleep 30", &collected), sink(&collected)).unwrap();
+    let session = LiveSession::start(
+        config(base.path(), "sleep 30", &collected),
+        sink(&collected),
+    )
+    .unwrap();
     let pid = session.pid();
     drop(session);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -315,24 +303,24 @@ fn dropping_a_session_kills_the_workload_and_removes_the_directory() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(!speedbump::engine::launch::group_alive(pid));
-    assert!(sessions_left(&base.0).is_empty());
+    assert!(sessions_left(base.path()).is_empty());
 }
 
 #[test]
 fn a_command_that_cannot_start_leaves_nothing() {
-    let base = TempDir::new("session-nostart");
+    let base = private_dir("session-nostart");
     let collected = Arc::new(Collected::default());
-    let mut cfg = config(&base.0, "", &collected);
+    let mut cfg = config(base.path(), "", &collected);
     cfg.command = vec!["no-such-program-xyz".into()];
     let error = LiveSession::start(cfg, sink(&collected)).unwrap_err();
     assert!(error.to_string().contains("command not found"), "{error}");
-    assert!(sessions_left(&base.0).is_empty());
+    assert!(sessions_left(base.path()).is_empty());
 }
 
 #[test]
 fn the_watchdog_cleans_up_when_the_launcher_is_gone() {
-    let base = TempDir::new("session-watchdog");
-    let session_dir = base.0.join("s-1-2-3");
+    let base = private_dir("session-watchdog");
+    let session_dir = base.path().join("s-1-2-3");
     std::fs::create_dir(&session_dir).unwrap();
     std::fs::write(session_dir.join("p-1-1.seg"), b"x").unwrap();
     let mut child = std::process::Command::new("sleep")
@@ -356,8 +344,8 @@ fn the_watchdog_cleans_up_when_the_launcher_is_gone() {
 
 #[test]
 fn a_disarmed_watchdog_does_nothing() {
-    let base = TempDir::new("session-disarm");
-    let session_dir = base.0.join("s-1-2-4");
+    let base = private_dir("session-disarm");
+    let session_dir = base.path().join("s-1-2-4");
     std::fs::create_dir(&session_dir).unwrap();
     let mut child = std::process::Command::new("sleep")
         .arg("0.5")

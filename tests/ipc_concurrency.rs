@@ -2,8 +2,10 @@
 //! every counter the reader sees only grows, entries only appear, and the
 //! final sample is exact.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+mod common;
+use common::private_dir;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use speedbump::ipc::procfs::current_uid;
@@ -11,35 +13,13 @@ use speedbump::ipc::{
     Capacities, FunctionId, FunctionKind, ProcessInfo, Sample, SegmentView, SegmentWriter,
 };
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "speedbump-ipc-concurrency-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 const ROUNDS: u64 = 200_000;
 const NEW_FUNCTION_EVERY: u64 = 2_000;
 
 #[test]
 fn reader_sees_monotonic_counts_and_the_exact_final_count() {
-    let dir = TempDir::new();
-    let path = dir.0.join("p-1-1.seg");
+    let dir = private_dir("ipc-concurrency");
+    let path = dir.path().join("p-1-1.seg");
     let info = ProcessInfo {
         pid: 1,
         parent_pid: 0,

@@ -2,39 +2,19 @@
 //! return `Ok` or `Err` and never panic or touch memory outside the mapping
 //! (an out-of-bounds read of a mapping would crash this test process).
 
+mod common;
+use common::private_dir;
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::mem::offset_of;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use proptest::prelude::*;
 use speedbump::ipc::layout::{MAGIC, SectionLayout};
 use speedbump::ipc::procfs::current_uid;
 use speedbump::ipc::{Capacities, FunctionKind, Header, ProcessInfo, SegmentView, SegmentWriter};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "speedbump-ipc-fuzz-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn caps() -> Capacities {
     Capacities {
@@ -47,8 +27,8 @@ fn caps() -> Capacities {
 
 /// Bytes of a valid segment with a few entries of every kind.
 fn valid_bytes() -> Vec<u8> {
-    let dir = TempDir::new();
-    let path = dir.0.join("p-1-1.seg");
+    let dir = private_dir("ipc-fuzz");
+    let path = dir.path().join("p-1-1.seg");
     let info = ProcessInfo {
         pid: 1,
         parent_pid: 0,
@@ -68,8 +48,8 @@ fn valid_bytes() -> Vec<u8> {
 
 /// Writes `bytes` to a fresh 0600 file and runs the reader over it twice.
 fn read_back(bytes: &[u8]) {
-    let dir = TempDir::new();
-    let path = dir.0.join("p-9-9.seg");
+    let dir = private_dir("ipc-fuzz");
+    let path = dir.path().join("p-9-9.seg");
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -147,8 +127,8 @@ proptest! {
 #[test]
 fn a_segment_changing_under_an_open_view_is_rechecked_on_every_sample() {
     let bytes = valid_bytes();
-    let dir = TempDir::new();
-    let path = dir.0.join("p-9-9.seg");
+    let dir = private_dir("ipc-fuzz");
+    let path = dir.path().join("p-9-9.seg");
     std::fs::write(&path, &bytes).unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let mut view = SegmentView::open(&path, current_uid()).unwrap();

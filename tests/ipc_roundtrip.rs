@@ -1,9 +1,12 @@
 //! Writer → reader round trips of telemetry segments: exact counts, overflow
 //! buckets, a full name arena, fork replay (`create_like`).
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::private_dir;
+
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use speedbump::ipc::layout::{MAX_NAME_BYTES, NAME_LOST, OTHER_NAME};
 use speedbump::ipc::procfs::current_uid;
@@ -11,33 +14,6 @@ use speedbump::ipc::{
     Capacities, FunctionId, FunctionKind, FunctionSample, IpcError, PatternId, PatternSample,
     ProcessInfo, ProgressId, ProgressSample, SegmentView, SegmentWriter, flags,
 };
-
-/// A private temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "speedbump-ipc-roundtrip-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn info(label: &str) -> ProcessInfo {
     ProcessInfo {
@@ -82,8 +58,8 @@ fn function(
 
 #[test]
 fn round_trip_gives_exact_counts_for_every_table() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("bench.py --fast"), small()).unwrap();
 
     let any = w.add_pattern(0, "m:*", false);
@@ -177,8 +153,8 @@ fn round_trip_gives_exact_counts_for_every_table() {
 
 #[test]
 fn counts_stay_readable_after_the_writer_is_gone_and_the_file_stays() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     {
         let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
         let f = w.add_function("m:f", FunctionKind::Python, 0);
@@ -193,8 +169,8 @@ fn counts_stay_readable_after_the_writer_is_gone_and_the_file_stays() {
 
 #[test]
 fn full_tables_overflow_into_slot_zero_without_losing_counts() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
     let ids: Vec<_> = (0..5)
         .map(|i| w.add_function(&format!("m:f{i}"), FunctionKind::Python, 0))
@@ -227,8 +203,8 @@ fn full_tables_overflow_into_slot_zero_without_losing_counts() {
 
 #[test]
 fn unpublished_or_out_of_range_ids_count_in_slot_zero() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
     w.add_function("m:f", FunctionKind::Python, 0);
     w.function(FunctionId(2)).calls.fetch_add(1, Relaxed); // capacity 4, not published
@@ -244,8 +220,8 @@ fn unpublished_or_out_of_range_ids_count_in_slot_zero() {
 
 #[test]
 fn a_full_name_arena_loses_names_but_keeps_entries_and_counts() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     // "<other>" takes 7 of the 16 bytes.
     let caps = Capacities {
         name_arena_bytes: 16,
@@ -269,8 +245,8 @@ fn a_full_name_arena_loses_names_but_keeps_entries_and_counts() {
 
 #[test]
 fn long_names_and_labels_are_cut_on_char_boundaries() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let label = format!("{}é", "a".repeat(127));
     let mut w = SegmentWriter::create(&path, &info(&label), Capacities::default()).unwrap();
     let name = format!("m:x{}", "é".repeat(600));
@@ -285,8 +261,8 @@ fn long_names_and_labels_are_cut_on_char_boundaries() {
 
 #[test]
 fn names_are_deduplicated_per_kind() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
     let a = w.add_function("m:f", FunctionKind::Python, 1);
     let b = w.add_function("m:f", FunctionKind::Python, 2);
@@ -312,9 +288,9 @@ fn names_are_deduplicated_per_kind() {
 
 #[test]
 fn create_like_keeps_ids_kinds_and_pattern_slots_and_zeroes_counters() {
-    let dir = TempDir::new();
-    let parent_path = dir.join("p-1-1.seg");
-    let child_path = dir.join("p-2-2.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let parent_path = dir.path().join("p-1-1.seg");
+    let child_path = dir.path().join("p-2-2.seg");
     let mut parent = SegmentWriter::create(&parent_path, &info("parent"), small()).unwrap();
     let p = parent.add_pattern(5, "m:*", false);
     let f = parent.add_function("m:f", FunctionKind::Python, p.0);
@@ -377,8 +353,8 @@ fn create_like_keeps_ids_kinds_and_pattern_slots_and_zeroes_counters() {
 
 #[test]
 fn create_refuses_an_existing_file_and_bad_capacities() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     std::fs::write(&path, b"someone else's").unwrap();
     let err = SegmentWriter::create(&path, &info("x"), small()).unwrap_err();
     assert!(
@@ -391,7 +367,7 @@ fn create_refuses_an_existing_file_and_bad_capacities() {
         progress: 0,
         ..small()
     };
-    let err = SegmentWriter::create(&dir.join("p-2-2.seg"), &info("x"), caps).unwrap_err();
+    let err = SegmentWriter::create(&dir.path().join("p-2-2.seg"), &info("x"), caps).unwrap_err();
     assert!(
         matches!(
             err,
@@ -402,13 +378,13 @@ fn create_refuses_an_existing_file_and_bad_capacities() {
         ),
         "{err}"
     );
-    assert!(!dir.join("p-2-2.seg").exists());
+    assert!(!dir.path().join("p-2-2.seg").exists());
 }
 
 #[test]
 fn names_are_decoded_once_and_new_entries_appear_in_later_samples() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
     w.add_function("m:f", FunctionKind::Python, 0);
     let mut view = open(&path);
@@ -430,8 +406,8 @@ fn names_are_decoded_once_and_new_entries_appear_in_later_samples() {
 
 #[test]
 fn writer_exposes_raw_tables_for_the_hook() {
-    let dir = TempDir::new();
-    let path = dir.join("p-1-1.seg");
+    let dir = private_dir("ipc-roundtrip");
+    let path = dir.path().join("p-1-1.seg");
     let mut w = SegmentWriter::create(&path, &info("x"), small()).unwrap();
     let f = w.add_function("m:f", FunctionKind::Python, 0);
     assert_eq!(w.function_capacity(), 4);

@@ -1,9 +1,11 @@
 //! Session directories: private modes, segment listing, removal and the
 //! cleanup of sessions left behind by killed runs.
 
+mod common;
+use common::private_dir;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use speedbump::ipc::procfs::{current_uid, process_start_ticks};
 use speedbump::ipc::session::default_base_dir;
@@ -11,34 +13,6 @@ use speedbump::ipc::{
     Capacities, IpcError, ProcessInfo, SegmentWriter, Session, clean_stale_sessions,
     ensure_session_dir, list_segments, segment_path,
 };
-
-/// A temporary directory (mode 0700) removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "speedbump-ipc-session-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        std::fs::set_permissions(&path, PermissionsExt::from_mode(0o700)).unwrap();
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
@@ -58,8 +32,8 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn session_and_segment_files_are_private() {
-    let tmp = TempDir::new();
-    let base = tmp.join("base");
+    let tmp = private_dir("ipc-session");
+    let base = tmp.path().join("base");
     let session = Session::create(Some(&base)).unwrap();
     assert_eq!(mode(&base), 0o700);
     assert_eq!(mode(session.path()), 0o700);
@@ -102,7 +76,7 @@ fn session_and_segment_files_are_private() {
 
 #[test]
 fn list_segments_returns_only_seg_files_sorted() {
-    let tmp = TempDir::new();
+    let tmp = private_dir("ipc-session");
     for name in [
         "p-3-4.seg",
         "control",
@@ -110,23 +84,23 @@ fn list_segments_returns_only_seg_files_sorted() {
         "notes.txt",
         "p-10-1.seg",
     ] {
-        std::fs::write(tmp.join(name), b"").unwrap();
+        std::fs::write(tmp.path().join(name), b"").unwrap();
     }
-    let names: Vec<_> = list_segments(&tmp.0)
+    let names: Vec<_> = list_segments(tmp.path())
         .unwrap()
         .iter()
         .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["p-1-2.seg", "p-10-1.seg", "p-3-4.seg"]);
-    let err = list_segments(&tmp.join("missing")).unwrap_err();
+    let err = list_segments(&tmp.path().join("missing")).unwrap_err();
     assert!(err.is_transient(), "{err}");
 }
 
 #[test]
 fn remove_deletes_everything_and_drop_deletes_nothing() {
-    let tmp = TempDir::new();
+    let tmp = private_dir("ipc-session");
     let dir = {
-        let session = Session::create(Some(&tmp.0)).unwrap();
+        let session = Session::create(Some(tmp.path())).unwrap();
         std::fs::write(session.path().join("p-1-1.seg"), b"x").unwrap();
         session.path().to_path_buf()
     };
@@ -135,7 +109,7 @@ fn remove_deletes_everything_and_drop_deletes_nothing() {
         "drop must not remove the session"
     );
 
-    let session = Session::create(Some(&tmp.0)).unwrap();
+    let session = Session::create(Some(tmp.path())).unwrap();
     let path = session.path().to_path_buf();
     std::fs::write(path.join("p-1-1.seg"), b"x").unwrap();
     std::fs::write(path.join("control"), b"x").unwrap();
@@ -145,8 +119,8 @@ fn remove_deletes_everything_and_drop_deletes_nothing() {
 
 #[test]
 fn an_insecure_or_foreign_base_is_refused() {
-    let tmp = TempDir::new();
-    let base = tmp.join("base");
+    let tmp = private_dir("ipc-session");
+    let base = tmp.path().join("base");
     std::fs::create_dir(&base).unwrap();
     std::fs::set_permissions(&base, PermissionsExt::from_mode(0o755)).unwrap();
     let err = Session::create(Some(&base)).unwrap_err();
@@ -156,7 +130,7 @@ fn an_insecure_or_foreign_base_is_refused() {
     );
     assert!(err.to_string().contains("chmod go-rwx"), "{err}");
 
-    let link = tmp.join("link");
+    let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&base, &link).unwrap();
     let err = Session::create(Some(&link)).unwrap_err();
     assert!(matches!(err, IpcError::NotADirectory { .. }), "{err}");
@@ -164,11 +138,11 @@ fn an_insecure_or_foreign_base_is_refused() {
 
 #[test]
 fn ensure_session_dir_creates_or_verifies() {
-    let tmp = TempDir::new();
-    let dir = tmp.join("base/s-1-2-abc");
+    let tmp = private_dir("ipc-session");
+    let dir = tmp.path().join("base/s-1-2-abc");
     ensure_session_dir(&dir).unwrap();
     assert_eq!(mode(&dir), 0o700);
-    assert_eq!(mode(&tmp.join("base")), 0o700);
+    assert_eq!(mode(&tmp.path().join("base")), 0o700);
     ensure_session_dir(&dir).unwrap(); // already there: fine
 
     std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o750)).unwrap();
@@ -178,19 +152,19 @@ fn ensure_session_dir_creates_or_verifies() {
         "{err}"
     );
 
-    let file = tmp.join("file");
+    let file = tmp.path().join("file");
     std::fs::write(&file, b"").unwrap();
     assert!(ensure_session_dir(&file).is_err());
 }
 
 #[test]
 fn stale_sessions_are_cleaned_and_live_ones_kept() {
-    let tmp = TempDir::new();
+    let tmp = private_dir("ipc-session");
     let me = std::process::id();
     let ticks = my_start_ticks();
     let dead = dead_pid();
     let make = |name: &str, files: &[&str]| {
-        let dir = tmp.join(name);
+        let dir = tmp.path().join(name);
         std::fs::create_dir(&dir).unwrap();
         for file in files {
             std::fs::write(dir.join(file), b"x").unwrap();
@@ -207,7 +181,7 @@ fn stale_sessions_are_cleaned_and_live_ones_kept() {
     let not_a_session = make("other", &[]);
     let malformed = make("s-garbage", &[]);
 
-    let mut removed = clean_stale_sessions(&tmp.0).unwrap();
+    let mut removed = clean_stale_sessions(tmp.path()).unwrap();
     removed.sort();
     let mut expected = vec![dead_owner.clone(), reused_pid.clone()];
     expected.sort();
@@ -221,7 +195,7 @@ fn stale_sessions_are_cleaned_and_live_ones_kept() {
     assert!(not_a_session.exists() && malformed.exists());
 
     assert_eq!(
-        clean_stale_sessions(&tmp.join("missing")).unwrap(),
+        clean_stale_sessions(&tmp.path().join("missing")).unwrap(),
         Vec::<PathBuf>::new()
     );
 }

@@ -1,11 +1,14 @@
 //! The reader refuses damaged, foreign and unsafe segments, each with its
 //! own error variant, and names the file in the message.
 
+mod common;
+use common::private_dir;
+use tempfile::TempDir;
+
 use std::fs::OpenOptions;
 use std::mem::offset_of;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use speedbump::ipc::procfs::current_uid;
 use speedbump::ipc::{
@@ -13,32 +16,10 @@ use speedbump::ipc::{
     SegmentWriter,
 };
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "speedbump-ipc-validation-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A valid, closed segment with two named functions, in its own directory.
 fn valid_segment() -> (TempDir, PathBuf) {
-    let dir = TempDir::new();
-    let path = dir.0.join("p-1-1.seg");
+    let dir = private_dir("ipc-validation");
+    let path = dir.path().join("p-1-1.seg");
     let info = ProcessInfo {
         pid: 1,
         parent_pid: 0,
@@ -419,18 +400,18 @@ fn group_or_other_access() {
 #[test]
 fn symlinks_and_directories_are_not_followed() {
     let (dir, path) = valid_segment();
-    let link = dir.0.join("link.seg");
+    let link = dir.path().join("link.seg");
     std::os::unix::fs::symlink(&path, &link).unwrap();
     let err = open_err(&link);
     assert!(matches!(err, IpcError::Io { .. }), "{err}");
 
-    let err = open_err(&dir.0);
+    let err = open_err(dir.path());
     assert!(matches!(err, IpcError::NotARegularFile { .. }), "{err}");
 }
 
 #[test]
 fn missing_file_is_transient() {
-    let dir = TempDir::new();
-    let err = open_err(&dir.0.join("gone.seg"));
+    let dir = private_dir("ipc-validation");
+    let err = open_err(&dir.path().join("gone.seg"));
     assert!(err.is_transient(), "{err}");
 }

@@ -45,6 +45,20 @@ unsafe fn verdict_object(verdict: Verdict) -> *mut ffi::PyObject {
     }
 }
 
+/// Runs a callback's body and turns its verdict into the object CPython
+/// expects; a panic is reported once (the hook turns itself off) and the
+/// event disabled.
+#[inline(always)]
+unsafe fn respond(what: &str, body: impl FnOnce() -> Verdict) -> *mut ffi::PyObject {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(verdict) => unsafe { verdict_object(verdict) },
+        Err(panic) => {
+            failure::report_panic(what, &panic);
+            unsafe { verdict_object(Verdict::Disable) }
+        }
+    }
+}
+
 /// PY_START(code, instruction_offset) and, when enabled, PY_RESUME with the
 /// same arguments.
 pub unsafe extern "C" fn on_code_event(
@@ -54,14 +68,7 @@ pub unsafe extern "C" fn on_code_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
-    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { code_event(args, nargs) }));
-    match verdict {
-        Ok(v) => unsafe { verdict_object(v) },
-        Err(panic) => {
-            failure::report_panic("PY_START callback", &panic);
-            unsafe { verdict_object(Verdict::Disable) }
-        }
-    }
+    unsafe { respond("PY_START callback", || code_event(args, nargs)) }
 }
 
 #[inline(always)]
@@ -107,14 +114,7 @@ pub unsafe extern "C" fn on_return_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
-    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe { return_event(args, nargs) }));
-    match verdict {
-        Ok(v) => unsafe { verdict_object(v) },
-        Err(panic) => {
-            failure::report_panic("PY_RETURN callback", &panic);
-            unsafe { verdict_object(Verdict::Disable) }
-        }
-    }
+    unsafe { respond("PY_RETURN callback", || return_event(args, nargs)) }
 }
 
 unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
@@ -158,25 +158,20 @@ pub unsafe extern "C" fn on_call_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
-    let verdict = catch_unwind(AssertUnwindSafe(|| unsafe {
-        let hot = HOT.get();
-        if !hot.enabled || nargs < 3 {
-            return Verdict::Disable;
+    unsafe { respond("CALL callback", || call_event(args, nargs)) }
+}
+
+unsafe fn call_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled || nargs < 3 {
+        return Verdict::Disable;
+    }
+    let callable = unsafe { *args.add(2) };
+    match unsafe { decide::decide_callable(callable) } {
+        Some(function_id) => {
+            unsafe { on_matched_call(HOT.get(), function_id) };
+            Verdict::Continue
         }
-        let callable = *args.add(2);
-        match decide::decide_callable(callable) {
-            Some(function_id) => {
-                on_matched_call(HOT.get(), function_id);
-                Verdict::Continue
-            }
-            None => Verdict::Disable,
-        }
-    }));
-    match verdict {
-        Ok(v) => unsafe { verdict_object(v) },
-        Err(panic) => {
-            failure::report_panic("CALL callback", &panic);
-            unsafe { verdict_object(Verdict::Disable) }
-        }
+        None => Verdict::Disable,
     }
 }
