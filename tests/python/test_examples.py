@@ -93,8 +93,11 @@ def test_pipeline_regimes_behave_as_documented(example):
     rate, _, out, _ = example("pipeline.py", "--regime", "python-bound", "--seconds", 1.5)
     assert 0.3 / 600e-6 < rate < 1.1 / 600e-6, out
     assert number(r"busy (\d+)%", out) < 50, out
-    # --python-us is honoured in CPU time (plus o, the loop's own cost).
-    assert 0.9 * 600 < number(r"Host: (\d+) us CPU per step", out) < 1.3 * 600, out
+    # --python-us is honoured in CPU time (plus o, the loop's own cost),
+    # within the calibration's bias: it times 10 000-iteration loops, whose
+    # iterations cost up to ~12% more than those of the pipeline's shorter
+    # ones (ints past 256 are allocated; see examples/_util.py).
+    assert 0.8 * 600 < number(r"Host: (\d+) us CPU per step", out) < 1.3 * 600, out
     # GPU-bound: the device limits: about 1 / kernel_us, device busy.
     rate, _, out, _ = example("pipeline.py", "--regime", "gpu-bound", "--seconds", 1.5)
     assert 0.7 / 1000e-6 < rate < 1.1 / 1000e-6, out
