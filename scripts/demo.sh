@@ -3,7 +3,7 @@
 # pipeline (examples/pipeline.py: Python dispatch feeding a device process)
 # through METHODOLOGY.md's steps.
 #
-#   scripts/demo.sh            # about 3 minutes after the build
+#   scripts/demo.sh            # about a minute after the build
 #
 # Step 1 first as the methodology writes it (environment variables), then
 # automated: `speedbump sweep` (steps 1-2), `speedbump rank` (steps 3-4) and
@@ -35,8 +35,8 @@ done
 pipeline=("$bin/python" examples/pipeline.py --regime python-bound --seconds 3600)
 echo
 echo "== Steps 1-2: speedbump sweep on the python-bound pipeline"
-step "$bin/speedbump" sweep --pattern '__main__:*' --delays 10us,30us,100us --precision 5% \
-    --budget 60s --out "$work/results.json" -- "${pipeline[@]}"
+step "$bin/speedbump" sweep --pattern '__main__:*' --delays 10us,30us,100us --predict 5us,20us \
+    --precision 10% --budget 60s --out "$work/results.json" -- "${pipeline[@]}"
 echo
 echo "== Steps 3-4: which function? speedbump rank"
 step "$bin/speedbump" rank --under __main__ --delay 100us --precision 5% --budget 60s \

@@ -297,20 +297,24 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         format!("step 1: {}", step1_sentence(r)),
     ];
     for p in &r.predictions {
+        let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
+        if !p.within_first_order {
+            // A figure such as +7000% would read as a promise; say why there is none.
+            lines.push(format!(
+                "step 2: {faster} per call faster → beyond first order: that would remove over \
+                 half of each unit's time, where a slowdown says nothing (first-order figure {})",
+                percent(p.gain, true)
+            ));
+            continue;
+        }
         let i = p.gain_interval.map_or(String::new(), |i| {
             format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
         });
         lines.push(format!(
-            "step 2: {} per call faster → throughput {}{i} ({} → {}){}",
-            format_ns(p.faster_ns_per_call.max(0.0) as u64),
+            "step 2: {faster} per call faster → throughput {}{i} ({} → {})",
             percent(p.gain, true),
             rate(p.baseline_throughput_per_s),
             rate(p.predicted_throughput_per_s),
-            if p.within_first_order {
-                ""
-            } else {
-                " — beyond first order"
-            }
         ));
     }
     if !r.predictions.is_empty() {
