@@ -39,6 +39,7 @@ pub enum Command {
     /// Show what the hooked processes of a session counted (or list sessions).
     Inspect(inspect::InspectArgs),
     /// Describe the SPEED_BUMP_* environment variables the hook reads.
+    #[command(after_help = "Example:\n  speedbump env | less\n\nThe same text is docs/env.md.")]
     Env,
     /// Steps 1-2: throughput against delay; is Python the bottleneck?
     Sweep(Box<sweep::SweepArgs>),
