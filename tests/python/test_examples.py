@@ -91,7 +91,9 @@ def test_pipeline_regimes_behave_as_documented(example):
     # Python-bound: the host limits: at most 1 / python_us (less by the
     # loop's own overhead and by other programs), the device mostly idle.
     rate, _, out, _ = example("pipeline.py", "--regime", "python-bound", "--seconds", 1.5)
-    assert 0.3 / 600e-6 < rate < 1.1 / 600e-6, out
+    # (1.2: the busy loops' calibration leaves a step ~11% under its
+    # documented 600 µs of Python; see examples/_util.py.)
+    assert 0.3 / 600e-6 < rate < 1.2 / 600e-6, out
     assert number(r"busy (\d+)%", out) < 50, out
     # --python-us is honoured in CPU time (plus o, the loop's own cost),
     # within the calibration's bias: it times 10 000-iteration loops, whose
