@@ -10,16 +10,15 @@
 //! fixed cost. The median over alternating pairs of rounds discards
 //! preemptions and drift.
 
-use std::ffi::{CString, c_void};
+use std::ffi::CString;
 
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use speedbump::ipc::{FunctionSlot, PatternSlot};
 
 use crate::clock::monotonic_ns;
 use crate::gil::GilCell;
-use crate::hot::{HOT, matched_word, unmatched_word};
+use crate::hot::{HOT, matched_word, unmatched_word, write_word};
 
 /// The probe spins like the delay it calibrates (within these bounds): the
 /// fixed cost measured with 500 ns spins fell ~35 ns short of the one seen
@@ -49,10 +48,8 @@ static PROBE_FUNCTION: GilCell<[FunctionSlot; 1]> = GilCell::new([FunctionSlot::
 static PROBE_PATTERN: GilCell<[PatternSlot; 1]> = GilCell::new([PatternSlot::zeroed()]);
 
 fn set_extra(code: &Bound<'_, PyAny>, word: usize) {
-    let index = unsafe { HOT.get() }.extra_index;
-    if unsafe { ffi::PyUnstable_Code_SetExtra(code.as_ptr(), index, word as *mut c_void) } != 0 {
-        unsafe { ffi::PyErr_Clear() };
-    }
+    // SAFETY: GIL held (`code` is bound); it is the probe's code object.
+    unsafe { write_word(code.as_ptr(), HOT.get().extra_index, word) }
 }
 
 /// Returns the measured fixed cost in ns. Must run with the callbacks

@@ -7,7 +7,6 @@
 //! `catch_unwind`: a panic is reported once by `failure::report` and the hook
 //! turns itself off; the program runs on.
 
-use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pyo3::ffi;
@@ -15,7 +14,9 @@ use pyo3::ffi;
 use crate::callable::positional_count;
 use crate::decide;
 use crate::failure;
-use crate::hot::{FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of};
+use crate::hot::{
+    FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of, read_word,
+};
 
 /// `None`, as a new reference.
 #[inline(always)]
@@ -80,12 +81,9 @@ unsafe fn code_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) ->
         return Verdict::Disable;
     }
     let code = unsafe { *args };
-    let mut extra: *mut c_void = std::ptr::null_mut();
-    if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
-        unsafe { ffi::PyErr_Clear() };
+    let Some(word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return Verdict::Continue;
-    }
-    let word = extra as usize;
+    };
     let key = (word >> 32) as u32;
     if key == hot.matched_key {
         unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
@@ -123,20 +121,16 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
         return Verdict::Disable;
     }
     let code = unsafe { *args };
-    let mut extra: *mut c_void = std::ptr::null_mut();
-    if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
-        unsafe { ffi::PyErr_Clear() };
+    let Some(mut word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return Verdict::Continue;
-    }
-    let mut word = extra as usize;
+    };
     if hot.generation_of(word) != Some(hot.current_generation()) {
         unsafe { decide::decide_code(code) };
         let hot = unsafe { HOT.get() };
-        if unsafe { ffi::PyUnstable_Code_GetExtra(code, hot.extra_index, &mut extra) } != 0 {
-            unsafe { ffi::PyErr_Clear() };
+        let Some(decided) = (unsafe { read_word(code, hot.extra_index) }) else {
             return Verdict::Continue;
-        }
-        word = extra as usize;
+        };
+        word = decided;
     }
     match progress_slot_of(word) {
         0 => Verdict::Disable,

@@ -1,8 +1,6 @@
 //! The slow path: deciding once whether a code object (or a C callable)
 //! matches the target patterns, and caching the answer.
 
-use std::ffi::c_void;
-
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -13,7 +11,7 @@ unsafe extern "C" {
     static mut PyMethod_Type: ffi::PyTypeObject;
 }
 
-use crate::hot::{Decision, HOT};
+use crate::hot::{Decision, HOT, write_word};
 use crate::state::HOOK;
 
 /// `__mp_main__` (the main module of multiprocessing spawn children) counts
@@ -100,11 +98,7 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
             decision.progress_slot = hook.stats.progress_point_slot(point.text());
         }
     }
-    let index = unsafe { HOT.get() }.extra_index;
-    let word = decision.word(generation);
-    if unsafe { ffi::PyUnstable_Code_SetExtra(code, index, word as *mut c_void) } != 0 {
-        unsafe { ffi::PyErr_Clear() };
-    }
+    unsafe { write_word(code, HOT.get().extra_index, decision.word(generation)) };
     decision.function_id
 }
 

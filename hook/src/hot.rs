@@ -11,6 +11,7 @@
 //! settings change) does not equal the current key and sends the code object
 //! back through `decide`.
 
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pyo3::ffi;
@@ -45,6 +46,32 @@ impl Decision {
         (((tag | generation) as usize) << 32)
             | ((self.progress_slot as usize) << PROGRESS_SHIFT)
             | id as usize
+    }
+}
+
+/// The decision word cached in `code`'s `co_extra` slot (0 while none is);
+/// `None` when CPython refuses to read it (the error is cleared).
+///
+/// # Safety
+/// GIL held; `code` is a code object.
+#[inline(always)]
+pub unsafe fn read_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t) -> Option<usize> {
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    if unsafe { ffi::PyUnstable_Code_GetExtra(code, extra_index, &mut extra) } != 0 {
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(extra as usize)
+}
+
+/// Caches `word` in `code`'s `co_extra` slot. A refusal (the error is
+/// cleared) leaves the code undecided: it is decided again on its next call.
+///
+/// # Safety
+/// GIL held; `code` is a code object.
+pub unsafe fn write_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t, word: usize) {
+    if unsafe { ffi::PyUnstable_Code_SetExtra(code, extra_index, word as *mut c_void) } != 0 {
+        unsafe { ffi::PyErr_Clear() };
     }
 }
 

@@ -7,7 +7,8 @@ use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Chart, Dataset, GraphType, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
+    Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, StatefulWidget, Table, TableState,
+    Widget,
 };
 
 use super::common::pane_block;
@@ -129,16 +130,30 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-fn table_state(state: &State, pane: Pane, len: usize) -> TableState {
-    let mut ts = TableState::default();
+/// A pane's table under its column headers, the cursor's row highlighted
+/// while the pane has focus.
+fn render_pane_table(
+    state: &State,
+    pane: Pane,
+    block: Block,
+    rows: Vec<Row>,
+    columns: [(&'static str, Constraint); 3],
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let len = rows.len();
+    let mut selection = TableState::default();
     if len > 0 && state.focused(pane) {
-        ts.select(Some(state.cursor(pane).min(len - 1)));
+        selection.select(Some(state.cursor(pane).min(len - 1)));
     }
-    ts
+    let table = Table::new(rows, columns.map(|(_, width)| width))
+        .header(Row::new(columns.map(|(name, _)| name)).style(state.theme.dim()))
+        .row_highlight_style(state.theme.selected(true))
+        .block(block);
+    StatefulWidget::render(table, area, buf, &mut selection);
 }
 
 fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
-    let theme = &state.theme;
     let block = pane_block(state, Pane::Patterns, None);
     let Some(snapshot) = &state.live.last else {
         let inner = block.inner(area);
@@ -162,24 +177,12 @@ fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
             Row::new(vec![name, rate, delayed])
         })
         .collect();
-    let len = rows.len();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(1),
-            Constraint::Length(7),
-            Constraint::Length(8),
-        ],
-    )
-    .header(Row::new(vec!["pattern", "calls/s", "slowed/s"]).style(theme.dim()))
-    .row_highlight_style(theme.selected(true))
-    .block(block);
-    StatefulWidget::render(
-        table,
-        area,
-        buf,
-        &mut table_state(state, Pane::Patterns, len),
-    );
+    let columns = [
+        ("pattern", Constraint::Fill(1)),
+        ("calls/s", Constraint::Length(7)),
+        ("slowed/s", Constraint::Length(8)),
+    ];
+    render_pane_table(state, Pane::Patterns, block, rows, columns, area, buf);
 }
 
 fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
@@ -209,24 +212,12 @@ fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
             Row::new(vec![f.name.clone(), rate, f.processes.to_string()])
         })
         .collect();
-    let len = rows.len();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(1),
-            Constraint::Length(7),
-            Constraint::Length(4),
-        ],
-    )
-    .header(Row::new(vec!["function", "calls/s", "proc"]).style(theme.dim()))
-    .row_highlight_style(theme.selected(true))
-    .block(block);
-    StatefulWidget::render(
-        table,
-        area,
-        buf,
-        &mut table_state(state, Pane::Functions, len),
-    );
+    let columns = [
+        ("function", Constraint::Fill(1)),
+        ("calls/s", Constraint::Length(7)),
+        ("proc", Constraint::Length(4)),
+    ];
+    render_pane_table(state, Pane::Functions, block, rows, columns, area, buf);
 }
 
 fn render_output(state: &State, area: Rect, buf: &mut Buffer) {
