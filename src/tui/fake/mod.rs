@@ -11,7 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::analysis::prng::SplitMix64;
-use crate::analysis::{Candidate, Pair, SweepPoint, Verdict, relative_throughput};
+use crate::analysis::{
+    Candidate, Pair, RelativeThroughput, StopRule, SweepPoint, Verdict, relative_throughput,
+};
 use crate::engine::LiveSettings;
 use crate::engine::experiment::{Command, EngineHandle, ExperimentKind, Mode, Update};
 use crate::engine::snapshot::{ApplyReport, ProcessApply};
@@ -75,25 +77,73 @@ enum Job {
     Sweep {
         patterns: Vec<String>,
         delays_ns: Vec<u64>,
-        frequency: u64,
-        budget_s: f64,
-        pairs: Vec<Vec<Pair>>,
-        verdicts: Vec<Verdict>,
-        next: usize,
-        spent_s: f64,
-        pair_done_s: f64,
+        pairing: Pairing,
     },
     Rank {
         candidates: Vec<Candidate>,
         delay_ns: u64,
-        frequency: u64,
-        budget_s: f64,
-        pairs: Vec<Vec<Pair>>,
-        verdicts: Vec<Verdict>,
-        next: usize,
-        spent_s: f64,
-        pair_done_s: f64,
+        pairing: Pairing,
     },
+}
+
+/// What sweeps and rankings share: their settings measured round-robin,
+/// one pair at a time, until each is final or the budget is spent.
+struct Pairing {
+    frequency: u64,
+    budget_s: f64,
+    pairs: Vec<Vec<Pair>>,
+    verdicts: Vec<Verdict>,
+    next: usize,
+    spent_s: f64,
+    pair_done_s: f64,
+}
+
+impl Pairing {
+    fn new(settings: usize, frequency: u64, budget_s: f64, first_pair_done_s: f64) -> Pairing {
+        Pairing {
+            frequency,
+            budget_s,
+            pairs: vec![Vec::new(); settings],
+            verdicts: pending(settings),
+            next: 0,
+            spent_s: 0.0,
+            pair_done_s: first_pair_done_s,
+        }
+    }
+
+    /// The setting whose pair has finished by `now` (the next one then
+    /// takes `pair_s`), or `None` while it runs.
+    fn due(&mut self, now: f64, pair_s: f64) -> Option<usize> {
+        if now < self.pair_done_s {
+            return None;
+        }
+        self.pair_done_s = now + pair_s;
+        self.spent_s += pair_s;
+        Some(self.next)
+    }
+
+    /// Adds setting `i`'s new pair and judges the setting again.
+    fn record(&mut self, i: usize, pair: Pair, rule: &StopRule) -> Option<RelativeThroughput> {
+        self.pairs[i].push(pair);
+        let relative = relative_throughput(&self.pairs[i], 0.95);
+        self.verdicts[i] = rule.judge(relative.as_ref(), self.spent_s >= self.budget_s);
+        relative
+    }
+
+    fn progress(&self, kind: ExperimentKind) -> Update {
+        Update::Progress {
+            kind,
+            spent_s: self.spent_s,
+            budget_s: self.budget_s,
+            pairs: self.pairs.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// Moves on from setting `i`; true when the experiment is over.
+    fn move_on(&mut self, i: usize) -> bool {
+        self.next = next_open(&self.verdicts, i);
+        self.spent_s >= self.budget_s || self.verdicts.iter().all(Verdict::is_final)
+    }
 }
 
 struct Fake {
@@ -202,17 +252,11 @@ impl Fake {
                 budget_s,
             } => {
                 self.settings.patterns.clone_from(&patterns);
-                let n = delays_ns.len();
+                let pairing = Pairing::new(delays_ns.len(), frequency, budget_s, now + pair_s);
                 self.job = Some(Job::Sweep {
                     patterns,
                     delays_ns,
-                    frequency,
-                    budget_s,
-                    pairs: vec![Vec::new(); n],
-                    verdicts: pending(n),
-                    next: 0,
-                    spent_s: 0.0,
-                    pair_done_s: now + pair_s,
+                    pairing,
                 });
             }
             Command::Rank {
@@ -221,17 +265,11 @@ impl Fake {
                 frequency,
                 budget_s,
             } => {
-                let n = candidates.len();
+                let pairing = Pairing::new(candidates.len(), frequency, budget_s, now + pair_s);
                 self.job = Some(Job::Rank {
                     candidates,
                     delay_ns,
-                    frequency,
-                    budget_s,
-                    pairs: vec![Vec::new(); n],
-                    verdicts: pending(n),
-                    next: 0,
-                    spent_s: 0.0,
-                    pair_done_s: now + pair_s,
+                    pairing,
                 });
             }
             Command::Apply(settings) => {
@@ -343,83 +381,54 @@ impl Fake {
             Some(Job::Sweep {
                 patterns,
                 delays_ns,
-                frequency,
-                budget_s,
-                pairs,
-                verdicts,
-                next,
-                spent_s,
-                pair_done_s,
-            }) if now >= *pair_done_s => {
-                *pair_done_s = now + pair_s;
-                *spent_s += pair_s;
-                let i = *next;
-                let pair =
-                    self.model
-                        .pair(&mut self.rng, patterns, delays_ns[i], *frequency, window_s);
-                pairs[i].push(pair);
+                pairing,
+            }) => {
+                let Some(i) = pairing.due(now, pair_s) else {
+                    return;
+                };
+                let pair = self.model.pair(
+                    &mut self.rng,
+                    patterns,
+                    delays_ns[i],
+                    pairing.frequency,
+                    window_s,
+                );
                 self.settings.delay_ns = delays_ns[i];
-                let spent = *spent_s >= *budget_s;
-                let rel = relative_throughput(&pairs[i], 0.95);
-                verdicts[i] = rule.judge(rel.as_ref(), spent);
+                pairing.record(i, pair, &rule);
                 let _ = self.tx.send(Update::SweepPoint {
                     index: i,
-                    point: SweepPoint::from_pairs(delays_ns[i], &pairs[i], 0.95),
-                    verdict: verdicts[i].clone(),
+                    point: SweepPoint::from_pairs(delays_ns[i], &pairing.pairs[i], 0.95),
+                    verdict: pairing.verdicts[i].clone(),
                 });
-                let total: usize = pairs.iter().map(Vec::len).sum();
-                let _ = self.tx.send(Update::Progress {
-                    kind: ExperimentKind::Sweep,
-                    spent_s: *spent_s,
-                    budget_s: *budget_s,
-                    pairs: total,
-                });
-                finished = spent || verdicts.iter().all(Verdict::is_final);
-                *next = next_open(verdicts, i);
+                let _ = self.tx.send(pairing.progress(ExperimentKind::Sweep));
+                finished = pairing.move_on(i);
             }
             Some(Job::Rank {
                 candidates,
                 delay_ns,
-                frequency,
-                budget_s,
-                pairs,
-                verdicts,
-                next,
-                spent_s,
-                pair_done_s,
-            }) if now >= *pair_done_s => {
-                *pair_done_s = now + pair_s;
-                *spent_s += pair_s;
-                let i = *next;
+                pairing,
+            }) => {
+                let Some(i) = pairing.due(now, pair_s) else {
+                    return;
+                };
                 let pair = self.model.pair(
                     &mut self.rng,
                     &candidates[i].patterns,
                     *delay_ns,
-                    *frequency,
+                    pairing.frequency,
                     window_s,
                 );
-                pairs[i].push(pair);
                 self.settings.patterns.clone_from(&candidates[i].patterns);
                 self.settings.delay_ns = *delay_ns;
-                let spent = *spent_s >= *budget_s;
-                let rel = relative_throughput(&pairs[i], 0.95);
-                verdicts[i] = rule.judge(rel.as_ref(), spent);
+                let relative = pairing.record(i, pair, &rule);
                 let _ = self.tx.send(Update::CandidateUpdate {
                     index: i,
-                    relative: rel,
-                    verdict: verdicts[i].clone(),
+                    relative,
+                    verdict: pairing.verdicts[i].clone(),
                 });
-                let total: usize = pairs.iter().map(Vec::len).sum();
-                let _ = self.tx.send(Update::Progress {
-                    kind: ExperimentKind::Rank,
-                    spent_s: *spent_s,
-                    budget_s: *budget_s,
-                    pairs: total,
-                });
-                finished = spent || verdicts.iter().all(Verdict::is_final);
-                *next = next_open(verdicts, i);
+                let _ = self.tx.send(pairing.progress(ExperimentKind::Rank));
+                finished = pairing.move_on(i);
             }
-            Some(_) => {}
         }
         if finished {
             self.finish_job(false);
@@ -446,33 +455,32 @@ impl Fake {
             Job::Sweep {
                 patterns,
                 delays_ns,
-                frequency,
-                pairs,
-                verdicts,
-                spent_s,
-                ..
+                pairing,
             } => Update::SweepDone(Box::new(sweep_result(
-                &patterns, &delays_ns, &pairs, verdicts, frequency, mode, spent_s, partial,
+                &patterns,
+                &delays_ns,
+                &pairing.pairs,
+                pairing.verdicts,
+                pairing.frequency,
+                mode,
+                pairing.spent_s,
+                partial,
             ))),
             Job::Rank {
                 candidates,
                 delay_ns,
-                frequency,
-                pairs,
-                verdicts,
-                spent_s,
-                ..
+                pairing,
             } => {
                 let under = common_parent(&candidates);
                 Update::RankDone(Box::new(rank_result(
                     &under,
                     &candidates,
-                    &pairs,
-                    verdicts,
+                    &pairing.pairs,
+                    pairing.verdicts,
                     delay_ns,
-                    frequency,
+                    pairing.frequency,
                     mode,
-                    spent_s,
+                    pairing.spent_s,
                     partial,
                 )))
             }
