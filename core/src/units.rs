@@ -78,11 +78,22 @@ pub enum UnitError {
     /// Not one of the accepted yes/no words.
     #[error("'{input}' is not a yes/no value: use 1 or 0 (also true/false, yes/no, on/off)")]
     NotAFlag { input: String },
+    /// A plain number where a unit is required (`90`: seconds or nanoseconds?).
+    #[error("'{input}' has no unit: write e.g. {input}s or {input}ms")]
+    NoUnit { input: String },
+    /// Not a duration with a unit, where seconds are wanted.
+    #[error("'{input}' is not a duration: use a number with a unit (300ms, 90s, 2m, 1.5min, 1h)")]
+    NotSeconds { input: String },
+    /// Not a percentage or a fraction from 0 to 1.
+    #[error("'{input}' is not a fraction: write a percentage (2%) or a number from 0 to 1 (0.02)")]
+    NotAFraction { input: String },
 }
 
 const DURATION_HINT: &str = "use nanoseconds (10000) or a number with a unit (10us, 1.5ms, 2s)";
 const MS_HINT: &str = "use milliseconds (5000) or a number with a unit (500ms, 5s, 2.5s)";
 const COUNT_HINT: &str = "use a whole number of 1 or more (e.g. 1, 10)";
+const SECONDS_HINT: &str = "use a number with a unit (300ms, 90s, 2m)";
+const FRACTION_HINT: &str = "use a percentage (2%) or a number from 0 to 1 (0.02)";
 
 /// Longest input echoed back in a message; env vars can be arbitrarily long.
 const MAX_ECHO_CHARS: usize = 40;
@@ -227,6 +238,95 @@ pub fn parse_flag(s: &str) -> Result<bool, UnitError> {
         Ok(true)
     } else {
         Err(UnitError::NotAFlag { input: echo(input) })
+    }
+}
+
+/// Parses a duration for a command-line option into seconds: a number with a
+/// unit (`300ms`, `90s`, `2.5s`) or minutes and hours (`2m`, `5min`, `1h`);
+/// `0` alone is zero. Any other number without a unit is an error: `90`
+/// could mean seconds or nanoseconds. Exact to the nanosecond, as
+/// [`parse_duration_ns`].
+pub fn parse_seconds(s: &str) -> Result<f64, UnitError> {
+    let input = s.trim();
+    if input.is_empty() {
+        return Err(UnitError::Empty { hint: SECONDS_HINT });
+    }
+    if input == "0" {
+        return Ok(0.0);
+    }
+    let (number, per_unit) = match minutes_or_hours(input) {
+        Some((number, seconds)) => (number, seconds),
+        None => (input, 1),
+    };
+    let scanned = scan(number);
+    if per_unit == 1 && scanned.as_ref().is_some_and(|n| n.unit_exp.is_none()) {
+        return Err(UnitError::NoUnit { input: echo(input) });
+    }
+    if per_unit != 1 && scanned.as_ref().is_none_or(|n| n.unit_exp.is_some()) {
+        return Err(UnitError::NotSeconds { input: echo(input) });
+    }
+    let text = if per_unit == 1 {
+        number.to_owned()
+    } else {
+        format!("{number}s")
+    };
+    let ns = parse_duration_ns(&text).map_err(|e| match e {
+        UnitError::NotADuration { .. } => UnitError::NotSeconds { input: echo(input) },
+        UnitError::Negative { .. } => UnitError::Negative {
+            input: echo(input),
+            example: "0 or 90s",
+        },
+        UnitError::FractionWithoutUnit { .. } => UnitError::NoUnit { input: echo(input) },
+        UnitError::Fractional { .. } | UnitError::TooLarge { .. } if per_unit != 1 => {
+            UnitError::NotSeconds { input: echo(input) }
+        }
+        other => other,
+    })?;
+    let ns = ns
+        .checked_mul(per_unit)
+        .ok_or_else(|| UnitError::TooLarge {
+            input: echo(input),
+            max: "about 584 years",
+        })?;
+    Ok(ns as f64 / 1e9)
+}
+
+/// `(number, seconds per unit)` when `input` ends in minutes (`m`, `min`)
+/// or hours (`h`) after a number.
+fn minutes_or_hours(input: &str) -> Option<(&str, u64)> {
+    let lower = input.to_ascii_lowercase();
+    let (unit_len, seconds) = if lower.ends_with("min") {
+        (3, 60)
+    } else if lower.ends_with('m') {
+        (1, 60)
+    } else if lower.ends_with('h') {
+        (1, 3_600)
+    } else {
+        return None;
+    };
+    let number = input.get(..input.len() - unit_len)?.trim_end();
+    number
+        .ends_with(|c: char| c.is_ascii_digit())
+        .then_some((number, seconds))
+}
+
+/// Parses a fraction for a command-line option: a percentage (`2%`) or a
+/// number from 0 to 1 (`0.02`). The caller narrows the range (a precision
+/// of 0 is not reachable).
+pub fn parse_fraction(s: &str) -> Result<f64, UnitError> {
+    let input = s.trim();
+    if input.is_empty() {
+        return Err(UnitError::Empty {
+            hint: FRACTION_HINT,
+        });
+    }
+    let value = match input.strip_suffix('%') {
+        Some(percent) => percent.trim_end().parse::<f64>().map(|v| v / 100.0),
+        None => input.parse::<f64>(),
+    };
+    match value {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(UnitError::NotAFraction { input: echo(input) }),
     }
 }
 
@@ -452,6 +552,56 @@ fn round_div(value: u128, divisor: u128) -> u128 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn seconds_need_a_unit_and_take_minutes() {
+        assert_eq!(parse_seconds("90s"), Ok(90.0));
+        assert_eq!(parse_seconds("300ms"), Ok(0.3));
+        assert_eq!(parse_seconds("0"), Ok(0.0));
+        assert_eq!(parse_seconds("2m"), Ok(120.0));
+        assert_eq!(parse_seconds("5min"), Ok(300.0));
+        assert_eq!(parse_seconds("1.5 min"), Ok(90.0));
+        assert_eq!(parse_seconds("1h"), Ok(3_600.0));
+        assert_eq!(parse_seconds("2ms"), Ok(0.002));
+        assert_eq!(
+            parse_seconds("90"),
+            Err(UnitError::NoUnit { input: "90".into() })
+        );
+        assert_eq!(
+            parse_seconds("1.5"),
+            Err(UnitError::NoUnit {
+                input: "1.5".into()
+            })
+        );
+        assert!(matches!(
+            parse_seconds("fast"),
+            Err(UnitError::NotSeconds { .. })
+        ));
+        assert!(matches!(
+            parse_seconds("m"),
+            Err(UnitError::NotSeconds { .. })
+        ));
+        assert!(matches!(
+            parse_seconds("-2m"),
+            Err(UnitError::NotSeconds { .. })
+        ));
+        assert!(matches!(
+            parse_seconds("-2s"),
+            Err(UnitError::Negative { .. })
+        ));
+        assert!(parse_seconds("").is_err());
+    }
+
+    #[test]
+    fn fractions_as_percent_or_number() {
+        assert_eq!(parse_fraction("2%"), Ok(0.02));
+        assert_eq!(parse_fraction("0.02"), Ok(0.02));
+        assert_eq!(parse_fraction("0"), Ok(0.0));
+        assert_eq!(parse_fraction(" 50 % "), Ok(0.5));
+        for bad in ["2", "150%", "-1%", "nan", "two", ""] {
+            assert!(parse_fraction(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_without_unit_are_nanoseconds() {

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod inspect;
+pub mod options;
 pub mod rank;
 pub mod report;
 pub mod run;
@@ -67,5 +68,91 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", include_str!("../../docs/env.md"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    /// The `speedbump ...` lines of every help text's examples, with `\`
+    /// continuations joined and `# comments` dropped.
+    fn help_examples() -> Vec<String> {
+        let mut commands = vec![Cli::command()];
+        let mut examples = Vec::new();
+        while let Some(command) = commands.pop() {
+            let help = command
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let mut lines = help.lines();
+            while let Some(line) = lines.next() {
+                let Some(rest) = line.trim().strip_prefix("speedbump ") else {
+                    continue;
+                };
+                let mut example = format!("speedbump {rest}");
+                while example.ends_with('\\') {
+                    example.pop();
+                    example.push_str(lines.next().unwrap_or_default().trim());
+                }
+                examples.push(example);
+            }
+            commands.extend(command.get_subcommands().cloned());
+        }
+        examples
+    }
+
+    #[test]
+    fn every_help_example_parses() {
+        let examples = help_examples();
+        assert!(examples.len() >= 12, "{examples:#?}");
+        for example in examples {
+            let line = example.split(" # ").next().unwrap_or_default();
+            let mut words = shlex::split(line).unwrap_or_else(|| panic!("cannot split {line}"));
+            // The shell's part: redirections and pipes.
+            if let Some(end) = words
+                .iter()
+                .position(|w| [">", ">>", "<", "|", "2>", "&&"].contains(&w.as_str()))
+            {
+                words.truncate(end);
+            }
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("{example}\n{e}");
+            }
+        }
+    }
+
+    /// The values the issue named: one parser for budgets and precisions in
+    /// every experiment command.
+    #[test]
+    fn experiment_commands_take_the_same_values() {
+        let mut commands = vec!["sweep", "rank"];
+        if cfg!(feature = "tui") {
+            commands.push("tui");
+        }
+        for command in commands {
+            for (option, value) in [
+                ("--budget", "5min"),
+                ("--budget", "2m"),
+                ("--budget", "90s"),
+                ("--precision", "2%"),
+                ("--precision", "0.02"),
+            ] {
+                let words = ["speedbump", command, option, value, "--", "python", "x.py"];
+                if let Err(e) = Cli::try_parse_from(words) {
+                    panic!("{}\n{e}", words.join(" "));
+                }
+            }
+            let words = ["speedbump", command, "--budget", "90", "--", "x"];
+            let e = Cli::try_parse_from(words).unwrap_err().to_string();
+            assert!(e.contains("no unit"), "{command}: {e}");
+        }
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

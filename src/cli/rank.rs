@@ -18,9 +18,10 @@ use crate::experiment::census::{candidates_under, normalise_node};
 use crate::live::settings::set_lines;
 use crate::pattern::PatternSet;
 use crate::report::text::{census_table, rank_lines, rank_table};
-use crate::units::{format_ns, parse_duration_ns};
+use crate::units::format_ns;
 
-use super::sweep::{Driver, ExperimentArgs, Outcome, parse_frequency, parse_seconds};
+use super::options::{self, RankingArgs};
+use super::sweep::{Driver, HeadlessArgs, Outcome};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -53,44 +54,14 @@ pub struct RankArgs {
     /// Pattern files, one candidate each (instead of discovering them).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub candidates: Vec<PathBuf>,
-    /// Delay per call of each candidate.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
-    pub delay: u64,
-    /// Delay every Nth matching call.
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
-    pub frequency: u64,
-    /// Rank at most this many children (the busiest by calls).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub top: usize,
+    #[command(flatten)]
+    pub ranking: RankingArgs,
     /// Leave out children with less than this share of the node's calls: at
     /// the same delay per call they cannot cost much throughput.
-    #[arg(long, value_name = "FRACTION", default_value = "1%", value_parser = parse_share)]
+    #[arg(long, value_name = "FRACTION", default_value = "1%", value_parser = options::share)]
     pub min_share: f64,
-    /// Length of the census window that discovers the candidates.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
-    pub census: f64,
     #[command(flatten)]
-    pub common: ExperimentArgs,
-}
-
-fn parse_delay(s: &str) -> Result<u64, String> {
-    match parse_duration_ns(s) {
-        Ok(0) => Err("a ranking needs a delay above 0, e.g. 10us".to_owned()),
-        Ok(ns) => Ok(ns),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn parse_share(s: &str) -> Result<f64, String> {
-    let text = s.trim();
-    let value = match text.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => text.parse::<f64>(),
-    };
-    match value {
-        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
-        _ => Err(format!("'{s}' is not a share; write e.g. 1% or 0.01")),
-    }
+    pub common: HeadlessArgs,
 }
 
 /// One candidate per pattern file, named after the file.
@@ -127,7 +98,7 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(candidates_from_files(&args.candidates)?)
     };
-    let census_patterns = args.common.patterns(&["*:*"])?;
+    let census_patterns = args.common.targets.patterns_or_all()?;
     let mut driver = Driver::start(&args.common)?;
     let (candidates, under) = match from_files {
         Some(candidates) => {
@@ -142,9 +113,9 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
             driver.note(&format!(
                 "speedbump: census of {} for {:.1} s",
                 census_patterns.join(" "),
-                args.census
+                args.ranking.census
             ));
-            let census = driver.census(census_patterns, args.census)?;
+            let census = driver.census(census_patterns, args.ranking.census)?;
             let node = normalise_node(&args.under);
             let Some(all) = candidates_under(&census, &node) else {
                 let top: Vec<String> = census.top_level.iter().map(|c| c.label.clone()).collect();
@@ -159,7 +130,7 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                 );
             };
             if let Some(tree_node) = census.tree.find(&node) {
-                driver.note(&census_table(&census, tree_node, args.top).plain());
+                driver.note(&census_table(&census, tree_node, args.ranking.top).plain());
             }
             if all.is_empty() {
                 bail!(
@@ -196,7 +167,10 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                     args.min_share * 100.0
                 );
             }
-            (kept.into_iter().take(args.top.max(1)).collect(), under)
+            (
+                kept.into_iter().take(args.ranking.top.max(1)).collect(),
+                under,
+            )
         }
     };
     if driver.interrupted() {
@@ -207,10 +181,15 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
     driver.note(&format!(
         "speedbump: ranking {} candidates under {under} at {} per call (budget {:.0} s)",
         candidates.len(),
-        format_ns(args.delay),
-        args.common.budget
+        format_ns(args.ranking.delay),
+        args.common.experiment.budget
     ));
-    let mut result = driver.rank(candidates, args.delay, args.frequency, args.common.budget)?;
+    let mut result = driver.rank(
+        candidates,
+        args.ranking.delay,
+        args.common.targets.frequency,
+        args.common.experiment.budget,
+    )?;
     result.under = under;
     driver.record(ExperimentKind::Rank, |r| r.rank = Some(result.clone()))?;
     let outcome = driver.outcome(&result.verdicts);

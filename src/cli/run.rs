@@ -15,18 +15,15 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
 
+use super::options::{self, ProgressArgs, TargetArgs};
 use crate::live::launch::{StdinMode, signal_group};
 use crate::live::output::{OutputSink, Passthrough, Stream, write_all_lines};
-use crate::live::progress::{RegexKind, RegexProgress};
-use crate::live::settings::{
-    DEFAULT_DELAY_NS, LiveSettings, normalise_pattern, normalise_progress_point, set_lines,
-};
+use crate::live::progress::RegexProgress;
+use crate::live::settings::{DEFAULT_DELAY_NS, LiveSettings};
 use crate::live::settings_script::{ControlCommand, Schedule, ScheduleCursor, parse_command};
 use crate::live::watchdog::run_watchdog;
 use crate::live::{Event, EventSink, LiveSession, LiveSnapshot, SessionConfig, StopReason};
-use crate::pattern::PatternSet;
 use crate::report::live::{describe_apply, status_block, status_line, summary_text};
-use crate::units::{parse_duration_ns, parse_positive_count};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -51,38 +48,13 @@ Exit status: the workload's (128 + N when signal N ended it); 130 after Ctrl-C o
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct RunArgs {
-    /// Target file: one pattern per line (as for SPEED_BUMP_TARGETS).
-    #[arg(long, value_name = "FILE")]
-    pub targets: Option<PathBuf>,
-    /// A pattern, MODULE_GLOB:QUALNAME_GLOB (repeatable; added after --targets).
-    #[arg(long = "pattern", value_name = "PATTERN")]
-    pub patterns: Vec<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     /// Delay per selected call: 10us, 1.5ms, 10000 (ns). 0 counts calls only.
-    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", value_parser = options::delay)]
     pub delay: Option<u64>,
-    /// Delay every Nth matching call (1 = every call).
-    #[arg(long, value_name = "N", value_parser = parse_frequency, default_value = "1")]
-    pub frequency: u64,
-    /// Also delay each resume of generators and coroutines (asyncio servers).
-    #[arg(long)]
-    pub resume: bool,
-    /// Also match C functions at Python call sites (numpy, math).
-    #[arg(long)]
-    pub c_calls: bool,
-    /// Progress point: count completed calls of MODULE:QUALNAME as units of work
-    /// (repeatable; the first is the throughput).
-    #[arg(long = "progress", value_name = "MOD:QUALNAME")]
-    pub progress_points: Vec<String>,
-    /// Read throughput from the workload's output lines: group 1 is a number.
-    #[arg(long, value_name = "REGEX")]
-    pub progress_regex: Option<String>,
-    /// What group 1 of --progress-regex is: rate (units/s, used as is), count
-    /// (running total) or units (units since the last such line).
-    #[arg(long, value_name = "KIND", default_value = "rate", value_parser = parse_regex_kind)]
-    pub progress_regex_kind: RegexKind,
-    /// The speedbump.progress() name to report first (default: the unnamed one).
-    #[arg(long, value_name = "NAME")]
-    pub progress_name: Option<String>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     /// Units of work in flight, for latency per unit by Little's law.
     #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = parse_concurrency)]
     pub concurrency: f64,
@@ -125,18 +97,6 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-fn parse_delay(s: &str) -> Result<u64, String> {
-    parse_duration_ns(s).map_err(|e| e.to_string())
-}
-
-fn parse_frequency(s: &str) -> Result<u64, String> {
-    parse_positive_count(s).map_err(|e| e.to_string())
-}
-
-fn parse_regex_kind(s: &str) -> Result<RegexKind, String> {
-    s.parse()
-}
-
 fn parse_concurrency(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -145,12 +105,7 @@ fn parse_concurrency(s: &str) -> Result<f64, String> {
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    let input = s.trim();
-    if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{s}' has no unit; write e.g. {input}ms"));
-    }
-    let ns = parse_duration_ns(input).map_err(|e| e.to_string())?;
-    let d = Duration::from_nanos(ns);
+    let d = Duration::from_secs_f64(options::seconds(s)?);
     if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
         return Err(format!("'{s}' is out of range; use 1ms to 60s"));
     }
@@ -176,31 +131,14 @@ struct Plan {
 
 impl Plan {
     fn from_args(args: &RunArgs) -> anyhow::Result<Plan> {
-        let mut patterns = Vec::new();
-        if let Some(path) = &args.targets {
-            let set = PatternSet::load(path).map_err(|e| anyhow!("{e}"))?;
-            if set.is_empty() && args.patterns.is_empty() {
-                bail!(
-                    "{}: no include pattern, so nothing would be slowed; add one (e.g. '*:*')",
-                    path.display()
-                );
-            }
-            patterns.extend(set_lines(&set));
-        }
-        for text in &args.patterns {
-            patterns.push(normalise_pattern("--pattern", text).map_err(|e| anyhow!("{e}"))?);
-        }
-        let mut progress_points = Vec::new();
-        for text in &args.progress_points {
-            progress_points
-                .push(normalise_progress_point("--progress", text).map_err(|e| anyhow!("{e}"))?);
-        }
+        let patterns = args.targets.patterns()?;
+        let progress_points = args.progress.points()?;
         let settings = LiveSettings {
             enabled: true,
             delay_ns: args.delay.unwrap_or(DEFAULT_DELAY_NS),
-            frequency: args.frequency,
-            delay_resumes: args.resume,
-            match_c_calls: args.c_calls,
+            frequency: args.targets.frequency,
+            delay_resumes: args.targets.resume,
+            match_c_calls: args.targets.c_calls,
             patterns,
             progress_points,
         };
@@ -219,9 +157,9 @@ impl Plan {
                  (or --delay 0 to measure throughput only)"
             );
         }
-        let regex = match &args.progress_regex {
+        let regex = match &args.progress.progress_regex {
             Some(text) => Some(Arc::new(
-                RegexProgress::new(text, args.progress_regex_kind)
+                RegexProgress::new(text, args.progress.progress_regex_kind)
                     .map_err(|e| anyhow!("--progress-regex: {e}"))?,
             )),
             None => None,
@@ -275,7 +213,7 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
     config.rate_window = args.rate_window.max(args.interval);
     config.top_functions = args.top;
     config.regex = plan.regex.clone();
-    config.api_name = args.progress_name.clone();
+    config.api_name = args.progress.progress_name.clone();
     config.concurrency = args.concurrency;
     config.stdin = if args.control_stdin || io::stdin().is_terminal() {
         StdinMode::Null
@@ -679,8 +617,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.delay, Some(10_000));
-        assert_eq!(a.frequency, 3);
-        assert_eq!(a.progress_regex_kind, RegexKind::Count);
+        assert_eq!(a.targets.frequency, 3);
+        assert_eq!(
+            a.progress.progress_regex_kind,
+            crate::live::progress::RegexKind::Count
+        );
         assert_eq!(a.interval, Duration::from_millis(50));
         assert_eq!(a.command, ["python", "-u", "x.py"]);
         let plan = Plan::from_args(&a).unwrap();

@@ -13,16 +13,15 @@ mod driver;
 
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::Args;
 
 use crate::analysis::SweepPoint;
 use crate::analysis::extrapolate::predict_gain;
+use crate::cli::options::{self, DelaysArgs};
 use crate::experiment::ExperimentKind;
 use crate::report::text::{sweep_lines, sweep_table};
 
-pub use args::{ExperimentArgs, ModeArg};
-pub(crate) use args::{parse_delay, parse_frequency, parse_seconds};
+pub use args::HeadlessArgs;
 pub use driver::{Driver, Outcome};
 
 const AFTER_HELP: &str = "\
@@ -43,35 +42,20 @@ before the sweep ended (partial results kept); 130 interrupted (partial results 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct SweepArgs {
-    /// Delays per call to measure, comma-separated: 0,1us,10us,100us (0, the
-    /// baseline, is always measured).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "1us,10us,100us",
-        value_parser = parse_delay
-    )]
-    pub delays: Vec<u64>,
+    #[command(flatten)]
+    pub delays: DelaysArgs,
     /// Speed-ups per call for step 2's prediction, comma-separated (default:
     /// the delays).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_delay)]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = options::delay)]
     pub predict: Option<Vec<u64>>,
-    /// Delay every Nth matching call.
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
-    pub frequency: u64,
     #[command(flatten)]
-    pub common: ExperimentArgs,
+    pub common: HeadlessArgs,
 }
 
 /// Runs `speedbump sweep`.
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let patterns = args.common.patterns(&["*:*"])?;
-    let mut delays: Vec<u64> = args.delays.iter().copied().filter(|&d| d > 0).collect();
-    delays.dedup();
-    if delays.is_empty() {
-        bail!("--delays needs at least one delay above 0 (0 is the baseline, always measured)");
-    }
+    let patterns = args.common.targets.patterns_or_all()?;
+    let delays = args.delays.above_zero()?;
     let mut driver = Driver::start(&args.common)?;
     driver.note(&format!(
         "speedbump: sweeping {} at {} (budget {:.0} s)",
@@ -81,9 +65,14 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             .map(|&d| crate::units::format_ns(d))
             .collect::<Vec<_>>()
             .join(", "),
-        args.common.budget
+        args.common.experiment.budget
     ));
-    let mut result = driver.sweep(patterns, delays, args.frequency, args.common.budget)?;
+    let mut result = driver.sweep(
+        patterns,
+        delays,
+        args.common.targets.frequency,
+        args.common.experiment.budget,
+    )?;
     if let Some(speedups) = &args.predict {
         let measured: Vec<SweepPoint> = result.points.iter().flatten().copied().collect();
         result.predictions = speedups
@@ -136,13 +125,16 @@ mod tests {
             "x.py",
         ])
         .unwrap();
-        assert_eq!(a.delays, [0, 1_000, 10_000]);
-        assert_eq!(a.common.budget, 120.0);
-        assert!((a.common.precision - 0.03).abs() < 1e-12);
-        assert_eq!(a.common.mode, ModeArg::Restart);
-        assert_eq!(a.common.patterns(&["*:*"]).unwrap(), ["*:*"]);
-        assert_eq!(a.common.warmup, 0.5);
-        assert_eq!(a.common.window, 0.3);
+        assert_eq!(a.delays.delays, [0, 1_000, 10_000]);
+        assert_eq!(a.common.experiment.budget, 120.0);
+        assert!((a.common.experiment.precision - 0.03).abs() < 1e-12);
+        assert_eq!(
+            a.common.experiment.mode,
+            crate::cli::options::ModeArg::Restart
+        );
+        assert_eq!(a.common.targets.patterns_or_all().unwrap(), ["*:*"]);
+        assert_eq!(a.common.experiment.warmup, 0.5);
+        assert_eq!(a.common.experiment.window, 0.3);
     }
 
     #[test]
@@ -164,7 +156,7 @@ mod tests {
             "a command is required"
         );
         let a = parse(&["--pattern", "!a:*", "--", "x"]).unwrap();
-        let e = a.common.patterns(&["*:*"]).unwrap_err().to_string();
+        let e = a.common.targets.patterns_or_all().unwrap_err().to_string();
         assert!(e.contains("no include pattern"), "{e}");
     }
 

@@ -7,19 +7,17 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Args;
 
+use super::options::{
+    DelaysArgs, ExperimentArgs, ProgressArgs, RankingArgs, TargetArgs, engine_setup,
+};
 use crate::experiment::Mode;
-use crate::experiment::protocol::ExperimentConfig;
-use crate::live::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
-use crate::tui::format::parse_delays;
 use crate::tui::{Options, State, Theme};
-use crate::units::{parse_duration_ns, parse_positive_count};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -43,54 +41,16 @@ pub struct TuiArgs {
     /// A Python script to run (its arguments after `--`).
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
-    /// Target file for step 1 and the census (default: everything, `*:*`).
-    #[arg(long, value_name = "FILE")]
-    pub targets: Option<PathBuf>,
-    /// A pattern, MODULE_GLOB:QUALNAME_GLOB (repeatable; added after --targets).
-    #[arg(long = "pattern", value_name = "PATTERN")]
-    pub patterns: Vec<String>,
-    /// Progress point: completed calls of MODULE:QUALNAME are the units of
-    /// work (repeatable; the first is the throughput).
-    #[arg(long = "progress", value_name = "MOD:QUALNAME")]
-    pub progress_points: Vec<String>,
-    /// Throughput from the workload's output lines: group 1 is a number.
-    #[arg(long, value_name = "REGEX")]
-    pub progress_regex: Option<String>,
-    /// What group 1 of --progress-regex is: rate (units/s) or count (a
-    /// running total).
-    #[arg(long, value_name = "KIND", default_value = "rate", value_parser = ["rate", "count"])]
-    pub progress_regex_kind: String,
-    /// live (one process, settings switched live), restart (one run per
-    /// window, for workloads that exit) or auto.
-    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_mode)]
-    pub mode: Mode,
-    /// Time budget per experiment (sweep, ranking): 60s, 5min.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_seconds)]
-    pub budget: f64,
-    /// Step 1's delays per call.
-    #[arg(long, value_name = "LIST", default_value = "0,1us,10us,100us")]
-    pub delays: String,
-    /// Delay per call for rankings (steps 3-4) and `a`.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
-    pub delay: u64,
-    /// Delay every Nth matching call.
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
-    pub frequency: u64,
-    /// Warm-up skipped before measuring (each run, in restart mode).
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_seconds_or_zero)]
-    pub warmup: f64,
-    /// Target half-width of intervals, in percent.
-    #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
-    pub precision: f64,
-    /// Census window (what runs, at delay 0).
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
-    pub census: f64,
-    /// Most candidates ranked at once (the busiest children of a node).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub max_candidates: usize,
-    /// Seed of the randomised window order.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub delays: DelaysArgs,
+    #[command(flatten)]
+    pub ranking: RankingArgs,
     /// Theme: dark, light, high-contrast, or a .toml file.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
@@ -109,44 +69,6 @@ pub struct TuiArgs {
     /// The command to run, after `--` (or the script's arguments).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
-}
-
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    match s {
-        "live" => Ok(Mode::Live),
-        "restart" => Ok(Mode::Restart),
-        "auto" => Ok(Mode::Auto),
-        _ => Err(format!("'{s}' is not a mode: use live, restart or auto")),
-    }
-}
-
-fn parse_delay(s: &str) -> Result<u64, String> {
-    match parse_duration_ns(s) {
-        Ok(0) => Err("a ranking needs a delay above 0 (e.g. 10us)".into()),
-        Ok(ns) => Ok(ns),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn parse_frequency(s: &str) -> Result<u64, String> {
-    parse_positive_count(s).map_err(|e| e.to_string())
-}
-
-fn parse_seconds_or_zero(s: &str) -> Result<f64, String> {
-    let input = s.trim();
-    if !input.is_empty() && input != "0" && input.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{s}' has no unit; write e.g. {input}s"));
-    }
-    parse_duration_ns(input)
-        .map(|ns| Duration::from_nanos(ns).as_secs_f64())
-        .map_err(|e| e.to_string())
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    match parse_seconds_or_zero(s)? {
-        v if v < 0.1 => Err(format!("'{s}' is too short; give at least 100ms")),
-        v => Ok(v),
-    }
 }
 
 /// The Python that runs a script: `$SPEEDBUMP_PYTHON`, the `python` next to
@@ -195,49 +117,16 @@ fn command_line(args: &TuiArgs) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-fn patterns(args: &TuiArgs) -> anyhow::Result<Vec<String>> {
-    let mut patterns = Vec::new();
-    if let Some(path) = &args.targets {
-        patterns.extend(load_target_file(path).map_err(|e| anyhow!("{e}"))?);
-    }
-    for text in &args.patterns {
-        patterns.push(normalise_pattern("--pattern", text).map_err(|e| anyhow!("{e}"))?);
-    }
-    if patterns.is_empty() {
-        patterns.push("*:*".into());
-    } else if !patterns.iter().any(|p| !p.starts_with('!')) {
-        bail!("no include pattern, so nothing would be slowed; add one (e.g. --pattern '*:*')");
-    }
-    Ok(patterns)
-}
-
-/// Where throughput comes from, in words (for results.json).
-fn progress_description(points: &[String], regex: Option<&str>) -> Option<String> {
-    match (points.first(), regex) {
-        (Some(point), _) => Some(format!("progress point {point}")),
-        (None, Some(re)) => Some(format!("output regex {re}")),
-        (None, None) => None,
-    }
-}
-
 /// Runs `speedbump tui`.
 pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let command = command_line(args)?;
-    let patterns = patterns(args)?;
-    let mut progress_points = Vec::new();
-    for text in &args.progress_points {
-        progress_points
-            .push(normalise_progress_point("--progress", text).map_err(|e| anyhow!("{e}"))?);
-    }
-    if let Some(re) = &args.progress_regex {
-        regex::Regex::new(re).with_context(|| format!("--progress-regex '{re}'"))?;
-    }
-    if !(args.precision > 0.0 && args.precision < 100.0) {
-        bail!(
-            "--precision {}: give a percentage between 0 and 100 (e.g. 2)",
-            args.precision
-        );
-    }
+    let patterns = args.targets.patterns_or_all()?;
+    let (config, engine_options) = engine_setup(
+        &args.targets,
+        &args.progress,
+        &args.experiment,
+        command.clone(),
+    )?;
     let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
         .map_err(|e| anyhow!("{e}"))?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -246,48 +135,37 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
              commands"
         );
     }
-    let mut delays = parse_delays(&args.delays).map_err(|e| anyhow!("--delays: {e}"))?;
-    if !delays.contains(&0) {
-        delays.insert(0, 0);
-    }
+    let mut delays = args.delays.above_zero()?;
+    delays.insert(0, 0);
     let options = Options {
         command: command.clone(),
-        mode: args.mode,
+        mode: config.mode,
         patterns,
         delays_ns: delays,
-        rank_delay_ns: args.delay,
-        frequency: args.frequency,
-        budget_s: args.budget,
-        census_window_s: args.census,
-        max_candidates: args.max_candidates.max(1),
+        rank_delay_ns: args.ranking.delay,
+        frequency: args.targets.frequency,
+        budget_s: args.experiment.budget,
+        census_window_s: args.ranking.census,
+        max_candidates: args.ranking.top.max(1),
         export_dir: args.export_dir.clone(),
         auto_census: true,
-        seed: args.seed,
-        target_precision: args.precision / 100.0,
-        warmup_s: args.warmup,
-        progress: progress_description(&progress_points, args.progress_regex.as_deref()),
+        seed: config.seed,
+        target_precision: config.target_precision,
+        warmup_s: config.warmup_s,
+        progress: Some(args.progress.source()),
     };
     let source = if args.demo_fake {
         Source::Fake(FakeOptions {
             speed: args.demo_speed.max(0.01),
             crash_after_s: args.demo_crash_after,
-            precision: args.precision / 100.0,
-            seed: args.seed,
+            precision: config.target_precision,
+            seed: config.seed,
             command: command.clone(),
             mode: Mode::Live,
             ..FakeOptions::default()
         })
     } else {
-        Source::Real(ExperimentConfig {
-            command,
-            mode: args.mode,
-            progress_points,
-            progress_regex: args.progress_regex.clone(),
-            progress_regex_is_rate: args.progress_regex_kind == "rate",
-            warmup_s: args.warmup,
-            seed: args.seed,
-            target_precision: args.precision / 100.0,
-        })
+        Source::Real(config, engine_options)
     };
     let state = crate::tui::run_interactive(source, State::new(options, theme))?;
     if let Some(Some(error)) = &state.workload.finished {
@@ -316,20 +194,26 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
+    /// The defaults of `speedbump tui` are the TUI's own defaults.
     #[test]
-    fn option_parsers() {
-        assert_eq!(parse_mode("restart"), Ok(Mode::Restart));
-        assert!(
-            parse_mode("fast")
-                .unwrap_err()
-                .contains("live, restart or auto")
-        );
-        assert_eq!(parse_seconds("90s"), Ok(90.0));
-        assert!(parse_seconds("10").unwrap_err().contains("no unit"));
-        assert_eq!(parse_seconds_or_zero("0"), Ok(0.0));
-        assert!(parse_delay("0").is_err());
-        use clap::CommandFactory;
-        crate::cli::Cli::command().debug_assert();
+    fn tui_defaults_are_the_option_defaults() {
+        let cli = crate::cli::Cli::try_parse_from(["speedbump", "tui", "x.py"]).unwrap();
+        let crate::cli::Command::Tui(args) = cli.command else {
+            panic!("not tui")
+        };
+        let defaults = Options::default();
+        assert_eq!(args.experiment.budget, defaults.budget_s);
+        assert_eq!(args.experiment.warmup, defaults.warmup_s);
+        assert_eq!(args.experiment.precision, defaults.target_precision);
+        assert_eq!(args.experiment.seed, defaults.seed);
+        assert_eq!(Mode::from(args.experiment.mode), defaults.mode);
+        assert_eq!(args.ranking.delay, defaults.rank_delay_ns);
+        assert_eq!(args.ranking.census, defaults.census_window_s);
+        assert_eq!(args.ranking.top, defaults.max_candidates);
+        assert_eq!(args.targets.frequency, defaults.frequency);
+        assert_eq!(args.delays.delays, defaults.delays_ns);
+        assert_eq!(args.export_dir, defaults.export_dir);
     }
 }

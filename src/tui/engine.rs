@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use crate::experiment::EngineHandle;
 use crate::experiment::protocol::ExperimentConfig;
+use crate::experiment::{EngineHandle, EngineOptions};
 
 use super::fake::{self, FakeOptions};
 
@@ -13,7 +13,7 @@ use super::fake::{self, FakeOptions};
 #[derive(Debug, Clone)]
 pub enum Source {
     /// The real engine on a real workload.
-    Real(ExperimentConfig),
+    Real(ExperimentConfig, EngineOptions),
     /// The fake engine on a simulated workload.
     Fake(FakeOptions),
 }
@@ -21,13 +21,13 @@ pub enum Source {
 /// Starts the engine.
 pub fn connect(source: Source) -> Result<EngineHandle> {
     match source {
-        Source::Real(config) => real(config),
+        Source::Real(config, options) => real(config, options),
         Source::Fake(options) => Ok(fake::spawn(options)),
     }
 }
 
 /// The real engine: launches the workload and runs commands on its thread.
-fn real(config: ExperimentConfig) -> Result<EngineHandle> {
+fn real(config: ExperimentConfig, options: EngineOptions) -> Result<EngineHandle> {
     use anyhow::Context;
-    crate::experiment::spawn(config).context("cannot start the experiment engine")
+    crate::experiment::spawn_with(config, options).context("cannot start the experiment engine")
 }

@@ -20,7 +20,7 @@ use crate::experiment::{
 };
 use crate::report::text::{ratio, verdict_brief};
 
-use super::args::ExperimentArgs;
+use super::args::HeadlessArgs;
 
 /// How an experiment ended, for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,8 +70,8 @@ pub struct Driver {
 
 impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
-    pub fn start(args: &ExperimentArgs) -> anyhow::Result<Driver> {
-        let config = args.config()?;
+    pub fn start(args: &HeadlessArgs) -> anyhow::Result<Driver> {
+        let (config, options) = args.setup()?;
         let results =
             ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
         check_writable(&args.out)?;
@@ -83,12 +83,12 @@ impl Driver {
             seed: config.seed,
             target_precision: config.target_precision,
             warmup_s: config.warmup_s,
-            progress: Some(args.progress_source()),
+            progress: Some(args.progress.source()),
             census: None,
             sweep: None,
             rank: None,
         };
-        let engine = spawn_with(config, args.options())
+        let engine = spawn_with(config, options)
             .with_context(|| format!("cannot start {}", record.command.join(" ")))?;
         let interrupted = Arc::new(AtomicBool::new(false));
         install_interrupt(engine.commands.clone(), Arc::clone(&interrupted))?;

@@ -340,13 +340,13 @@ impl State {
             Field::Frequency => parse_positive_count(text)
                 .map(|n| self.options.frequency = n)
                 .map_err(|e| e.to_string()),
-            Field::Budget => parse_duration_ns(text)
+            Field::Budget => crate::units::parse_seconds(text)
                 .map_err(|e| e.to_string())
-                .and_then(|ns| {
-                    if ns < 1_000_000_000 {
+                .and_then(|seconds| {
+                    if seconds < 1.0 {
                         Err("give at least 1s".into())
                     } else {
-                        self.options.budget_s = ns as f64 / 1e9;
+                        self.options.budget_s = seconds;
                         Ok(())
                     }
                 }),

@@ -77,7 +77,7 @@ impl Default for Options {
             delays_ns: DEFAULT_DELAYS_NS.to_vec(),
             rank_delay_ns: 10_000,
             frequency: 1,
-            budget_s: 60.0,
+            budget_s: 90.0,
             census_window_s: 2.0,
             max_candidates: 8,
             export_dir: PathBuf::from("speedbump-report"),
