@@ -6,7 +6,7 @@
 //! Python process without any command-line dependency, and are re-exported
 //! here so `speedbump::ipc::...` keeps working. See ARCHITECTURE.md.
 
-pub use speedbump_core::{ipc, pattern, totals, units};
+pub use speedbump_core::{error, ipc, pattern, totals, units};
 
 #[cfg(feature = "cli")]
 pub mod analysis;

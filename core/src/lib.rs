@@ -7,6 +7,7 @@
 //! pull them into the hook through feature unification. The `speedbump` crate
 //! re-exports these modules at its root. See ARCHITECTURE.md.
 
+pub mod error;
 pub mod ipc;
 pub mod pattern;
 pub mod totals;

@@ -3,6 +3,7 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use speedbump_core::error::chain;
 use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
 use speedbump_core::pattern::PatternSet;
 
@@ -119,7 +120,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         Some(dir) => (false, dir.clone()),
         None => {
             let dir = new_session_path(std::process::id(), start.ticks)
-                .map_err(|e| Fatal(format!("cannot choose a session directory: {e}")))?;
+                .map_err(|e| Fatal(format!("cannot choose a session directory: {}", chain(&e))))?;
             // Children (spawned workers, subprocesses) join this run.
             environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;
             (true, dir)
@@ -134,17 +135,22 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     }
 
     let control = match &control_file {
-        Some(path) => Some(
-            ControlReader::open(path, uid)
-                .map_err(|e| Fatal(format!("cannot follow the launcher's control block: {e}")))?,
-        ),
+        Some(path) => Some(ControlReader::open(path, uid).map_err(|e| {
+            Fatal(format!(
+                "cannot follow the launcher's control block: {}",
+                chain(&e)
+            ))
+        })?),
         None => None,
     };
     let settings = match &control {
         Some(reader) => {
-            let (generation, control_settings) = reader
-                .read()
-                .map_err(|e| Fatal(format!("cannot read the launcher's settings: {e}")))?;
+            let (generation, control_settings) = reader.read().map_err(|e| {
+                Fatal(format!(
+                    "cannot read the launcher's settings: {}",
+                    chain(&e)
+                ))
+            })?;
             Settings::from_control(generation, &control_settings)
                 .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
         }

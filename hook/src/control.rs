@@ -9,6 +9,7 @@
 //! interpreter finalizes, and started again in fork children (threads do not
 //! survive `fork`).
 
+use speedbump_core::error::chain;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -39,7 +40,8 @@ pub fn start_polling() {
         Ok(reader) => reader,
         Err(error) => {
             say(&format!(
-                "cannot follow the launcher's settings: {error}; current settings stay"
+                "cannot follow the launcher's settings: {}; current settings stay",
+                chain(&error)
             ));
             return;
         }
@@ -103,7 +105,10 @@ fn apply_latest(py: Python<'_>, reader: &ControlReader) -> Option<u64> {
     let (generation, control) = match reader.read() {
         Ok(read) => read,
         Err(error) => {
-            say(&format!("cannot read the launcher's settings: {error}"));
+            say(&format!(
+                "cannot read the launcher's settings: {}",
+                chain(&error)
+            ));
             return None;
         }
     };

@@ -5,6 +5,7 @@
 //! launcher) does this, for all processes of the run; the others only mark
 //! their segment as exited. Under `speedbump run` the launcher reports.
 
+use speedbump_core::error::chain;
 use std::path::Path;
 
 use serde::Serialize;
@@ -36,8 +37,9 @@ pub fn at_exit(hook: &mut Hook) {
         && let Err(error) = write_report(path, &hook.config, &totals, &warnings)
     {
         say(&format!(
-            "cannot write the report {}: {error}",
-            path.display()
+            "cannot write the report {}: {}",
+            path.display(),
+            chain(&error)
         ));
     }
     hook.stats.close_files();

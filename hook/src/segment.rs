@@ -1,6 +1,7 @@
 //! This process's statistics segment: created on the first match (so helper
 //! processes that match nothing leave no file), replaced in fork children.
 
+use speedbump_core::error::chain;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -79,8 +80,9 @@ impl Stats {
                 say_once(
                     &SEGMENT_FAILURE_REPORTED,
                     &format!(
-                        "cannot create the statistics segment {}: {error}; delays go on, but other processes cannot see this one's counts",
-                        path.display()
+                        "cannot create the statistics segment {}: {}; delays go on, but other processes cannot see this one's counts",
+                        path.display(),
+                        chain(&error)
                     ),
                 );
                 match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
@@ -252,8 +254,9 @@ impl Stats {
                 say_once(
                     &SEGMENT_FAILURE_REPORTED,
                     &format!(
-                        "cannot create the statistics segment {}: {error}; delays go on, but other processes cannot see this one's counts",
-                        path.display()
+                        "cannot create the statistics segment {}: {}; delays go on, but other processes cannot see this one's counts",
+                        path.display(),
+                        chain(&error)
                     ),
                 );
                 parent.create_anonymous_like(&self.info)

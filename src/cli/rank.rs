@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::Args;
 
 use crate::analysis::{Candidate, NodeKind};
@@ -69,7 +69,7 @@ fn candidates_from_files(files: &[PathBuf]) -> anyhow::Result<Vec<Candidate>> {
     files
         .iter()
         .map(|path| {
-            let set = PatternSet::load(path).map_err(|e| anyhow!("{e}"))?;
+            let set = PatternSet::load(path)?;
             if set.is_empty() {
                 bail!(
                     "{}: no include pattern, so nothing would be slowed; add one (e.g. 'numpy.*:*')",

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use crate::experiment::results::ResultsFile;
@@ -67,7 +67,7 @@ fn stdout(text: &str) -> anyhow::Result<()> {
 
 /// Runs `speedbump report`.
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let results = ResultsFile::load(&args.results).map_err(|e| anyhow!("{e}"))?;
+    let results = ResultsFile::load(&args.results)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the directory {}", dir.display()))?;

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 
@@ -144,8 +144,8 @@ impl Plan {
         };
         let schedule = match &args.schedule {
             Some(path) => {
-                let schedule = Schedule::load(path).map_err(|e| anyhow!("{e}"))?;
-                schedule.check(&settings).map_err(|e| anyhow!("{e}"))?;
+                let schedule = Schedule::load(path)?;
+                schedule.check(&settings)?;
                 Some(schedule)
             }
             None => None,
@@ -160,7 +160,7 @@ impl Plan {
         let regex = match &args.progress.progress_regex {
             Some(text) => Some(Arc::new(
                 RegexProgress::new(text, args.progress.progress_regex_kind)
-                    .map_err(|e| anyhow!("--progress-regex: {e}"))?,
+                    .context("--progress-regex")?,
             )),
             None => None,
         };
@@ -354,7 +354,10 @@ fn apply_command(
     }
     match session.set_settings_tracked(next.clone(), timeout) {
         Ok(_) => *settings = next,
-        Err(e) => view.message(&format!("speedbump: cannot change settings: {e}")),
+        Err(e) => view.message(&format!(
+            "speedbump: cannot change settings: {}",
+            crate::error::chain(&e)
+        )),
     }
 }
 
@@ -662,7 +665,8 @@ mod tests {
         assert!(e.starts_with("--pattern:1:3: "), "{e}");
         assert!(e.contains('^'), "{e}");
         let a = parse(&["--pattern", "a:*", "--progress-regex", "(", "--", "x"]).unwrap();
-        let e = Plan::from_args(&a).err().unwrap().to_string();
+        let e = format!("{:#}", Plan::from_args(&a).err().unwrap());
         assert!(e.starts_with("--progress-regex: "), "{e}");
+        assert!(e.contains("unclosed group"), "{e}");
     }
 }

@@ -127,8 +127,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         &args.experiment,
         command.clone(),
     )?;
-    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
-        .map_err(|e| anyhow!("{e}"))?;
+    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
             "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \

@@ -125,6 +125,6 @@ pub fn make_target(
 fn engine_error(e: TargetError) -> EngineError {
     match e {
         TargetError::Engine(e) => e,
-        other => EngineError::Experiment(other.to_string()),
+        other => EngineError::Experiment(Box::new(other)),
     }
 }

@@ -67,7 +67,7 @@ impl From<TargetError> for Interruption {
         match e {
             TargetError::Cancelled => Interruption::Cancelled,
             TargetError::Exited(info) => Interruption::Exited(info),
-            other => Interruption::Failed(other.to_string()),
+            other => Interruption::Failed(crate::error::chain(&other)),
         }
     }
 }

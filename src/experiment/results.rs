@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "speedbump.results/1";
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// Reading or writing failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
@@ -32,7 +32,7 @@ pub enum ResultsError {
         source: std::io::Error,
     },
     /// The file is not valid JSON of this schema.
-    #[error("{} is not a speedbump results file: {source}", path.display())]
+    #[error("{} is not a speedbump results file", path.display())]
     Parse {
         /// The file.
         path: PathBuf,

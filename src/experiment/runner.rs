@@ -134,7 +134,10 @@ impl Runner {
                 Command::Cancel => {}
                 Command::Apply(settings) => {
                     if let Err(e) = self.target.apply(&settings, &cancel) {
-                        (self.sink)(Update::Warning(format!("cannot apply the settings: {e}")));
+                        (self.sink)(Update::Warning(format!(
+                            "cannot apply the settings: {}",
+                            crate::error::chain(&e)
+                        )));
                     }
                 }
                 Command::Census { patterns, window_s } => {

@@ -302,7 +302,10 @@ impl Run {
         let exit = match session.finish() {
             Ok(summary) => (summary.exit.code, summary.exit.signal),
             Err(e) => {
-                (self.sink)(Update::Warning(format!("cleaning up the run: {e}")));
+                (self.sink)(Update::Warning(format!(
+                    "cleaning up the run: {}",
+                    crate::error::chain(&e)
+                )));
                 (None, None)
             }
         };

@@ -10,7 +10,7 @@ use crate::ipc::IpcError;
 #[non_exhaustive]
 pub enum EngineError {
     /// A file-system operation on a path failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done (`create`, `write`, ...).
         action: &'static str,
@@ -35,7 +35,7 @@ pub enum EngineError {
         program: String,
     },
     /// The workload could not be started.
-    #[error("cannot start {program}: {source}")]
+    #[error("cannot start {program}")]
     Spawn {
         /// The program as given.
         program: String,
@@ -44,7 +44,7 @@ pub enum EngineError {
         source: io::Error,
     },
     /// A helper thread or process could not be started.
-    #[error("cannot start the {what}: {source}")]
+    #[error("cannot start the {what}")]
     Helper {
         /// Which helper.
         what: &'static str,
@@ -55,10 +55,10 @@ pub enum EngineError {
     /// The session has finished; nothing can be changed any more.
     #[error("the session has already finished")]
     Finished,
-    /// An experiment cannot run as configured; the message says why and
-    /// what to change.
-    #[error("{0}")]
-    Experiment(String),
+    /// An experiment cannot run as configured (the workload ended, gave
+    /// no progress, was cancelled); the error says why and what to change.
+    #[error(transparent)]
+    Experiment(Box<crate::experiment::TargetError>),
 }
 
 impl EngineError {

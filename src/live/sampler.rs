@@ -87,7 +87,10 @@ impl SegmentSet {
             Err(e) => {
                 if !self.dir_warned && !e.is_transient() {
                     self.dir_warned = true;
-                    agg.warn(format!("cannot list the session directory: {e}"));
+                    agg.warn(format!(
+                        "cannot list the session directory: {}",
+                        crate::error::chain(&e)
+                    ));
                 }
                 return;
             }
@@ -128,7 +131,7 @@ impl SegmentSet {
 
     fn skip(&mut self, agg: &mut Aggregator, path: PathBuf, error: &IpcError) {
         self.not_ready.remove(&path);
-        agg.warn(format!("skipped a segment: {error}"));
+        agg.warn(format!("skipped a segment: {}", crate::error::chain(error)));
         self.skipped.insert(path);
     }
 

@@ -11,16 +11,20 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::experiment::results::ResultsFile;
+use crate::experiment::results::{ResultsError, ResultsFile};
 use crate::report::markdown::render;
 
 use super::state::State;
 use super::views::report::findings;
 
 /// Writes every file into `state.options.export_dir`; returns their paths.
-pub fn write_all(state: &State) -> Result<Vec<PathBuf>, String> {
+pub fn write_all(state: &State) -> Result<Vec<PathBuf>, ResultsError> {
     let dir = &state.options.export_dir;
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::create_dir_all(dir).map_err(|source| ResultsError::Io {
+        action: "create",
+        path: dir.clone(),
+        source,
+    })?;
     let file = results_file(state);
     let rendered = render(&file, true);
     let mut files = vec![
@@ -33,9 +37,13 @@ pub fn write_all(state: &State) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ResultsError> {
     let path = dir.join(name);
-    fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    fs::write(&path, text).map_err(|source| ResultsError::Io {
+        action: "write",
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 

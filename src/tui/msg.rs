@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
+use crate::experiment::results::ResultsError;
 use crate::experiment::{Command, Update};
 
 /// Everything that can happen to the app. (`Engine` is large; boxing it
@@ -24,7 +25,7 @@ pub enum Msg {
     /// The engine's update channel closed.
     EngineGone,
     /// An export finished: the files written, or why not.
-    Exported(Result<Vec<PathBuf>, String>),
+    Exported(Result<Vec<PathBuf>, ResultsError>),
     /// SIGTERM, SIGHUP or SIGINT reached the TUI: leave like `q`.
     Signal,
 }

@@ -31,7 +31,7 @@ pub enum ThemeError {
     )]
     Unknown(String),
     /// The file could not be read.
-    #[error("cannot read theme file {path}: {source}")]
+    #[error("cannot read theme file {path}")]
     Read {
         /// The file.
         path: String,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum IpcError {
     /// A file-system or mapping operation failed.
-    #[error("could not {action} {}: {source}", path.display())]
+    #[error("could not {action} {}", path.display())]
     Io {
         /// What was being done, e.g. "create segment file".
         action: &'static str,

@@ -72,8 +72,7 @@ impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
     pub fn start(args: &HeadlessArgs) -> anyhow::Result<Driver> {
         let (config, options) = args.setup()?;
-        let results =
-            ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
+        let results = ResultsFile::load_for_append(&args.out, args.fresh)?;
         check_writable(&args.out)?;
         let record = ExperimentRecord {
             kind: ExperimentKind::Census,
@@ -297,7 +296,7 @@ impl Driver {
         };
         fill(&mut record);
         self.results.experiments.push(record);
-        self.results.save(&self.out).map_err(|e| anyhow!("{e}"))
+        Ok(self.results.save(&self.out)?)
     }
 
     /// The outcome so far, given the experiment's verdicts.

@@ -249,7 +249,10 @@ impl State {
                 Vec::new()
             }
             Msg::Exported(Err(e)) => {
-                self.say(Tone::Bad, format!("export failed: {e}"));
+                self.say(
+                    Tone::Bad,
+                    format!("export failed: {}", crate::error::chain(&e)),
+                );
                 Vec::new()
             }
             Msg::Signal => self.quit(),
