@@ -3,8 +3,8 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump::pattern::PatternSet;
+use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
+use speedbump_core::pattern::PatternSet;
 
 use crate::config::Config;
 use crate::control;
