@@ -136,12 +136,10 @@ struct CodePrefix {
 #[cfg(Py_3_11)]
 const _: () = assert!(std::mem::offset_of!(CodePrefix, co_flags) == 48);
 
-/// Frame states (3.10 `f_state`, 3.11 `gi_frame_state`): a generator that
-/// yielded is suspended; one that returned has completed.
-#[cfg(not(Py_3_11))]
+/// `FRAME_SUSPENDED` (3.10 `f_state`, 3.11 `gi_frame_state`): the state
+/// of a generator that yielded. One that returned is still marked
+/// executing (3.11) or returned (3.10) when the evaluation ends.
 const FRAME_SUSPENDED: i8 = -1;
-#[cfg(Py_3_11)]
-const FRAME_COMPLETED: i8 = 1;
 
 /// `PyFrameObject` (3.10.x) up to `f_state`.
 #[cfg(not(Py_3_11))]
@@ -393,7 +391,7 @@ unsafe fn progress_point(_frame: *mut Frame, slot: u32) -> After {
 unsafe fn returned(_frame: *mut Frame, after: &After) -> bool {
     match after {
         After::ProgressPoint { generator, .. } if !generator.is_null() => unsafe {
-            (**generator).gi_frame_state >= FRAME_COMPLETED
+            (**generator).gi_frame_state != FRAME_SUSPENDED
         },
         _ => true,
     }
