@@ -161,7 +161,8 @@ struct FrameObject {
     f_lasti: c_int,
     f_lineno: c_int,
     f_iblock: c_int,
-    f_state: c_char,
+    /// `PyFrameState`: a signed char.
+    f_state: i8,
 }
 
 #[cfg(not(Py_3_11))]
@@ -400,7 +401,7 @@ unsafe fn returned(_frame: *mut Frame, after: &After) -> bool {
 #[cfg(not(Py_3_11))]
 #[inline(always)]
 unsafe fn returned(frame: *mut Frame, _after: &After) -> bool {
-    unsafe { (*frame.cast::<FrameObject>()).f_state as i8 != FRAME_SUSPENDED }
+    unsafe { (*frame.cast::<FrameObject>()).f_state != FRAME_SUSPENDED }
 }
 
 /// Our evaluation function.
