@@ -11,7 +11,6 @@
 //! deterministic frames for the snapshot tests (the same seed gives the same
 //! frames).
 
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use crate::engine::EngineError;
@@ -159,10 +158,7 @@ impl Script {
     }
 
     fn next(&self) -> Option<Update> {
-        match self.engine.updates.recv_timeout(PATIENCE) {
-            Ok(update) => Some(update),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.engine.updates.recv_timeout(PATIENCE).ok()
     }
 
     /// Sends `command` and returns the updates up to its `CensusDone`,

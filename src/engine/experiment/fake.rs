@@ -495,7 +495,7 @@ impl Sampler {
                     stderr: false,
                 });
             }
-            std::thread::sleep(self.interval);
+            std::thread::sleep(self.interval.max(Duration::from_millis(10)));
         }
     }
 }
@@ -845,6 +845,79 @@ mod tests {
             off.time_per_unit_s(&settings(&["offpath_pkg.telemetry:*"], 0)),
             off.time_per_unit_s(&settings(&["offpath_pkg.telemetry:*"], 100_000))
         );
+    }
+
+    #[test]
+    fn off_path_subsystems_cost_nothing_but_are_seen() {
+        let pipeline = FakeWorkload::pipeline();
+        let py = FakeWorkload::python_bound();
+        for s in [settings(&["*:*"], 0), settings(&["telemetry.*:*"], 100_000)] {
+            assert_eq!(pipeline.time_per_unit_s(&s), py.time_per_unit_s(&s));
+        }
+        let snapshot = pipeline.snapshot(&settings(&["*:*"], 0), 3, 10.0, 1);
+        assert_eq!(snapshot.functions_total, pipeline.functions.len());
+        assert_eq!(snapshot.generations, [3]);
+        let rate = snapshot.throughput[0].per_second.unwrap();
+        let calls: f64 = pipeline.functions.iter().map(|f| f.calls_per_unit).sum();
+        let per_s = snapshot.patterns[0].rates.unwrap().calls_per_s;
+        assert!((per_s - calls * rate).abs() < 1e-6 * per_s, "{per_s}");
+        assert_eq!(snapshot.patterns[0].rates.unwrap().delayed_calls_per_s, 0.0);
+        let slowed = pipeline.snapshot(&settings(&["__main__:launch"], 10_000), 4, 10.0, 1);
+        let r = slowed.patterns[0].rates.unwrap();
+        assert_eq!(r.delayed_calls_per_s, r.calls_per_s);
+        assert_eq!(slowed.functions.len(), 1);
+    }
+
+    #[test]
+    fn on_the_wall_clock_windows_take_time_and_the_target_reports() {
+        let crashing = FakeWorkload {
+            run_s: Some(2.0),
+            exit_status: 1,
+            last_lines: vec!["Boom".to_owned()],
+            ..FakeWorkload::pipeline()
+        };
+        let mut target =
+            FakeTarget::new(crashing, Mode::Live, 0.1, 1).paced(Pace::Wall { speed: 10.0 });
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink: UpdateSink = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |u| seen.lock().unwrap().push(u))
+        };
+        target.report_to(sink, Duration::from_millis(10));
+        let cancel = Cancel::never();
+        let begun = Instant::now();
+        target.apply(&settings(&["*:*"], 0), &cancel).unwrap();
+        target.measure(0.5, &cancel).unwrap();
+        // Start-up, warm-up, the change and the window: 0.82 simulated s.
+        let real = begun.elapsed().as_secs_f64();
+        assert!(real >= 0.08, "{real}");
+        assert!(target.clock_s() >= 0.05 + 0.82 - 1e-9);
+        // The crash at 2 s: the next window reports it, the sampler prints
+        // the last lines and stops.
+        let err = target.measure(5.0, &cancel).unwrap_err();
+        assert!(matches!(err, TargetError::Exited(ref e) if e.last_lines == ["Boom"]));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| matches!(u, Update::Output { line, stderr: true } if line == "Boom"))
+        {
+            assert!(Instant::now() < deadline, "no last lines");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let seen = seen.lock().unwrap();
+        let live = seen.iter().filter(|u| matches!(u, Update::Live(_))).count();
+        assert!(live >= 2, "{live} snapshots");
+        assert!(
+            seen.iter()
+                .any(|u| matches!(u, Update::Applied(a) if a.generation == 2))
+        );
+        assert!(
+            seen.iter()
+                .any(|u| matches!(u, Update::Output { stderr: false, .. }))
+        );
+        assert!(!target.is_running());
     }
 
     #[test]
