@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use speedbump::analysis::Candidate;
-use speedbump::engine::experiment::{Command, Update};
+use speedbump::experiment::{Command, Update};
 use speedbump::tui::fake::{Script, first};
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme};
 

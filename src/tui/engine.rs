@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result};
 
-use crate::engine::experiment::EngineHandle;
-use crate::engine::experiment::protocol::ExperimentConfig;
+use crate::experiment::EngineHandle;
+use crate::experiment::protocol::ExperimentConfig;
 
 use super::fake::{self, FakeOptions};
 
@@ -21,7 +21,7 @@ pub enum Source {
 /// Starts the engine.
 pub fn connect(source: Source) -> Result<EngineHandle> {
     match source {
-        Source::Real(config) => crate::engine::experiment::spawn(config),
+        Source::Real(config) => crate::experiment::spawn(config),
         Source::Fake(options) => fake::spawn(options),
     }
     .context("cannot start the experiment engine")

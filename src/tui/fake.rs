@@ -1,7 +1,7 @@
 //! `speedbump tui --demo-fake` and the TUI's tests: the real experiment
 //! engine ([`spawn_on`]: the same runner, sweeps, rankings and census as
 //! `speedbump tui` on a real workload) over the simulated workload of
-//! [`crate::engine::experiment::fake`], so that what the TUI shows is what
+//! [`crate::experiment::fake`], so that what the TUI shows is what
 //! the engine computes. Nothing here measures or judges anything itself.
 //!
 //! [`spawn`] runs the simulation on the wall clock (sped up by
@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
-use crate::engine::EngineError;
-use crate::engine::LiveSettings;
-use crate::engine::experiment::fake::{FakeTarget, FakeWorkload, Pace, progress_line};
-use crate::engine::experiment::{
+use crate::experiment::fake::{FakeTarget, FakeWorkload, Pace, progress_line};
+use crate::experiment::{
     Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, Target, Update, spawn_on,
 };
+use crate::live::EngineError;
+use crate::live::LiveSettings;
 
 /// How the demo behaves.
 #[derive(Debug, Clone, PartialEq)]

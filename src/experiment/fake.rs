@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::prng::SplitMix64;
 use crate::analysis::{CensusEntry, Window};
-use crate::engine::snapshot::{
+use crate::live::snapshot::{
     ApplyReport, Counts, FunctionReading, PatternReading, ProcessApply, ProcessCounts, Rates,
     SourceKind, ThroughputReading,
 };
-use crate::engine::{LiveSettings, LiveSnapshot};
+use crate::live::{LiveSettings, LiveSnapshot};
 use crate::pattern::PatternSet;
 
 use super::context::UpdateSink;
