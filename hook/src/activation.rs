@@ -13,9 +13,9 @@ use crate::failure::say;
 use crate::hot::HOT;
 use crate::mechanism;
 use crate::seen::SeenFunctions;
+use crate::segment::Stats;
 use crate::settings::{self, Settings};
 use crate::state::{HOOK, Hook};
-use crate::stats::Stats;
 use crate::window::{ProcessStart, delay_window};
 
 /// A problem that must stop the program before its code runs (exit 2).

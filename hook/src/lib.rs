@@ -30,9 +30,9 @@ mod monitoring;
 #[cfg(not(Py_3_11))]
 mod qualname;
 mod seen;
+mod segment;
 mod settings;
 mod state;
-mod stats;
 mod window;
 
 use pyo3::prelude::*;

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::gil::GilCell;
 use crate::mechanism::Mechanism;
 use crate::seen::SeenFunctions;
-use crate::stats::Stats;
+use crate::segment::Stats;
 use crate::window::ProcessStart;
 
 pub struct Hook {
