@@ -19,6 +19,7 @@ mod exit;
 mod failure;
 mod gil;
 mod hot;
+mod pattern_delays;
 mod seen;
 mod settings;
 mod state;

@@ -126,10 +126,7 @@ fn far_from_target(verdict: &Verdict, stop: &StopRule) -> bool {
 
 /// The baseline of a treatment: the same settings at delay 0.
 pub fn baseline_of(treatment: &LiveSettings) -> LiveSettings {
-    LiveSettings {
-        delay_ns: 0,
-        ..treatment.clone()
-    }
+    treatment.counting_only()
 }
 
 fn merge_mode(seen: Option<Mode>, now: Mode) -> Mode {
