@@ -40,7 +40,9 @@ pub use fit::{SlopeFit, SweepPoint, fit_through_origin};
 pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
 };
-pub use ranking::{CandidateMeasurement, RankBy, RankedCandidate, rank};
+pub use ranking::{
+    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
+};
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};
 pub use stats::{DEFAULT_CONFIDENCE, Interval, RelativeThroughput, relative_throughput};

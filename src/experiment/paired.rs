@@ -214,7 +214,7 @@ pub fn run_pairs(
 /// One pair in the slot's order. If the target changed mode between the
 /// windows (auto mode switched to restart), the pair is measured again so
 /// both windows share a mode.
-fn measure_pair(
+pub(crate) fn measure_pair(
     target: &mut dyn Target,
     baseline: &LiveSettings,
     treatment: &LiveSettings,

@@ -262,6 +262,7 @@ impl Fake {
             Command::Rank {
                 candidates,
                 delay_ns,
+                dose: _,
                 frequency,
                 budget_s,
             } => {

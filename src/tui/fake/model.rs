@@ -330,6 +330,9 @@ pub fn rank_result(
     RankResult {
         under: under.to_owned(),
         delay_ns,
+        dose: None,
+        time_per_unit_s: None,
+        design: None,
         frequency,
         mode,
         ranked: rank(&measurements, RankBy::ThroughputDrop),
