@@ -139,6 +139,29 @@ impl FakeWorkload {
         }
     }
 
+    /// A serving loop with `children` modules under `serve`: one quiet
+    /// critical stage (`serve.sched:pick`, one 150 µs call per unit while
+    /// the device is idle) and `children - 1` busy stages hidden behind
+    /// the device (hundreds of short calls per unit, off the critical
+    /// path); 2 ms per unit in all.
+    pub fn serving_loop(children: usize) -> FakeWorkload {
+        let mut functions = vec![FakeFunction::critical("serve.sched:pick", 1.0, 150_000.0)];
+        for i in 1..children {
+            functions.push(FakeFunction::off_path(
+                &format!("serve.post{i}:step"),
+                100.0 + 50.0 * i as f64,
+                2_000.0,
+            ));
+        }
+        FakeWorkload {
+            functions,
+            other_ns: 1_850_000.0,
+            device_ns: 0.0,
+            noise: 0.02,
+            ..FakeWorkload::python_bound()
+        }
+    }
+
     /// Time per unit, seconds, under `settings` (without noise).
     pub fn time_per_unit_s(&self, settings: &LiveSettings) -> f64 {
         let matcher = Matcher::new(settings);

@@ -20,6 +20,7 @@
 
 use crate::analysis::grouped::{criticality_of_effect, standing};
 use crate::analysis::prng::SplitMix64;
+use crate::analysis::student::t_critical;
 use crate::analysis::{
     Additivity, Candidate, DEFAULT_CONFIDENCE, GroupedPair, OrderBy, PairSlot, RankedCandidate,
     Standing, StopRule, Verdict, criticality, design_block, fit_effects, next_window_s, order_by,
@@ -33,7 +34,11 @@ use super::paired::{Interruption, measure_pair, run_pairs};
 use super::protocol::{ExperimentKind, RankResult, Update};
 
 /// Default dose: injected time per unit as a fraction of the time per unit.
-pub const DEFAULT_DOSE: f64 = 0.05;
+/// 10%: on this project's shared 2-core machine a pair's log ratio varies
+/// by ~0.1, so a 5% dose needs several minutes to tell criticality 1 from 0
+/// (docs/ranking.md); hidden stages keep their slack at 10% unless it was
+/// already thin.
+pub const DEFAULT_DOSE: f64 = 0.10;
 /// Shortest per-call delay a dose may ask for: below it the hook's clock
 /// reads dominate the spin (the dose then comes out larger, and says so).
 pub const MIN_DOSE_DELAY_NS: u64 = 200;
@@ -42,11 +47,13 @@ pub const MAX_DOSE_DELAY_NS: u64 = 1_000_000_000;
 /// Most injected time per unit in one grouped window, as a fraction of the
 /// time per unit: groups are no larger (nor than half the candidates), so
 /// that slowing several hidden stages together rarely uses up their slack.
-pub const MAX_WINDOW_DOSE: f64 = 0.25;
+pub const MAX_WINDOW_DOSE: f64 = 0.5;
 /// Fewest candidates for the grouped design (fewer: one at a time).
 pub const MIN_GROUPED: usize = 4;
 /// Share of the budget the grouped design may use before confirmation.
 const GROUPED_SHARE: f64 = 0.7;
+/// Share of the budget the confirmation of a settled ranking may use.
+const CONFIRM_SHARE: f64 = 0.2;
 /// At most this many leaders are confirmed one at a time.
 const MAX_CONFIRMED: usize = 3;
 /// Target half-width of a criticality interval for the stop rule.
@@ -225,8 +232,9 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
     let mut standing_now = Standing::Open;
     let mut group_size = 1;
     let mut blocks = 0;
+    let mut regrouped = 0;
     let mut interruption = None;
-    if k >= MIN_GROUPED {
+    if k >= MIN_GROUPED && ctx.options.grouped_ranking {
         let mean_dose = dosed.iter().filter_map(dose_of).sum::<f64>() / k as f64;
         group_size = if mean_dose > 0.0 {
             ((MAX_WINDOW_DOSE / mean_dose).floor() as usize).clamp(1, k.div_ceil(2))
@@ -266,6 +274,24 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
             }
             blocks += 1;
             fit = fit_effects(k, &grouped_pairs, DEFAULT_CONFIDENCE);
+            if let Some(f) = &fit
+                && group_size > 1
+                && f.additivity.is_some_and(|a| {
+                    // At 99.9%: a false alarm throws pairs away.
+                    a.t.abs()
+                        > t_critical(0.999, f.degrees_of_freedom.saturating_sub(1).max(1) as f64)
+                })
+            {
+                // Effects do not add up at this group size (slowing several
+                // hidden stages together used up their slack): smaller
+                // groups, and the pairs so far are set aside.
+                group_size = (group_size / 2).max(1);
+                regrouped += 1;
+                grouped_pairs.clear();
+                fit = None;
+                blocks = 0;
+                continue;
+            }
             if let Some(f) = &fit {
                 grouped_crit = grouped_criticality(f, &grouped_pairs, &dosed);
                 let intervals: Vec<_> = grouped_crit.iter().flatten().map(|(_, iv)| *iv).collect();
@@ -278,7 +304,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
     }
 
     // 3. Confirmation, one at a time.
-    let confirm: Vec<usize> = if k < MIN_GROUPED || fit.is_none() {
+    let confirm: Vec<usize> = if fit.is_none() {
         (0..k).collect()
     } else {
         contenders(&grouped_crit)
@@ -290,7 +316,13 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
             .iter()
             .map(|&i| group_settings(&counting, &owner, &dosed, &[i]))
             .collect();
+        // A settled grouped ranking only needs its leader checked alone.
         let left = budget_s - (ctx.target.clock_s() - start_s);
+        let left = if standing_now == Standing::Open {
+            left
+        } else {
+            left.min(CONFIRM_SHARE * budget_s)
+        };
         let mut plan = ctx.plan(treatments, left.max(0.0));
         if let Some(dose) = req.dose {
             // Precise enough when the criticality interval is about
@@ -410,6 +442,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         residual_sd: fit.as_ref().map(|f| f.residual_sd),
         additivity: fit.as_ref().and_then(|f| f.additivity),
         standing: standing_now,
+        regrouped,
         confirmed: confirm
             .iter()
             .map(|&i| req.candidates[i].label.clone())
@@ -435,6 +468,10 @@ pub struct RankDesign {
     pub additivity: Option<Additivity>,
     /// Where the ranking stood when the grouped design stopped.
     pub standing: Standing,
+    /// Times the additivity check failed and the group size was halved
+    /// (the pairs before each were set aside).
+    #[serde(default)]
+    pub regrouped: usize,
     /// Candidates confirmed one at a time.
     pub confirmed: Vec<String>,
 }
