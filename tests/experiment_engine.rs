@@ -9,7 +9,7 @@ use std::time::Duration;
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
 use speedbump::experiment::auto::AutoTarget;
 use speedbump::experiment::census::candidates_under;
-use speedbump::experiment::fake::{FakeTarget, FakeWorkload};
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
 use speedbump::experiment::{
     CensusResult, Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, RankResult,
     SweepResult, Target, Update, spawn_on,
@@ -361,8 +361,8 @@ fn same_seed_same_result() {
 
 #[test]
 fn cancel_keeps_the_pairs_measured_so_far() {
-    let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8);
-    target.pace = Some(Duration::from_millis(20));
+    let target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8)
+        .paced(Pace::PerWindow(Duration::from_millis(20)));
     let engine = start(target, 8);
     engine
         .commands

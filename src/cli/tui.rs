@@ -276,7 +276,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             precision: args.precision / 100.0,
             seed: args.seed,
             command: command.clone(),
-            mode: Mode::Live,
             ..FakeOptions::default()
         })
     } else {
