@@ -27,6 +27,7 @@ mod hot;
 mod mechanism;
 #[cfg(Py_3_12)]
 mod monitoring;
+mod pattern_delays;
 #[cfg(not(Py_3_11))]
 mod qualname;
 mod seen;

@@ -17,6 +17,8 @@ pub struct Settings {
     pub patterns: PatternSet,
     pub progress_points: Vec<Pattern>,
     pub delay_ns: u64,
+    /// Delay per call of each include pattern (empty: `delay_ns` for all).
+    pub pattern_delays_ns: Vec<u64>,
     pub frequency: u64,
     pub delay_resumes: bool,
     pub match_c_calls: bool,
@@ -30,6 +32,7 @@ impl Settings {
             patterns,
             progress_points: Vec::new(),
             delay_ns: config.delay_ns,
+            pattern_delays_ns: Vec::new(),
             frequency: config.frequency,
             delay_resumes: config.delay_resumes,
             match_c_calls: config.match_c_calls,
@@ -57,6 +60,7 @@ impl Settings {
             patterns,
             progress_points,
             delay_ns: control.delay_ns,
+            pattern_delays_ns: control.pattern_delays_ns.clone(),
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
             match_c_calls: control.flags & control_flags::MATCH_C_CALLS != 0,
@@ -85,16 +89,19 @@ fn probe_delay(delay_ns: u64) -> u64 {
 /// back code it stopped reporting), the delay is recalibrated if needed, and the
 /// segment records the control generation now applied.
 pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()> {
-    if settings.delay_ns > 0 && hook.calibrated_for != Some(probe_delay(settings.delay_ns)) {
+    // With per-pattern delays, `delay_ns` in force is the largest: it gates
+    // the fast path (0: never spin) and picks the calibration probe.
+    let delay_ns = crate::pattern_delays::largest(settings.delay_ns, &settings.pattern_delays_ns);
+    if delay_ns > 0 && hook.calibrated_for != Some(probe_delay(delay_ns)) {
         hook.fixed_cost_ns =
-            calibrate::measure_fixed_cost(py, hook.generation, settings.delay_ns).unwrap_or(0);
-        hook.calibrated_for = Some(probe_delay(settings.delay_ns));
+            calibrate::measure_fixed_cost(py, hook.generation, delay_ns).unwrap_or(0);
+        hook.calibrated_for = Some(probe_delay(delay_ns));
     }
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.
     let hot = unsafe { HOT.get() };
     hot.set_generation(hook.generation);
-    hot.set_delay(settings.delay_ns, hook.fixed_cost_ns);
+    hot.set_delay(delay_ns, hook.fixed_cost_ns);
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
@@ -102,9 +109,10 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
-    hook.stats.record_patterns(&hook.patterns);
+    hook.stats
+        .record_patterns(&hook.patterns, &settings.pattern_delays_ns);
     hook.control_generation = settings.control_generation;
-    hook.delay_ns = settings.delay_ns;
+    hook.delay_ns = delay_ns;
     hook.frequency = settings.frequency;
     mechanism::select(py, &hook.mechanism, wanted)?;
     hook.stats
