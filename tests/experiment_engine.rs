@@ -9,7 +9,7 @@ use std::time::Duration;
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
 use speedbump::experiment::auto::AutoTarget;
 use speedbump::experiment::census::candidates_under;
-use speedbump::experiment::fake::{FakeTarget, FakeWorkload};
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
 use speedbump::experiment::{
     CensusResult, Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, RankResult,
     SweepResult, Target, Update, spawn_on,
@@ -114,6 +114,7 @@ fn census_then_rank(target: FakeTarget, seed: u64, under: &str, delay_ns: u64) -
         Command::Rank {
             candidates,
             delay_ns,
+            dose: None,
             frequency: 1,
             budget_s: 300.0,
         },
@@ -360,8 +361,8 @@ fn same_seed_same_result() {
 
 #[test]
 fn cancel_keeps_the_pairs_measured_so_far() {
-    let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8);
-    target.pace = Some(Duration::from_millis(20));
+    let target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8)
+        .paced(Pace::PerWindow(Duration::from_millis(20)));
     let engine = start(target, 8);
     engine
         .commands
@@ -514,6 +515,7 @@ fn a_crash_is_reported_and_results_so_far_are_kept() {
         Command::Rank {
             candidates: Vec::<Candidate>::new(),
             delay_ns: 1_000,
+            dose: None,
             frequency: 1,
             budget_s: 10.0,
         },

@@ -177,15 +177,9 @@ impl DelaysArgs {
     }
 }
 
-/// Steps 3-4: how candidates are found and slowed.
+/// The census (steps 3-4): what runs, counted at delay 0.
 #[derive(Debug, Args)]
-pub struct RankingArgs {
-    /// Delay per call of each candidate.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = rank_delay)]
-    pub delay: u64,
-    /// Rank at most this many children (the busiest by calls).
-    #[arg(long, alias = "max-candidates", value_name = "N", default_value_t = 8)]
-    pub top: usize,
+pub struct CensusArgs {
     /// Length of the census window that discovers the candidates.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = long_seconds)]
     pub census: f64,
@@ -284,6 +278,16 @@ pub(crate) fn long_seconds(s: &str) -> Result<f64, String> {
     match seconds(s)? {
         v if v < 0.1 => Err(format!("'{s}' is too short; give at least 100ms")),
         v => Ok(v),
+    }
+}
+
+/// A dose: a share of the time per unit above 0 and at most 50%: `5%`.
+pub(crate) fn dose(s: &str) -> Result<f64, String> {
+    match share(s)? {
+        v if v > 0.0 && v <= 0.5 => Ok(v),
+        _ => Err(format!(
+            "a dose of '{s}' is out of range; write a share of the time per unit between 0 and 50%, e.g. 5%"
+        )),
     }
 }
 

@@ -140,6 +140,7 @@ impl Plan {
             delay_resumes: args.targets.resume,
             match_c_calls: args.targets.c_calls,
             patterns,
+            pattern_delays_ns: Vec::new(),
             progress_points,
         };
         let schedule = match &args.schedule {

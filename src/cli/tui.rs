@@ -12,9 +12,8 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 
 use super::options::{
-    DelaysArgs, ExperimentArgs, ProgressArgs, RankingArgs, TargetArgs, engine_setup,
+    self, CensusArgs, DelaysArgs, ExperimentArgs, ProgressArgs, TargetArgs, engine_setup,
 };
-use crate::experiment::Mode;
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::{Options, State, Theme};
@@ -50,7 +49,15 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub delays: DelaysArgs,
     #[command(flatten)]
-    pub ranking: RankingArgs,
+    pub census: CensusArgs,
+    /// Delay per call for `a` and for rankings with `d` (steps 3-4 rank by
+    /// an equal dose otherwise).
+    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = options::rank_delay)]
+    pub delay: u64,
+    /// Most candidates ranked at once (the busiest children of a node;
+    /// the default keeps every child, docs/ranking.md).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_candidates: usize,
     /// Theme: dark, light, high-contrast, or a .toml file.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
@@ -141,11 +148,12 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         mode: config.mode,
         patterns,
         delays_ns: delays,
-        rank_delay_ns: args.ranking.delay,
+        rank_delay_ns: args.delay,
+        rank_dose: Some(crate::experiment::rank::DEFAULT_DOSE),
         frequency: args.targets.frequency,
         budget_s: args.experiment.budget,
-        census_window_s: args.ranking.census,
-        max_candidates: args.ranking.top.max(1),
+        census_window_s: args.census.census,
+        max_candidates: args.max_candidates.max(1),
         export_dir: args.export_dir.clone(),
         auto_census: true,
         seed: config.seed,
@@ -160,7 +168,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             precision: config.target_precision,
             seed: config.seed,
             command: command.clone(),
-            mode: Mode::Live,
             ..FakeOptions::default()
         })
     } else {
@@ -207,10 +214,13 @@ mod tests {
         assert_eq!(args.experiment.warmup, defaults.warmup_s);
         assert_eq!(args.experiment.precision, defaults.target_precision);
         assert_eq!(args.experiment.seed, defaults.seed);
-        assert_eq!(Mode::from(args.experiment.mode), defaults.mode);
-        assert_eq!(args.ranking.delay, defaults.rank_delay_ns);
-        assert_eq!(args.ranking.census, defaults.census_window_s);
-        assert_eq!(args.ranking.top, defaults.max_candidates);
+        assert_eq!(
+            crate::experiment::Mode::from(args.experiment.mode),
+            defaults.mode
+        );
+        assert_eq!(args.delay, defaults.rank_delay_ns);
+        assert_eq!(args.census.census, defaults.census_window_s);
+        assert_eq!(args.max_candidates, defaults.max_candidates);
         assert_eq!(args.targets.frequency, defaults.frequency);
         assert_eq!(args.delays.delays, defaults.delays_ns);
         assert_eq!(args.export_dir, defaults.export_dir);

@@ -246,6 +246,7 @@ impl Driver {
         &mut self,
         candidates: Vec<Candidate>,
         delay_ns: u64,
+        dose: Option<f64>,
         frequency: u64,
         budget_s: f64,
     ) -> anyhow::Result<RankResult> {
@@ -256,6 +257,7 @@ impl Driver {
         self.send(Command::Rank {
             candidates,
             delay_ns,
+            dose,
             frequency,
             budget_s,
         })?;
