@@ -30,10 +30,6 @@ impl Driver {
         let state = State::new(
             Options {
                 rank_delay_ns: 100_000,
-                // The eight busiest children, as before the default became
-                // 64 (with every child ranked, `_util` comes first here: see
-                // /work/notes/issue-9-codebase.md).
-                max_candidates: 8,
                 export_dir: export_dir.to_path_buf(),
                 ..Options::default()
             },
