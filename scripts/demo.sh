@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a reference workload, set-up included: a simulated GPU
 # pipeline (examples/pipeline.py: Python dispatch feeding a device process)
-# through METHODOLOGY.md's steps.
+# through docs/methodology.md's steps.
 #
 #   scripts/demo.sh            # about a minute after the build
 #

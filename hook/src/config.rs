@@ -24,7 +24,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "SPEED_BUMP_START_AT",
 ];
 
-/// Delay applied when `SPEED_BUMP_DELAY_NS` is unset (METHODOLOGY.md).
+/// Delay applied when `SPEED_BUMP_DELAY_NS` is unset (docs/methodology.md).
 pub const DEFAULT_DELAY_NS: u64 = 1000;
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
 //! The settings the hook applies, from either source: the environment
-//! (METHODOLOGY.md's variables) or a launcher's control block (live), and
+//! (docs/methodology.md's variables) or a launcher's control block (live), and
 //! applying them to a running process.
 
 use pyo3::prelude::*;

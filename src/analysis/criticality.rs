@@ -12,7 +12,7 @@
 //! matched code is on it, serially); 0 means none did (it runs in the
 //! shadow of something slower). Dividing by injected time per unit makes
 //! candidates with very different call counts comparable, which a raw
-//! throughput drop does not (DESIGN.md). It is computed per pair and then
+//! throughput drop does not (ARCHITECTURE.md). It is computed per pair and then
 //! averaged with a Student t interval over pairs, so the interval carries
 //! the pair-to-pair noise of both numerator and denominator. Values a little
 //! outside `[0, 1]` are noise and kept as measured; only displays clamp.

@@ -1,4 +1,4 @@
-//! Step 2 of METHODOLOGY.md: what would faster Python buy, and step 1's
+//! Step 2 of docs/methodology.md: what would faster Python buy, and step 1's
 //! verdict, "is Python the bottleneck at all?".
 //!
 //! First-order extrapolation (the slope of time per unit against injected

@@ -8,7 +8,7 @@
 //! slowdown y = treatment time per unit / baseline time per unit - 1 = 1/relative - 1
 //! ```
 //!
-//! so the model `t(d) = t0 + c · i(d)` (METHODOLOGY.md step 2; DESIGN.md
+//! so the model `t(d) = t0 + c · i(d)` (docs/methodology.md step 2; ARCHITECTURE.md
 //! criticality) reads `y = c · x`, with `c` the criticality. The fit is
 //! weighted least squares through the origin with weights `1/se(y)²`
 //! (Aitken's generalised least squares for independent points); `se(y)`

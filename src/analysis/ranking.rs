@@ -2,7 +2,7 @@
 //! did, with ties flagged.
 //!
 //! Two keys, both reported for every candidate:
-//! - **throughput drop** at the common delay per call (METHODOLOGY.md step
+//! - **throughput drop** at the common delay per call (docs/methodology.md step
 //!   3: "the subsystem with the largest throughput drop"): the answer to
 //!   "where does a nanosecond per call cost most", which grows with calls
 //!   per unit;
@@ -254,7 +254,7 @@ pub enum OrderBy {
     Gain,
     /// Criticality.
     Criticality,
-    /// Throughput drop (METHODOLOGY.md's equal delay per call).
+    /// Throughput drop (docs/methodology.md's equal delay per call).
     Drop,
 }
 

@@ -1,4 +1,4 @@
-//! The shape of throughput against delay (METHODOLOGY.md, "Interpreting
+//! The shape of throughput against delay (docs/methodology.md, "Interpreting
 //! Results"): none, linear, sub-linear, or a threshold with its knee.
 //!
 //! Works on sweep points in relative terms (see [`crate::analysis::fit`]):

@@ -1,5 +1,5 @@
 //! Discovery: the tree of functions a census saw, and the pattern that
-//! selects any node's subtree (DESIGN.md, "Drill-down").
+//! selects any node's subtree (ARCHITECTURE.md, "Drill-down").
 //!
 //! A census is a window with `*:*` at delay 0: every Python function that ran,
 //! as `module:qualname`, with its call count. The tree is

@@ -5,7 +5,7 @@
 //! (the same patterns at delay 0: the hook counts but does not spin, so its
 //! own per-call cost is on both sides and cancels) next to a treatment window,
 //! in random order. Adjacent windows see the same machine, so pairing cancels
-//! slow drift from other tenants (DESIGN.md, "Experiments and analysis").
+//! slow drift from other tenants (ARCHITECTURE.md, "Experiments and analysis").
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! `speedbump rank [OPTIONS] -- COMMAND...`: steps 3 and 4 of
-//! METHODOLOGY.md. Which subsystem, module, class or function limits
+//! docs/methodology.md. Which subsystem, module, class or function limits
 //! throughput: a census (`*:*` at delay 0) finds what runs under a node of
 //! the call tree; every child is a candidate, each receives the same dose
 //! (injected time per unit of work), several are slowed per window in a
@@ -29,7 +29,7 @@ Examples:
   speedbump rank --under '*' -- python bench.py                           # step 3: which subsystem
   speedbump rank --under 'vllm.worker' -- python bench.py                 # step 4: narrow down
   speedbump rank --candidates numpy.txt zmq.txt model.txt -- python bench.py
-  speedbump rank --under 'pkg' --delay 10us -- python bench.py            # METHODOLOGY.md's equal delay
+  speedbump rank --under 'pkg' --delay 10us -- python bench.py            # docs/methodology.md's equal delay
 
 --under takes a node of the call tree the census builds: '*' (top-level packages and
 modules), a package or module ('vllm.worker'), a class or function ('pkg.mod:Engine').

@@ -1,5 +1,5 @@
 //! `speedbump sweep [OPTIONS] -- COMMAND...`: steps 1 and 2 of
-//! METHODOLOGY.md. Throughput against delay for one set of patterns (all of
+//! docs/methodology.md. Throughput against delay for one set of patterns (all of
 //! Python by default), its shape, the verdict "is Python the bottleneck",
 //! and what a faster Python would gain. A thin layer over
 //! [`crate::experiment`]; see docs/experiments.md.

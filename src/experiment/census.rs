@@ -1,4 +1,4 @@
-//! Discovery (METHODOLOGY.md step 3): a census window at delay 0 that
+//! Discovery (docs/methodology.md step 3): a census window at delay 0 that
 //! counts every function the patterns match (usually `*:*`), turned into
 //! the call tree whose nodes are the candidates of steps 3 and 4.
 

@@ -1,5 +1,5 @@
 //! Live mode: one long-running workload; settings switched between windows
-//! through the control block, without a restart (DESIGN.md, "Servers").
+//! through the control block, without a restart (ARCHITECTURE.md, "Servers").
 //!
 //! Each window: publish the settings, wait until every running hooked
 //! process applies them, let work in flight drain (`settle`), read the

@@ -1,4 +1,4 @@
-//! The experiment engine: METHODOLOGY.md's five steps, automated.
+//! The experiment engine: docs/methodology.md's five steps, automated.
 //!
 //! [`protocol`] is the contract with the front ends (headless commands,
 //! TUI): [`spawn`] launches the workload and starts a thread that executes

@@ -1,4 +1,4 @@
-//! The paired-window loop shared by sweeps and rankings (DESIGN.md,
+//! The paired-window loop shared by sweeps and rankings (ARCHITECTURE.md,
 //! "Experiments and analysis").
 //!
 //! Every setting (a delay; a candidate's patterns at one delay) is measured

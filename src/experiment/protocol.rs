@@ -23,7 +23,7 @@ pub enum Mode {
     /// block between windows (servers, long benchmarks).
     Live,
     /// One run of the command per window (workloads that do fixed work and
-    /// exit), as in METHODOLOGY.md.
+    /// exit), as in docs/methodology.md.
     Restart,
     /// Live while the workload keeps running; restart when it exits on its
     /// own before the experiment is done.
@@ -44,7 +44,7 @@ pub struct ExperimentConfig {
     /// Whether the regex's value is a rate (`true`) or a running count.
     pub progress_regex_is_rate: bool,
     /// Seconds of warm-up skipped before the first window (live mode), or at
-    /// the start of each run (restart mode; METHODOLOGY.md "Using Timing
+    /// the start of each run (restart mode; docs/methodology.md "Using Timing
     /// Windows"), counted from the first unit of progress: a start-up before
     /// it is always skipped, however long.
     pub warmup_s: f64,

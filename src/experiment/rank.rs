@@ -1,4 +1,4 @@
-//! Steps 3-4 (METHODOLOGY.md): which candidate limits throughput, and how
+//! Steps 3-4 (docs/methodology.md): which candidate limits throughput, and how
 //! much a user gains by speeding it up (docs/ranking.md).
 //!
 //! 1. **Dosing census**: every candidate counted at delay 0 for a window;
@@ -427,7 +427,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         }
         ranked.push(line);
     }
-    // An equal delay per call (METHODOLOGY.md) ranks by drop, as that
+    // An equal delay per call (docs/methodology.md) ranks by drop, as that
     // method does; an equal dose by what a user gains.
     result.ranked = if req.dose.is_some() {
         order_by_gain(ranked)

@@ -1,4 +1,4 @@
-//! Restart mode: one run of the command per window, as METHODOLOGY.md does
+//! Restart mode: one run of the command per window, as docs/methodology.md does
 //! by hand ("restart server, benchmark"), for workloads that do fixed work
 //! and exit.
 //!

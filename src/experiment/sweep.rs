@@ -1,4 +1,4 @@
-//! Steps 1-2 (METHODOLOGY.md): throughput against delay for one set of
+//! Steps 1-2 (docs/methodology.md): throughput against delay for one set of
 //! patterns, its shape, step 1's verdict and step 2's predictions.
 
 use crate::analysis::{

@@ -4,7 +4,7 @@
 //! Three implementations: [`super::live::LiveTarget`] (one long-running
 //! process, settings switched through the control block),
 //! [`super::restart::RestartTarget`] (one run of the command per window, as
-//! in METHODOLOGY.md) and [`super::fake::FakeTarget`] (a simulated workload
+//! in docs/methodology.md) and [`super::fake::FakeTarget`] (a simulated workload
 //! with a known answer, for testing the experiment logic without Python).
 //! [`super::auto::AutoTarget`] switches from live to restart when the
 //! workload exits on its own. The experiments ([`super::paired`],

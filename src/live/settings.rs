@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::ipc::{ControlSettings, control_flags};
 use crate::pattern::{PatternError, PatternSet, parse_pattern};
 
-/// Delay per selected call when none is given (METHODOLOGY.md: 1 µs).
+/// Delay per selected call when none is given (docs/methodology.md: 1 µs).
 pub const DEFAULT_DELAY_NS: u64 = 1_000;
 
 /// What every hooked process of a session does, as one value.

@@ -1,4 +1,4 @@
-//! `speedbump tui`: the five steps of METHODOLOGY.md at the keyboard, live,
+//! `speedbump tui`: the five steps of docs/methodology.md at the keyboard, live,
 //! over SSH. The Elm Architecture (ratatui's application patterns): one
 //! message type ([`msg::Msg`]: keys, ticks, engine updates), one `update`
 //! ([`state::State::update`]), pure views (`impl Widget for &State`), and a

@@ -1,7 +1,7 @@
 """The reference workloads in examples/: each runs, prints a parseable
 throughput, and behaves as its KNOWN ANSWER says, measured directly (no
 speedbump command): without the hook, and under the hook through the
-environment variables, as METHODOLOGY.md does it.
+environment variables, as docs/methodology.md does it.
 
 Bounds are generous: the test machine has 2 shared, noisy cores, where one
 run's throughput varies by ±15%; the effects asserted are 2-5 times that.

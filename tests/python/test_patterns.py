@@ -76,7 +76,7 @@ def test_per_pattern_counts(run_py):
 
 
 def test_module_glob_without_dot_star_warns_and_suggests_a_fix(run_py):
-    # METHODOLOGY.md's `vllm.worker:*` case: the module itself holds no code
+    # docs/methodology.md's `vllm.worker:*` case: the module itself holds no code
     # but its import; the functions live in its submodules.
     r = run_py(CALLS, patterns="pkg.worker:*\n", files=PACKAGE)
     assert r.returncode == 0

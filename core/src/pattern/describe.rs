@@ -6,7 +6,7 @@ use super::glob::Shape;
 
 pub(crate) fn describe(pattern: &Pattern) -> String {
     let mut text = format!("{} in {}", functions(pattern), modules(pattern));
-    // `vllm.worker:*` (METHODOLOGY.md's own example) reads like "the worker
+    // `vllm.worker:*` (docs/methodology.md's own example) reads like "the worker
     // layer" but matches only the package's __init__; say so where it matters.
     if let (false, Shape::Literal(name), Shape::Anything) = (
         pattern.by_path,

@@ -1,6 +1,6 @@
 //! Target patterns: which Python functions to slow down.
 //!
-//! A target file (METHODOLOGY.md) holds one pattern per line,
+//! A target file (docs/methodology.md) holds one pattern per line,
 //! `module_glob:qualname_glob`, e.g. `numpy.*:*`, `*:*matmul*`,
 //! `vllm.worker.model_runner:ModelRunner.execute_model`. `#` starts a comment
 //! (a whole line, or after whitespace behind a pattern); a leading `!` makes

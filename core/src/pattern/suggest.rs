@@ -1,7 +1,7 @@
 //! "Did you mean": for a pattern that matched none of the functions a run
 //! saw, a relaxed pattern that would have matched some.
 //!
-//! The most common mistakes, from METHODOLOGY.md's own examples: a package
+//! The most common mistakes, from docs/methodology.md's own examples: a package
 //! written as a module (`vllm.worker:*` when the code lives in
 //! `vllm.worker.model_runner`), a class name where its methods were meant
 //! (`m:ModelRunner`), the wrong case (`Numpy.*`), and a module path missing

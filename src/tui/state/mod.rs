@@ -30,7 +30,7 @@ use experiments::{RankEntry, Results, Running, SweepState};
 use live::{Live, OutputLog, Workload};
 use tree::Drill;
 
-/// Step 1's delays when none are given (METHODOLOGY.md: 0, 1 µs, 10 µs, 100 µs).
+/// Step 1's delays when none are given (docs/methodology.md: 0, 1 µs, 10 µs, 100 µs).
 pub const DEFAULT_DELAYS_NS: [u64; 4] = [0, 1_000, 10_000, 100_000];
 
 /// What the user chose on the command line.
