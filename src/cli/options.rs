@@ -206,13 +206,27 @@ impl From<ModeArg> for Mode {
     }
 }
 
+/// What every experiment command takes: targeting, progress, experiment.
+#[derive(Debug, Args)]
+pub struct WorkloadArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+}
+
 /// The engine's configuration and options for these options and `command`.
 pub fn engine_setup(
-    targets: &TargetArgs,
-    progress: &ProgressArgs,
-    experiment: &ExperimentArgs,
+    workload: &WorkloadArgs,
     command: Vec<String>,
 ) -> anyhow::Result<(ExperimentConfig, EngineOptions)> {
+    let WorkloadArgs {
+        targets,
+        progress,
+        experiment,
+    } = workload;
     let progress_points = progress.points()?;
     progress.check_regex()?;
     let config = ExperimentConfig {

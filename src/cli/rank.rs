@@ -116,7 +116,7 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(candidates_from_files(&args.candidates)?)
     };
-    let census_patterns = args.common.targets.patterns_or_all()?;
+    let census_patterns = args.common.workload.targets.patterns_or_all()?;
     let mut driver = Driver::start(&args.common)?;
     let (candidates, under) = match from_files {
         Some(candidates) => {
@@ -214,14 +214,14 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                 args.dose * 100.0
             ),
         },
-        args.common.experiment.budget
+        args.common.workload.experiment.budget
     ));
     let mut result = driver.rank(
         candidates,
         args.delay.unwrap_or(0),
         dose,
-        args.common.targets.frequency,
-        args.common.experiment.budget,
+        args.common.workload.targets.frequency,
+        args.common.workload.experiment.budget,
     )?;
     result.under = under;
     driver.record(ExperimentKind::Rank, |r| r.rank = Some(result.clone()))?;

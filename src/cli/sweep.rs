@@ -54,7 +54,7 @@ pub struct SweepArgs {
 
 /// Runs `speedbump sweep`.
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let patterns = args.common.targets.patterns_or_all()?;
+    let patterns = args.common.workload.targets.patterns_or_all()?;
     let delays = args.delays.above_zero()?;
     let mut driver = Driver::start(&args.common)?;
     driver.note(&format!(
@@ -65,13 +65,13 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             .map(|&d| crate::units::format_ns(d))
             .collect::<Vec<_>>()
             .join(", "),
-        args.common.experiment.budget
+        args.common.workload.experiment.budget
     ));
     let mut result = driver.sweep(
         patterns,
         delays,
-        args.common.targets.frequency,
-        args.common.experiment.budget,
+        args.common.workload.targets.frequency,
+        args.common.workload.experiment.budget,
     )?;
     if let Some(speedups) = &args.predict {
         let measured: Vec<SweepPoint> = result.points.iter().flatten().copied().collect();
@@ -126,15 +126,18 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.delays.delays, [0, 1_000, 10_000]);
-        assert_eq!(a.common.experiment.budget, 120.0);
-        assert!((a.common.experiment.precision - 0.03).abs() < 1e-12);
+        assert_eq!(a.common.workload.experiment.budget, 120.0);
+        assert!((a.common.workload.experiment.precision - 0.03).abs() < 1e-12);
         assert_eq!(
-            a.common.experiment.mode,
+            a.common.workload.experiment.mode,
             crate::cli::options::ModeArg::Restart
         );
-        assert_eq!(a.common.targets.patterns_or_all().unwrap(), ["*:*"]);
-        assert_eq!(a.common.experiment.warmup, 0.5);
-        assert_eq!(a.common.experiment.window, 0.3);
+        assert_eq!(
+            a.common.workload.targets.patterns_or_all().unwrap(),
+            ["*:*"]
+        );
+        assert_eq!(a.common.workload.experiment.warmup, 0.5);
+        assert_eq!(a.common.workload.experiment.window, 0.3);
     }
 
     #[test]
@@ -156,7 +159,13 @@ mod tests {
             "a command is required"
         );
         let a = parse(&["--pattern", "!a:*", "--", "x"]).unwrap();
-        let e = a.common.targets.patterns_or_all().unwrap_err().to_string();
+        let e = a
+            .common
+            .workload
+            .targets
+            .patterns_or_all()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no include pattern"), "{e}");
     }
 

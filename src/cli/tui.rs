@@ -11,9 +11,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use clap::Args;
 
-use super::options::{
-    self, CensusArgs, DelaysArgs, ExperimentArgs, ProgressArgs, TargetArgs, engine_setup,
-};
+use super::options::{self, CensusArgs, DelaysArgs, WorkloadArgs, engine_setup};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::{Options, State, Theme};
@@ -41,11 +39,7 @@ pub struct TuiArgs {
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
     #[command(flatten)]
-    pub targets: TargetArgs,
-    #[command(flatten)]
-    pub progress: ProgressArgs,
-    #[command(flatten)]
-    pub experiment: ExperimentArgs,
+    pub workload: WorkloadArgs,
     #[command(flatten)]
     pub delays: DelaysArgs,
     #[command(flatten)]
@@ -127,13 +121,8 @@ fn command_line(args: &TuiArgs) -> anyhow::Result<Vec<String>> {
 /// Runs `speedbump tui`.
 pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let command = command_line(args)?;
-    let patterns = args.targets.patterns_or_all()?;
-    let (config, engine_options) = engine_setup(
-        &args.targets,
-        &args.progress,
-        &args.experiment,
-        command.clone(),
-    )?;
+    let patterns = args.workload.targets.patterns_or_all()?;
+    let (config, engine_options) = engine_setup(&args.workload, command.clone())?;
     let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
@@ -150,8 +139,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         delays_ns: delays,
         rank_delay_ns: args.delay,
         rank_dose: Some(crate::experiment::rank::DEFAULT_DOSE),
-        frequency: args.targets.frequency,
-        budget_s: args.experiment.budget,
+        frequency: args.workload.targets.frequency,
+        budget_s: args.workload.experiment.budget,
         census_window_s: args.census.census,
         max_candidates: args.max_candidates.max(1),
         export_dir: args.export_dir.clone(),
@@ -159,7 +148,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         seed: config.seed,
         target_precision: config.target_precision,
         warmup_s: config.warmup_s,
-        progress: Some(args.progress.source()),
+        progress: Some(args.workload.progress.source()),
     };
     let source = if args.demo_fake {
         Source::Fake(FakeOptions {
@@ -210,18 +199,21 @@ mod tests {
             panic!("not tui")
         };
         let defaults = Options::default();
-        assert_eq!(args.experiment.budget, defaults.budget_s);
-        assert_eq!(args.experiment.warmup, defaults.warmup_s);
-        assert_eq!(args.experiment.precision, defaults.target_precision);
-        assert_eq!(args.experiment.seed, defaults.seed);
+        assert_eq!(args.workload.experiment.budget, defaults.budget_s);
+        assert_eq!(args.workload.experiment.warmup, defaults.warmup_s);
         assert_eq!(
-            crate::experiment::Mode::from(args.experiment.mode),
+            args.workload.experiment.precision,
+            defaults.target_precision
+        );
+        assert_eq!(args.workload.experiment.seed, defaults.seed);
+        assert_eq!(
+            crate::experiment::Mode::from(args.workload.experiment.mode),
             defaults.mode
         );
         assert_eq!(args.delay, defaults.rank_delay_ns);
         assert_eq!(args.census.census, defaults.census_window_s);
         assert_eq!(args.max_candidates, defaults.max_candidates);
-        assert_eq!(args.targets.frequency, defaults.frequency);
+        assert_eq!(args.workload.targets.frequency, defaults.frequency);
         assert_eq!(args.delays.delays, defaults.delays_ns);
         assert_eq!(args.export_dir, defaults.export_dir);
     }

@@ -7,18 +7,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::options::{ExperimentArgs, ProgressArgs, TargetArgs, engine_setup, utf8_command};
+use crate::cli::options::{WorkloadArgs, engine_setup, utf8_command};
 use crate::experiment::{EngineOptions, ExperimentConfig};
 
 /// Options of the headless experiment commands (`sweep`, `rank`).
 #[derive(Debug, Args)]
 pub struct HeadlessArgs {
     #[command(flatten)]
-    pub targets: TargetArgs,
-    #[command(flatten)]
-    pub progress: ProgressArgs,
-    #[command(flatten)]
-    pub experiment: ExperimentArgs,
+    pub workload: WorkloadArgs,
     /// Results file; experiments are appended to it.
     #[arg(long, value_name = "FILE", default_value = "results.json")]
     pub out: PathBuf,
@@ -40,8 +36,7 @@ impl HeadlessArgs {
     /// The engine's configuration and options.
     pub(crate) fn setup(&self) -> anyhow::Result<(ExperimentConfig, EngineOptions)> {
         let command = utf8_command(self.command.iter().cloned())?;
-        let (config, mut options) =
-            engine_setup(&self.targets, &self.progress, &self.experiment, command)?;
+        let (config, mut options) = engine_setup(&self.workload, command)?;
         options.forward_output = self.show_output;
         Ok((config, options))
     }

@@ -82,7 +82,7 @@ impl Driver {
             seed: config.seed,
             target_precision: config.target_precision,
             warmup_s: config.warmup_s,
-            progress: Some(args.progress.source()),
+            progress: Some(args.workload.progress.source()),
             census: None,
             sweep: None,
             rank: None,
