@@ -389,3 +389,22 @@ fn colours_come_from_the_theme_and_no_color_removes_them() {
     assert_eq!(active.bg, ratatui::style::Color::Reset);
     assert!(active.modifier.contains(ratatui::style::Modifier::REVERSED));
 }
+
+#[test]
+fn step_0_and_the_status_say_plainly_when_anything_is_slowed() {
+    let (mut state, _) = started();
+    let text = screen(&state, 100, 30);
+    assert!(!text.contains("SLOW"), "nothing is slowed:\n{text}");
+    // A process still slowing calls while no experiment runs.
+    let mut snapshot = state.live.last.clone().unwrap();
+    let rates = snapshot.patterns[0].rates.as_mut().unwrap();
+    rates.delayed_calls_per_s = 514_000.0;
+    feed(&mut state, vec![Update::Live(snapshot)]);
+    assert!(state.running.is_none());
+    for (w, h) in [(80, 24), (100, 30)] {
+        let text = screen(&state, w, h);
+        let status = text.lines().rev().nth(1).unwrap();
+        assert!(status.contains("idle · SLOWING 514k calls/s"), "{status}");
+        assert!(text.contains("SLOWED 514k calls/s"), "{text}");
+    }
+}

@@ -88,6 +88,25 @@ impl Live {
             })
     }
 
+    /// Calls per second being slowed now, summed over every pattern and
+    /// process (measured, not what was asked for: a process that missed a
+    /// settings change shows here too); `None` before any rate is known.
+    pub fn slowed_per_s(&self) -> Option<f64> {
+        let snapshot = self.last.as_ref()?;
+        let rates: Vec<f64> = snapshot
+            .patterns
+            .iter()
+            .filter(|p| !p.exclude)
+            .filter_map(|p| p.rates.map(|r| r.delayed_calls_per_s))
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
+    /// Whether anything is being slowed now.
+    pub fn slowing(&self) -> bool {
+        self.slowed_per_s().is_some_and(|r| r > 0.0)
+    }
+
     /// The current throughput.
     pub fn rate(&self) -> Option<f64> {
         self.last

@@ -125,6 +125,20 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
         }
         None => spans.push(Span::styled("idle", theme.dim())),
     }
+    if let Some(slowed) = state.live.slowed_per_s().filter(|r| *r > 0.0) {
+        // Plain whenever the workload is slowed, above all between
+        // experiments (a node applied with `a`, a process that missed the
+        // idle settings).
+        let style = if state.running.is_some() {
+            theme.warn()
+        } else {
+            theme.bad()
+        };
+        spans.push(Span::styled(
+            format!(" · SLOWING {} calls/s", format::rate(slowed)),
+            style,
+        ));
+    }
     spans.push(Span::styled(" │ ", theme.dim()));
     spans.push(live::sparkline_span(state, 12));
     match state.live.rate() {
