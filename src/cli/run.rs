@@ -242,6 +242,7 @@ enum Msg {
 }
 
 fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
+    crate::engine::interpreter::check_command(&args.command, "")?;
     let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let mut json = match &args.json {
         None => None,

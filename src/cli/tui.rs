@@ -14,6 +14,7 @@ use clap::Args;
 
 use crate::engine::experiment::Mode;
 use crate::engine::experiment::protocol::ExperimentConfig;
+use crate::engine::interpreter::check_command;
 use crate::engine::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
@@ -240,6 +241,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
         .map_err(|e| anyhow!("{e}"))?;
+    if !args.demo_fake {
+        let command: Vec<OsString> = command.iter().map(OsString::from).collect();
+        let hint = if args.script.is_some() {
+            " (a script runs with $SPEEDBUMP_PYTHON, else the `python` beside speedbump, else python3)"
+        } else {
+            ""
+        };
+        check_command(&command, hint)?;
+    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
             "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \

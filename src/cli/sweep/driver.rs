@@ -72,6 +72,8 @@ impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
     pub fn start(args: &ExperimentArgs) -> anyhow::Result<Driver> {
         let config = args.config()?;
+        let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
+        crate::engine::interpreter::check_command(&command, "")?;
         let results =
             ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
         check_writable(&args.out)?;
@@ -88,6 +90,8 @@ impl Driver {
             sweep: None,
             rank: None,
         };
+        let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
+        crate::engine::interpreter::check_command(&command, "")?;
         let engine = spawn_with(config, args.options())
             .with_context(|| format!("cannot start {}", record.command.join(" ")))?;
         let interrupted = Arc::new(AtomicBool::new(false));
