@@ -502,3 +502,27 @@ fn real_engine_two_sweeps_leave_a_process_pool_unslowed() {
     assert!(status.success(), "{status:?}\n{}", pty.text());
     pty.assert_restored();
 }
+
+/// Without any progress source, the census still runs (it counts calls):
+/// step 3 lists what it saw instead of waiting for a throughput forever.
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_census_needs_no_progress_source() {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/workloads/pool_service.py"
+    );
+    let mut pty = Pty::spawn(
+        &["tui", script, "--mode", "live", "--census", "1s"],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        30,
+        100,
+    );
+    pty.send("3");
+    let text = pty.wait_for("functions seen");
+    assert!(text.contains("__main__"), "{text}");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", pty.text());
+}

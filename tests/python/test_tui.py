@@ -51,3 +51,18 @@ def test_tui_leaves_a_process_pool_unslowed_after_two_sweeps():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "1 passed" in result.stdout, output
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
+def test_tui_census_needs_no_progress_source():
+    """tests/tui_pty.rs `real_engine_census_needs_no_progress_source`."""
+    env = dict(os.environ, SPEEDBUMP_PYTHON=PYTHON)
+    env.pop("NO_COLOR", None)
+    result = subprocess.run(
+        ["cargo", "test", "--locked", "--quiet", "--test", "tui_pty",
+         "real_engine_census_needs_no_progress_source", "--", "--ignored", "--exact"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "1 passed" in result.stdout, output

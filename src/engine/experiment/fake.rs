@@ -224,6 +224,9 @@ pub struct FakeTarget {
     /// Real time each window takes (default none: the simulation runs as
     /// fast as it can), so that commands can arrive mid-experiment in tests.
     pub pace: Option<std::time::Duration>,
+    /// How often the simulated progress signal updates (a workload that
+    /// prints its rate every so often), seconds; `None`: every unit counts.
+    pub signal_period_s: Option<f64>,
 }
 
 impl FakeTarget {
@@ -256,6 +259,7 @@ impl FakeTarget {
             runs: 1,
             history: Vec::new(),
             pace: None,
+            signal_period_s: None,
         }
     }
 
@@ -359,6 +363,10 @@ impl Target for FakeTarget {
 
     fn clock_s(&self) -> f64 {
         self.clock_s
+    }
+
+    fn signal_period_s(&self) -> Option<f64> {
+        self.signal_period_s
     }
 
     fn apply(&mut self, settings: &LiveSettings, cancel: &Cancel) -> Result<(), TargetError> {

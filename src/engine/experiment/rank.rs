@@ -47,6 +47,9 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
             pairs: event.total_pairs,
         });
     });
+    for warning in &outcome.warnings {
+        sink(Update::Warning(warning.clone()));
+    }
     let measurements: Vec<CandidateMeasurement> = req
         .candidates
         .iter()
