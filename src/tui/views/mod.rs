@@ -266,7 +266,11 @@ fn render_editor(state: &State, body: Rect, buf: &mut Buffer) {
 
 /// The empty-state text of a pane, centred vertically.
 pub fn empty_state(state: &State, area: Rect, buf: &mut Buffer, lines: Vec<Line<'_>>) {
-    let height = lines.len() as u16;
+    // Rows after wrapping (a line wider than the area takes several), so a
+    // long message is never cut to its first row.
+    let width = usize::from(area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let height = u16::try_from(rows).unwrap_or(u16::MAX).min(area.height);
     let inner = centered(area, area.width, height);
     Paragraph::new(lines)
         .style(state.theme.dim())

@@ -1,6 +1,7 @@
 //! Step 5: the findings and every ranking (the most recent first), as the
 //! exported report has them; `x` writes it.
 
+use crate::engine::experiment::report::text;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -82,23 +83,11 @@ pub fn findings(state: &State) -> Vec<String> {
             sweep.patterns.join(" "),
             sweep.python.message
         ));
-        if let Some(p) = sweep.predictions.first() {
-            if excludes_zero(p.gain_interval) {
-                out.push(format!(
-                    "Step 2: {} faster per call → {} {} (first-order).",
-                    format::delay(p.faster_ns_per_call as u64),
-                    format::signed_percent(p.gain),
-                    format::signed_interval(p.gain_interval)
-                ));
-            } else {
-                out.push(format!(
-                    "Step 2: {} faster per call → no measurable gain ({} {} spans 0).",
-                    format::delay(p.faster_ns_per_call as u64),
-                    format::signed_percent(p.gain),
-                    format::signed_interval(p.gain_interval)
-                ));
-            }
-        }
+        let step2 = sweep
+            .predictions
+            .first()
+            .map_or_else(|| text::no_prediction_reason(sweep), text::step2_sentence);
+        out.push(format!("Step 2: {step2}."));
     }
     out
 }
