@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use speedbump::engine::interpreter::{MIN_PYTHON, min_python_name};
+use speedbump::live::interpreter::{MIN_PYTHON, min_python_name};
 
 mod common;
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
-use crate::engine::experiment::Mode;
-use crate::engine::experiment::protocol::ExperimentConfig;
-use crate::engine::interpreter::check_command;
-use crate::engine::settings::{load_target_file, normalise_pattern, normalise_progress_point};
+use crate::experiment::Mode;
+use crate::experiment::protocol::ExperimentConfig;
+use crate::live::interpreter::check_command;
+use crate::live::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::format::parse_delays;
@@ -284,7 +284,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             precision: args.precision / 100.0,
             seed: args.seed,
             command: command.clone(),
-            mode: Mode::Live,
             ..FakeOptions::default()
         })
     } else {

@@ -13,12 +13,12 @@ use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::{Candidate, SweepPoint, Verdict};
-use crate::engine::experiment::report::text::{ratio, verdict_brief};
-use crate::engine::experiment::results::{ExperimentRecord, ResultsFile, now_unix_s};
-use crate::engine::experiment::{
+use crate::experiment::results::{ExperimentRecord, ResultsFile, now_unix_s};
+use crate::experiment::{
     CensusResult, Command, EngineHandle, ExperimentKind, RankResult, SweepResult, Update,
     spawn_with,
 };
+use crate::report::text::{ratio, verdict_brief};
 
 use super::args::ExperimentArgs;
 
@@ -73,7 +73,7 @@ impl Driver {
     pub fn start(args: &ExperimentArgs) -> anyhow::Result<Driver> {
         let config = args.config()?;
         let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
-        crate::engine::interpreter::check_command(&command, "")?;
+        crate::live::interpreter::check_command(&command, "")?;
         let results =
             ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
         check_writable(&args.out)?;
@@ -90,8 +90,6 @@ impl Driver {
             sweep: None,
             rank: None,
         };
-        let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
-        crate::engine::interpreter::check_command(&command, "")?;
         let engine = spawn_with(config, args.options())
             .with_context(|| format!("cannot start {}", record.command.join(" ")))?;
         let interrupted = Arc::new(AtomicBool::new(false));

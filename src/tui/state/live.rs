@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::LiveSnapshot;
-use crate::engine::experiment::Mode;
-use crate::engine::snapshot::SourceKind;
+use crate::experiment::Mode;
+use crate::live::LiveSnapshot;
+use crate::live::snapshot::SourceKind;
 
 /// Samples of throughput kept for the live chart (at 10 Hz: a minute).
 pub const HISTORY: usize = 600;
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(regex_unit("no group"), None);
         let mut live = Live::default();
         assert_eq!(live.unit(), "units");
-        let reading = |source, name: &str| crate::engine::snapshot::ThroughputReading {
+        let reading = |source, name: &str| crate::live::snapshot::ThroughputReading {
             source,
             name: name.into(),
             units: None,

@@ -144,9 +144,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             state,
             inner,
             buf,
-            vec![Line::from(
-                crate::engine::experiment::report::text::no_prediction_reason(result),
-            )],
+            vec![Line::from(crate::report::text::no_prediction_reason(
+                result,
+            ))],
         );
     } else {
         StatefulWidget::render(table, predictions, buf, &mut ts);

@@ -1,7 +1,7 @@
 //! Step 5: the findings and every ranking (the most recent first), as the
 //! exported report has them; `x` writes it.
 
-use crate::engine::experiment::report::text;
+use crate::report::text;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -322,7 +322,7 @@ mod tests {
         std::fs::create_dir(&session).unwrap();
         let inject = write_injection(&session, &builds).unwrap();
         let text = std::fs::read_to_string(inject.join("sitecustomize.py")).unwrap();
-        let (major, minor) = crate::engine::interpreter::MIN_PYTHON;
+        let (major, minor) = crate::live::interpreter::MIN_PYTHON;
         assert!(text.contains(&format!("version_info < ({major}, {minor}):")));
         assert!(!text.contains("__MIN_PYTHON"));
         assert!(inject.join("hooks/3.13/speedbump/_boot.py").is_file());

@@ -26,7 +26,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::analysis::CallTree;
-use crate::engine::{EngineError, LiveSettings};
+use crate::live::{EngineError, LiveSettings};
 
 use super::census::run_census;
 use super::context::{Context, UpdateSink, template};
