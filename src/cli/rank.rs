@@ -54,7 +54,7 @@ pub struct RankArgs {
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub candidates: Vec<PathBuf>,
     /// Delay per call of each candidate.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::RANK_DELAY, value_parser = parse_delay)]
     pub delay: u64,
     /// Delay every Nth matching call.
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
@@ -67,7 +67,7 @@ pub struct RankArgs {
     #[arg(long, value_name = "FRACTION", default_value = "1%", value_parser = parse_share)]
     pub min_share: f64,
     /// Length of the census window that discovers the candidates.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::CENSUS, value_parser = parse_seconds)]
     pub census: f64,
     #[command(flatten)]
     pub common: ExperimentArgs,

@@ -65,26 +65,26 @@ pub struct TuiArgs {
     /// window, for workloads that exit) or auto.
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_mode)]
     pub mode: Mode,
-    /// Time budget per experiment (sweep, ranking): 60s, 5min.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_seconds)]
+    /// Time budget per experiment (sweep, ranking): 90s, 5min.
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::BUDGET, value_parser = parse_seconds)]
     pub budget: f64,
     /// Step 1's delays per call.
-    #[arg(long, value_name = "LIST", default_value = "0,1us,10us,100us")]
+    #[arg(long, value_name = "LIST", default_value = crate::experiment::options::defaults::DELAYS)]
     pub delays: String,
     /// Delay per call for rankings (steps 3-4) and `a`.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::RANK_DELAY, value_parser = parse_delay)]
     pub delay: u64,
     /// Delay every Nth matching call.
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
     pub frequency: u64,
     /// Warm-up skipped before measuring (each run, in restart mode).
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_seconds_or_zero)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::WARMUP, value_parser = parse_seconds_or_zero)]
     pub warmup: f64,
     /// Target half-width of intervals, in percent.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub precision: f64,
     /// Census window (what runs, at delay 0).
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::CENSUS, value_parser = parse_seconds)]
     pub census: f64,
     /// Most candidates ranked at once (the busiest children of a node).
     #[arg(long, value_name = "N", default_value_t = 8)]
