@@ -134,6 +134,7 @@ pub struct Hot {
     pub patterns: *const PatternSlot,
     pub pattern_capacity: u32,
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
 }
 

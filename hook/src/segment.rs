@@ -194,10 +194,12 @@ impl Stats {
         }
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))] // C calls: sys.monitoring only
     pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
         self.c_decisions.get(&key).copied()
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub fn cache_c_decision(&mut self, key: usize, decision: Option<u32>) {
         self.c_decisions.insert(key, decision);
     }

@@ -20,8 +20,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The oldest Python the hook serves: `sys.monitoring` (PEP 669).
-pub const MIN_PYTHON: (u32, u32) = (3, 12);
+/// The oldest Python the hook serves (`sys.monitoring` on 3.12+, a PEP 523
+/// frame-evaluation function on 3.10 and 3.11; docs/python-versions.md).
+pub const MIN_PYTHON: (u32, u32) = (3, 10);
 
 /// `3.12`.
 pub fn min_python_name() -> String {
@@ -34,8 +35,8 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 /// A Python the hook cannot serve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{program} is Python {version}, which speedbump cannot hook: it needs Python {min} or newer \
-     (sys.monitoring, PEP 669); run the workload with a newer Python{hint}",
+    "{program} is Python {version}, which speedbump cannot hook: it needs Python {min} or newer; \
+     run the workload with a newer Python{hint}",
     min = min_python_name()
 )]
 pub struct UnsupportedPython {
