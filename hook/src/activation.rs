@@ -95,7 +95,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         .filter(|path| path.exists());
     let patterns = match (&config.targets, &control_file) {
         (Some(path), None) => {
-            let set = PatternSet::load(path).map_err(|e| Fatal(e.one_line()))?;
+            // Name the variable: the user may not know where the path came from.
+            let set = PatternSet::load(path)
+                .map_err(|e| Fatal(format!("SPEED_BUMP_TARGETS={}", e.one_line())))?;
             if set.is_empty() {
                 return Err(Fatal(format!(
                     "{}: no include pattern in this file, so nothing would be slowed; add one, e.g. '*:*'",

@@ -151,6 +151,31 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "tui")]
+    #[test]
+    fn the_tui_and_the_headless_commands_share_their_defaults() {
+        use super::Command;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["speedbump"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().command
+        };
+        let Command::Tui(tui) = parse(&["tui", "x.py"]) else {
+            panic!("tui")
+        };
+        let Command::Rank(rank) = parse(&["rank", "--", "python", "x.py"]) else {
+            panic!("rank")
+        };
+        // Rankings give every candidate the same dose by default.
+        assert_eq!(rank.delay, None);
+        assert_eq!(rank.dose, crate::experiment::rank::DEFAULT_DOSE);
+        assert_eq!(tui.census.census, rank.census.census);
+        assert_eq!(
+            tui.workload.experiment.budget,
+            rank.common.workload.experiment.budget
+        );
+    }
+
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
+use crate::experiment::options::defaults;
 use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
 use crate::live::progress::RegexKind;
 use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
@@ -128,7 +129,7 @@ impl ProgressArgs {
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
     /// Wall-clock budget of each experiment: 90s, 5m, 1.5min.
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = long_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::BUDGET, value_parser = long_seconds)]
     pub budget: f64,
     /// live (one long run, settings switched live), restart (one run per
     /// window), auto (live; restart if the workload exits by itself).
@@ -139,7 +140,7 @@ pub struct ExperimentArgs {
     pub seed: u64,
     /// Warm-up skipped after the first unit of progress (live: once;
     /// restart: every run). Start-up before the first unit is always skipped.
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = seconds)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::WARMUP, value_parser = seconds)]
     pub warmup: f64,
     /// Target half-width of each 95% interval: 2% (or 0.02).
     #[arg(long, value_name = "FRACTION", default_value = "2%", value_parser = precision)]
@@ -158,7 +159,7 @@ pub struct DelaysArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "0,1us,10us,100us",
+        default_value = defaults::DELAYS,
         value_parser = delay
     )]
     pub delays: Vec<u64>,
@@ -181,7 +182,7 @@ impl DelaysArgs {
 #[derive(Debug, Args)]
 pub struct CensusArgs {
     /// Length of the census window that discovers the candidates.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = long_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::CENSUS, value_parser = long_seconds)]
     pub census: f64,
 }
 

@@ -181,6 +181,7 @@ enum Msg {
 }
 
 fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
+    crate::live::interpreter::check_command(&args.command, "")?;
     let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let mut json = match &args.json {
         None => None,

@@ -46,7 +46,7 @@ pub struct TuiArgs {
     pub census: CensusArgs,
     /// Delay per call for `a` and for rankings with `d` (steps 3-4 rank by
     /// an equal dose otherwise).
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = options::rank_delay)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::RANK_DELAY, value_parser = options::rank_delay)]
     pub delay: u64,
     /// Most candidates ranked at once (the busiest children of a node;
     /// the default keeps every child, docs/ranking.md).
@@ -124,6 +124,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let patterns = args.workload.targets.patterns_or_all()?;
     let (config, engine_options) = engine_setup(&args.workload, command.clone())?;
     let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())?;
+    if !args.demo_fake {
+        let command: Vec<OsString> = command.iter().map(OsString::from).collect();
+        let hint = if args.script.is_some() {
+            " (a script runs with $SPEEDBUMP_PYTHON, else the `python` beside speedbump, else python3)"
+        } else {
+            ""
+        };
+        crate::live::interpreter::check_command(&command, hint)?;
+    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
             "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
@@ -214,7 +223,7 @@ mod tests {
         assert_eq!(args.census.census, defaults.census_window_s);
         assert_eq!(args.max_candidates, defaults.max_candidates);
         assert_eq!(args.workload.targets.frequency, defaults.frequency);
-        assert_eq!(args.delays.delays, defaults.delays_ns);
+        assert_eq!(args.delays.above_zero().unwrap(), defaults.delays_ns[1..]);
         assert_eq!(args.export_dir, defaults.export_dir);
     }
 }

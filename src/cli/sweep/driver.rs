@@ -72,6 +72,7 @@ impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
     pub fn start(args: &HeadlessArgs) -> anyhow::Result<Driver> {
         let (config, options) = args.setup()?;
+        crate::live::interpreter::check_command(&args.command, "")?;
         let results = ResultsFile::load_for_append(&args.out, args.fresh)?;
         check_writable(&args.out)?;
         let record = ExperimentRecord {
