@@ -221,7 +221,6 @@ mod tests {
         );
         assert_eq!(args.delay, defaults.rank_delay_ns);
         assert_eq!(args.census.census, defaults.census_window_s);
-        assert_eq!(args.max_candidates, defaults.max_candidates);
         assert_eq!(args.workload.targets.frequency, defaults.frequency);
         assert_eq!(args.delays.above_zero().unwrap(), defaults.delays_ns[1..]);
         assert_eq!(args.export_dir, defaults.export_dir);

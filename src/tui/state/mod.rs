@@ -83,7 +83,7 @@ impl Default for Options {
             frequency: 1,
             budget_s: 90.0,
             census_window_s: 2.0,
-            max_candidates: 64,
+            max_candidates: 8,
             export_dir: PathBuf::from("speedbump-report"),
             auto_census: true,
             seed: 1,
