@@ -26,10 +26,12 @@ use rustix::fs::{Mode, OFlags};
 use super::clock::now_unix_ns;
 use super::error::IpcError;
 use super::layout::{
-    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, LABEL_BYTES, LAYOUT_VERSION, MAGIC,
-    NAME_LOST, NAME_LOST_OFFSET, PatternId, PatternSlot, ProgressId, ProgressSlot, flags,
+    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, LABEL_BYTES, LATENCY_RECORD_BYTES,
+    LAYOUT_VERSION, MAGIC, MAX_LATENCY_RING_RECORDS, NAME_LOST, NAME_LOST_OFFSET, PatternId,
+    PatternSlot, ProgressId, ProgressSlot, RING_CONTROL_BYTES, SECTION_ALIGN, flags,
 };
 use super::region::{Region, Scalar};
+use super::ring::RingConsumer;
 
 /// Header values of a segment, copied out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +165,8 @@ struct FixedHeader {
     pattern_table_offset: u64,
     progress_table_offset: u64,
     name_arena_offset: u64,
+    /// Latency ring section (offset, records); `None` when there is none.
+    latency_ring: Option<(u64, u32)>,
 }
 
 /// Published counts loaded (with acquire) and checked for one sample.
@@ -314,6 +318,28 @@ impl SegmentView {
     /// Table capacities as validated at `open`.
     pub fn capacities(&self) -> Capacities {
         self.fixed.caps
+    }
+
+    /// Records in the segment's latency ring (0 = none).
+    pub fn latency_ring_records(&self) -> u32 {
+        self.fixed.latency_ring.map_or(0, |(_, records)| records)
+    }
+
+    /// Opens the consumer side of the segment's latency ring (`None` when the
+    /// segment has none). Only the session's launcher may drain a ring: the
+    /// consumer maps it writable to hand slots back to the producer.
+    pub fn latency_ring(&self, expected_uid: u32) -> Result<Option<RingConsumer>, IpcError> {
+        let Some((offset, records)) = self.fixed.latency_ring else {
+            return Ok(None);
+        };
+        RingConsumer::open(
+            self.path(),
+            expected_uid,
+            offset,
+            records,
+            self.fixed.caps.functions,
+        )
+        .map(Some)
     }
 
     /// Samples every published entry into a new [`Sample`].
@@ -659,6 +685,8 @@ fn validate_header(region: &Region, size: u64) -> Result<FixedHeader, IpcError> 
         name_arena_offset,
     ] = offsets;
 
+    let latency_ring = validate_latency_ring(region, header_size, segment_size)?;
+
     let mut label_bytes = Vec::with_capacity(LABEL_BYTES);
     region.copy_bytes(
         header_field(offset_of!(Header, label)),
@@ -685,5 +713,43 @@ fn validate_header(region: &Region, size: u64) -> Result<FixedHeader, IpcError> 
         pattern_table_offset,
         progress_table_offset,
         name_arena_offset,
+        latency_ring,
     })
+}
+
+/// Checks the latency ring fields: none (both zero), or a power-of-two
+/// count of 24-byte records in a page-aligned section inside the segment.
+fn validate_latency_ring(
+    region: &Region,
+    header_size: u32,
+    segment_size: u64,
+) -> Result<Option<(u64, u32)>, IpcError> {
+    let offset: u64 = region.read(header_field(offset_of!(Header, latency_ring_offset)))?;
+    let records: u32 = region.read(header_field(offset_of!(Header, latency_ring_records)))?;
+    let record_bytes: u32 = region.read(header_field(offset_of!(Header, latency_record_bytes)))?;
+    if offset == 0 && records == 0 {
+        return Ok(None);
+    }
+    let len = u64::from(records)
+        .saturating_mul(u64::from(LATENCY_RECORD_BYTES))
+        .saturating_add(RING_CONTROL_BYTES);
+    let fits = record_bytes == LATENCY_RECORD_BYTES
+        && records.is_power_of_two()
+        && records <= MAX_LATENCY_RING_RECORDS
+        && offset >= u64::from(header_size)
+        && offset % SECTION_ALIGN == 0
+        && offset
+            .checked_add(len)
+            .is_some_and(|end| end <= segment_size);
+    if !fits {
+        return Err(IpcError::SectionOutOfBounds {
+            path: region.path().to_path_buf(),
+            section: "latency ring",
+            offset,
+            len,
+            header_size: header_size.into(),
+            segment_size,
+        });
+    }
+    Ok(Some((offset, records)))
 }
