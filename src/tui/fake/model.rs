@@ -261,6 +261,7 @@ impl Model {
             patterns: pattern_readings,
             functions,
             functions_total,
+            latency: crate::engine::latency::LatencyReport::default(),
         }
     }
 }
