@@ -4,10 +4,12 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump::pattern::PatternSet;
+use speedbump::pattern::{PatternSet, parse_pattern};
 
 use crate::callable::new_callback;
-use crate::callbacks::{on_call_event, on_code_event, on_return_event};
+use crate::callbacks::{
+    on_call_event, on_code_event, on_resume_event, on_return_event, on_unwind_event,
+};
 use crate::config::Config;
 use crate::control;
 use crate::exit;
@@ -172,6 +174,11 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     hot.disable = disable.into_ptr();
     hot.enabled = true;
 
+    let latency_points = config
+        .latency
+        .iter()
+        .map(|text| parse_pattern("SPEED_BUMP_LATENCY", text).map_err(|e| Fatal(e.one_line())))
+        .collect::<Result<Vec<_>, _>>()?;
     let info = process_info(&start);
     let has_control = control.is_some();
     // SAFETY: GIL held.
@@ -179,6 +186,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         config,
         patterns: PatternSet::from_patterns(Vec::new()),
         progress_points: Vec::new(),
+        latency_points,
+        latency_blocks: std::collections::HashMap::new(),
         generation: 0,
         control_generation: 0,
         delay_ns: 0,
@@ -196,7 +205,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     });
 
     let code_callback = new_callback(py, on_code_event)?;
+    let resume_callback = new_callback(py, on_resume_event)?;
     let return_callback = new_callback(py, on_return_event)?;
+    let unwind_callback = new_callback(py, on_unwind_event)?;
     let call_callback = new_callback(py, on_call_event)?;
     monitoring.call_method1(
         "register_callback",
@@ -204,11 +215,15 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     )?;
     monitoring.call_method1(
         "register_callback",
-        (tool_id, events.py_resume, &code_callback),
+        (tool_id, events.py_resume, &resume_callback),
     )?;
     monitoring.call_method1(
         "register_callback",
         (tool_id, events.py_return, &return_callback),
+    )?;
+    monitoring.call_method1(
+        "register_callback",
+        (tool_id, events.py_unwind, &unwind_callback),
     )?;
     monitoring.call_method1("register_callback", (tool_id, events.call, &call_callback))?;
     // PY_START on before the first settings: calibration runs through it.

@@ -63,9 +63,13 @@ impl Settings {
         })
     }
 
-    /// The sys.monitoring events these settings need.
-    pub fn event_mask(&self, events: &Events) -> u32 {
+    /// The sys.monitoring events these settings need (`latency`: latency
+    /// points are set, which need returns and unwinds).
+    pub fn event_mask(&self, events: &Events, latency: bool) -> u32 {
         let mut mask = events.py_start;
+        if latency {
+            mask |= events.py_return | events.py_unwind;
+        }
         if self.delay_resumes {
             mask |= events.py_resume;
         }
@@ -85,6 +89,7 @@ pub struct Events {
     pub py_start: u32,
     pub py_resume: u32,
     pub py_return: u32,
+    pub py_unwind: u32,
     pub call: u32,
 }
 
@@ -95,6 +100,7 @@ impl Events {
             py_start: events.getattr("PY_START")?.extract()?,
             py_resume: events.getattr("PY_RESUME")?.extract()?,
             py_return: events.getattr("PY_RETURN")?.extract()?,
+            py_unwind: events.getattr("PY_UNWIND")?.extract()?,
             call: events.getattr("CALL")?.extract()?,
         })
     }
@@ -125,7 +131,7 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
-    let mask = settings.event_mask(&hook.events);
+    let mask = settings.event_mask(&hook.events, !hook.latency_points.is_empty());
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
