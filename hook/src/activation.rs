@@ -3,8 +3,8 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump::pattern::{PatternSet, parse_pattern};
+use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
+use speedbump_core::pattern::{PatternSet, parse_pattern};
 
 use crate::callable::new_callback;
 use crate::callbacks::{

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use speedbump::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
+use speedbump_core::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
 
 /// Every variable the hook understands; anything else that starts with
 /// `SPEED_BUMP_` is a typo worth stopping for.
@@ -209,7 +209,7 @@ fn did_you_mean(name: &str) -> String {
 fn parse_latency_points(value: &str) -> Result<Vec<String>, ConfigError> {
     let mut points = Vec::new();
     for text in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = speedbump::pattern::parse_pattern("SPEED_BUMP_LATENCY", text)
+        let pattern = speedbump_core::pattern::parse_pattern("SPEED_BUMP_LATENCY", text)
             .map_err(|e| bad("SPEED_BUMP_LATENCY", value, e.one_line()))?;
         if pattern.is_exclude() {
             return Err(bad(

@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use pyo3::ffi;
-use speedbump::ipc::{FunctionId, latency_flags};
+use speedbump_core::ipc::{FunctionId, latency_flags};
 
 use crate::clock::monotonic_ns;
 use crate::gil::GilCell;
