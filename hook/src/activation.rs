@@ -179,6 +179,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         .iter()
         .map(|text| parse_pattern("SPEED_BUMP_LATENCY", text).map_err(|e| Fatal(e.one_line())))
         .collect::<Result<Vec<_>, _>>()?;
+    if !latency_points.is_empty() {
+        crate::latency::init_clock();
+    }
     let info = process_info(&start);
     let has_control = control.is_some();
     // SAFETY: GIL held.

@@ -542,6 +542,41 @@ mod tests {
     }
 
     #[test]
+    fn latency_shows_percentiles_samples_errors_and_drops() {
+        let mut s = snapshot();
+        s.latency = LatencyReport {
+            points: vec![LatencyReading {
+                name: "app:handle".into(),
+                samples: 1234,
+                errors: 5,
+                p50_ns: Some(1_200_000),
+                p90_ns: Some(3_000_000),
+                p99_ns: Some(9_800_000),
+                max_ns: Some(41_000_000),
+                mean_ns: Some(1.5e6),
+            }],
+            dropped: 12,
+            invalid: 0,
+        };
+        let line = status_line(&s);
+        assert!(
+            line.ends_with(
+                ", latency app:handle p50 1.20 ms  p90 3.00 ms  p99 9.80 ms  max 41.0 ms \
+                 (1.23k requests, 5 raised); 12 completions dropped (ring full, not in the \
+                 percentiles)"
+            ),
+            "{line}"
+        );
+        let block = status_block(&s, &LiveSettings::default(), 120, 20);
+        assert!(
+            block
+                .iter()
+                .any(|l| l.starts_with("latency: app:handle p50 1.20 ms")),
+            "{block:?}"
+        );
+    }
+
+    #[test]
     fn status_line_says_the_essentials() {
         let line = status_line(&snapshot());
         assert_eq!(
