@@ -13,6 +13,10 @@ pub mod analysis;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cli")]
-pub mod engine;
+pub mod experiment;
+#[cfg(feature = "cli")]
+pub mod live;
+#[cfg(feature = "cli")]
+pub mod report;
 #[cfg(feature = "tui")]
 pub mod tui;

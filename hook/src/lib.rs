@@ -21,9 +21,9 @@ mod gil;
 mod hot;
 mod latency;
 mod seen;
+mod segment;
 mod settings;
 mod state;
-mod stats;
 mod window;
 
 use pyo3::prelude::*;

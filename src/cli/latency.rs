@@ -4,7 +4,7 @@
 use anyhow::anyhow;
 use clap::Args;
 
-use crate::engine::settings::normalise_progress_point;
+use crate::live::settings::normalise_progress_point;
 
 /// Latency points: request latency beside throughput.
 #[derive(Debug, Clone, Default, Args)]
