@@ -214,34 +214,8 @@ impl SegmentView {
     /// section inside the segment after the header, 8-byte aligned; published
     /// counts within capacities.
     pub fn open(path: &Path, expected_uid: u32) -> Result<Self, IpcError> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| IpcError::io("open segment", path, e.into()))?;
-        let file = File::from(fd);
-        let meta = file
-            .metadata()
-            .map_err(|e| IpcError::io("inspect segment", path, e))?;
-        if !meta.file_type().is_file() {
-            return Err(IpcError::NotARegularFile {
-                path: path.to_path_buf(),
-            });
-        }
-        if meta.uid() != expected_uid {
-            return Err(IpcError::WrongOwner {
-                path: path.to_path_buf(),
-                owner: meta.uid(),
-                expected: expected_uid,
-            });
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(IpcError::InsecurePermissions {
-                path: path.to_path_buf(),
-                mode: meta.mode() & 0o7777,
-            });
-        }
+        let (file, meta) =
+            open_private_segment(path, OFlags::RDONLY, "open segment", expected_uid)?;
         let size = meta.len();
         if size == 0 {
             return Err(IpcError::NotReady {
@@ -560,6 +534,46 @@ impl SegmentView {
         self.scratch = bytes;
         name
     }
+}
+
+/// Opens a segment file without following links (`access`: `RDONLY` or
+/// `RDWR`) and checks that it is a regular file owned by `expected_uid`
+/// with no group/other permission bits.
+pub(crate) fn open_private_segment(
+    path: &Path,
+    access: OFlags,
+    what: &'static str,
+    expected_uid: u32,
+) -> Result<(File, std::fs::Metadata), IpcError> {
+    let fd = rustix::fs::open(
+        path,
+        access | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| IpcError::io(what, path, e.into()))?;
+    let file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| IpcError::io("inspect segment", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(IpcError::NotARegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.uid() != expected_uid {
+        return Err(IpcError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            expected: expected_uid,
+        });
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(IpcError::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok((file, meta))
 }
 
 /// Number of cached entries as a table index.

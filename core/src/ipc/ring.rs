@@ -30,18 +30,17 @@
 //! only ever writes at `head % records`, so whatever the consumer's `tail`
 //! says, it stays inside the ring.
 
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 
 use super::error::IpcError;
 use super::layout::{
     FunctionId, LATENCY_RECORD_BYTES, LatencyRecord, RING_CONTROL_BYTES, RingControl, latency_flags,
 };
+use super::reader::open_private_segment;
 
 /// The producer side of a latency ring, held by the hook.
 ///
@@ -207,34 +206,12 @@ impl RingConsumer {
         let len = capacity
             .checked_mul(u64::from(LATENCY_RECORD_BYTES))
             .and_then(|b| b.checked_add(RING_CONTROL_BYTES));
-        let fd = rustix::fs::open(
+        let (file, meta) = open_private_segment(
             path,
-            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| IpcError::io("open segment for its latency ring", path, e.into()))?;
-        let file = File::from(fd);
-        let meta = file
-            .metadata()
-            .map_err(|e| IpcError::io("inspect segment", path, e))?;
-        if !meta.file_type().is_file() {
-            return Err(IpcError::NotARegularFile {
-                path: path.to_path_buf(),
-            });
-        }
-        if meta.uid() != expected_uid {
-            return Err(IpcError::WrongOwner {
-                path: path.to_path_buf(),
-                owner: meta.uid(),
-                expected: expected_uid,
-            });
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(IpcError::InsecurePermissions {
-                path: path.to_path_buf(),
-                mode: meta.mode() & 0o7777,
-            });
-        }
+            OFlags::RDWR,
+            "open segment for its latency ring",
+            expected_uid,
+        )?;
         let fits = records.is_power_of_two()
             && offset % 4096 == 0
             && len
