@@ -136,7 +136,9 @@ unsafe fn code_event(
     if hot.is_current_latency_key(key) {
         return unsafe { latency_point_event(hot, code, word, is_start) };
     }
-    let matched = unsafe { decide::decide_code(code) };
+    // PY_START fires inside the new frame: its globals are the current ones.
+    let globals = unsafe { ffi::PyEval_GetGlobals() };
+    let matched = unsafe { decide::decide_code(code, globals) };
     let hot = unsafe { HOT.get() };
     if let Some(word) = unsafe { read_word(code, hot.extra_index) }
         && hot.is_current_latency_key((word >> 32) as u32)
@@ -201,7 +203,7 @@ unsafe fn current_word(code: *mut ffi::PyObject) -> Option<usize> {
     if hot.generation_of(word) == Some(hot.current_generation()) {
         return Some(word);
     }
-    unsafe { decide::decide_code(code) };
+    unsafe { decide::decide_code(code, ffi::PyEval_GetGlobals()) };
     let hot = unsafe { HOT.get() };
     unsafe { read_word(code, hot.extra_index) }
 }

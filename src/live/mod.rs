@@ -54,6 +54,7 @@ pub mod apply;
 pub mod environment;
 pub mod error;
 pub mod inject;
+pub mod interpreter;
 pub mod latency;
 pub mod launch;
 pub mod output;
