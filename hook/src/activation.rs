@@ -4,7 +4,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump_core::pattern::PatternSet;
+use speedbump_core::pattern::{PatternSet, parse_pattern};
 
 use crate::config::Config;
 use crate::control;
@@ -166,6 +166,14 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let mechanism = mechanism::install(py).map_err(Fatal)?;
     unsafe { HOT.get() }.enabled = true;
 
+    let latency_points = config
+        .latency
+        .iter()
+        .map(|text| parse_pattern("SPEED_BUMP_LATENCY", text).map_err(|e| Fatal(e.one_line())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !latency_points.is_empty() {
+        crate::latency::init_clock();
+    }
     let info = process_info(&start);
     let has_control = control.is_some();
     // SAFETY: GIL held.
@@ -173,6 +181,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         config,
         patterns: PatternSet::from_patterns(Vec::new()),
         progress_points: Vec::new(),
+        latency_points,
+        latency_blocks: std::collections::HashMap::new(),
         generation: 0,
         control_generation: 0,
         delay_ns: 0,

@@ -54,6 +54,8 @@ pub struct TuiArgs {
     /// work (repeatable; the first is the throughput).
     #[arg(long = "progress", value_name = "MOD:QUALNAME")]
     pub progress_points: Vec<String>,
+    #[command(flatten)]
+    pub latency: super::latency::LatencyArgs,
     /// Throughput from the workload's output lines: group 1 is a number.
     #[arg(long, value_name = "REGEX")]
     pub progress_regex: Option<String>,
@@ -293,6 +295,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             command,
             mode: args.mode,
             progress_points,
+            latency_points: args.latency.points()?,
             progress_regex: args.progress_regex.clone(),
             progress_regex_is_rate: args.progress_regex_kind == "rate",
             warmup_s: args.warmup,

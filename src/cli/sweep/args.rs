@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::{Args, ValueEnum};
 
+use crate::cli::latency::LatencyArgs;
 use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
 use crate::live::progress::RegexKind;
 use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
@@ -27,6 +28,8 @@ pub struct ExperimentArgs {
     /// Progress point: completed calls of MODULE:QUALNAME are the units of work.
     #[arg(long = "progress", value_name = "MOD:QUALNAME")]
     pub progress_points: Vec<String>,
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// Read throughput from the workload's output lines: group 1 is a number.
     #[arg(long, value_name = "REGEX")]
     pub progress_regex: Option<String>,
@@ -187,6 +190,7 @@ impl ExperimentArgs {
             command,
             mode: self.mode.into(),
             progress_points,
+            latency_points: self.latency.points()?,
             progress_regex: self.progress_regex.clone(),
             progress_regex_is_rate: self.progress_regex_kind == RegexKind::Rate,
             warmup_s: self.warmup,
