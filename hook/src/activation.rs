@@ -118,8 +118,11 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let (root, session_dir) = match &config.session {
         Some(dir) => (false, dir.clone()),
         None => {
-            let dir = new_session_path(std::process::id(), start.ticks)
+            let (dir, note) = new_session_path(std::process::id(), start.ticks)
                 .map_err(|e| Fatal(format!("cannot choose a session directory: {e}")))?;
+            if let Some(note) = note {
+                say(&note);
+            }
             // Children (spawned workers, subprocesses) join this run.
             environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;
             (true, dir)

@@ -16,6 +16,13 @@ use crate::hot::HOT;
 
 static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
 
+/// The file name of a segment path (made by `segment_path`, so it has one).
+fn segment_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 pub struct Stats {
     session_dir: PathBuf,
     writer: Option<SegmentWriter>,
@@ -71,8 +78,10 @@ impl Stats {
             }
             return;
         }
-        let created = ensure_session_dir(&self.session_dir)
-            .and_then(|()| SegmentWriter::create(&path, &self.info, Capacities::default()));
+        let name = segment_name(&path);
+        let created = ensure_session_dir(&self.session_dir).and_then(|dir| {
+            SegmentWriter::create_in(&dir, &name, &self.info, Capacities::default())
+        });
         let writer = match created {
             Ok(writer) => writer,
             Err(error) => {
@@ -246,8 +255,9 @@ impl Stats {
             return;
         };
         let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let name = segment_name(&path);
         let child = ensure_session_dir(&self.session_dir)
-            .and_then(|()| parent.create_like(&path, &self.info))
+            .and_then(|dir| parent.create_like_in(&dir, &name, &self.info))
             .or_else(|error| {
                 say_once(
                     &SEGMENT_FAILURE_REPORTED,

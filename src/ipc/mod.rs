@@ -72,7 +72,8 @@ pub use layout::{
 pub use procfs::{current_uid, process_start_ticks};
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use session::{
-    Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
-    new_session_path, remove_session_dir, segment_path,
+    BaseChoice, PrivateDir, Session, clean_stale_sessions, default_base_dir, ensure_session_dir,
+    list_segments, new_session_path, private_base, private_base_at, remove_session_dir,
+    segment_path,
 };
 pub use writer::{ProcessInfo, SegmentWriter};
