@@ -4,7 +4,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump::pattern::PatternSet;
+use speedbump::pattern::{PatternSet, targets_file_warning};
 
 use crate::callable::new_callback;
 use crate::callbacks::{on_call_event, on_code_event, on_return_event};
@@ -101,6 +101,11 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let patterns = match (&config.targets, &control_file) {
         (Some(path), None) => {
             let set = PatternSet::load(path).map_err(|e| Fatal(e.one_line()))?;
+            if config.session.is_none()
+                && let Some(warning) = targets_file_warning(path)
+            {
+                say(&format!("warning: {warning}")); // once per run: the root only
+            }
             if set.is_empty() {
                 return Err(Fatal(format!(
                     "{}: no include pattern in this file, so nothing would be slowed; add one, e.g. '*:*'",

@@ -142,7 +142,11 @@ impl Config {
                             "empty; give a path for the JSON report (e.g. /tmp/speedbump.json)",
                         ));
                     }
-                    config.report = Some(absolute(v, cwd.as_ref()));
+                    let path = absolute(v, cwd.as_ref());
+                    if let Some(problem) = speedbump::ipc::replace::check_destination(&path) {
+                        return Err(bad("SPEED_BUMP_REPORT", v, &problem));
+                    }
+                    config.report = Some(path);
                 }
                 "SPEED_BUMP_SESSION" => {
                     if !v.is_empty() {
@@ -259,5 +263,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean SPEED_BUMP_DELAY_NS?"), "{e}");
+    }
+
+    /// A report path that cannot be written is an error before the
+    /// program runs: a device or FIFO would otherwise be replaced at exit.
+    #[test]
+    fn a_report_path_that_is_not_a_regular_file_is_refused() {
+        for report in ["/dev/full", "/dev/null", "/", "/no/such/dir/r.json"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_REPORT", report),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("SPEED_BUMP_REPORT"), "{err}");
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_REPORT", "/tmp/speedbump-config-test-r.json"),
+        ])
+        .unwrap();
+        assert!(ok.report.is_some());
     }
 }

@@ -29,6 +29,7 @@
 //! - [`writer`]: [`SegmentWriter`], used by the hook.
 //! - [`reader`]: [`SegmentView`], used by the launcher.
 //! - [`session`]: the private session directory and stale-session cleanup.
+//! - [`replace`]: replacing report files safely in shared directories.
 //! - [`procfs`] and [`clock`]: process start times and clocks from the kernel.
 //!
 //! Live control (the `control` block that re-targets running processes) is
@@ -57,6 +58,7 @@ pub mod layout;
 pub mod procfs;
 pub mod reader;
 mod region;
+pub mod replace;
 pub mod session;
 pub mod writer;
 
