@@ -3,7 +3,7 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
+use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path, session_owner};
 use speedbump::pattern::{PatternSet, targets_file_warning};
 
 use crate::callable::new_callback;
@@ -121,7 +121,12 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let os = py.import("os")?;
     let environ = os.getattr("environ")?;
     let (root, session_dir) = match &config.session {
-        Some(dir) => (false, dir.clone()),
+        // A root that exec'd itself (same pid and start time as the
+        // session's owner) is still the root: it summarises and cleans up.
+        Some(dir) => {
+            let owner = session_owner(dir) == Some((std::process::id(), start.ticks));
+            (owner && control_file.is_none(), dir.clone())
+        }
         None => {
             let (dir, note) = new_session_path(std::process::id(), start.ticks)
                 .map_err(|e| Fatal(format!("cannot choose a session directory: {e}")))?;
@@ -149,13 +154,16 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         None => None,
     };
     let settings = match &control {
-        Some(reader) => {
-            let (generation, control_settings) = reader
-                .read()
-                .map_err(|e| Fatal(format!("cannot read the launcher's settings: {e}")))?;
-            Settings::from_control(generation, &control_settings)
-                .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
-        }
+        // A launcher that stays mid-update past the reader's patience does
+        // not stop the program: it starts with nothing slowed, and the
+        // control thread applies the settings once they can be read.
+        Some(reader) => match reader.read() {
+            Ok((generation, control_settings)) => {
+                Settings::from_control(generation, &control_settings)
+                    .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
+            }
+            Err(_) => Settings::from_config(&config, PatternSet::from_patterns(Vec::new())),
+        },
         None => Settings::from_config(&config, patterns),
     };
 
@@ -221,12 +229,10 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     monitoring.call_method1("register_callback", (tool_id, events.call, &call_callback))?;
     // PY_START on before the first settings: calibration runs through it.
     monitoring.call_method1("set_events", (tool_id, events.py_start))?;
-    if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
-        if has_control {
-            hook.stats.set_launcher_owns_dir();
-        }
-        settings::apply(py, hook, settings)?;
+    if has_control && let Some(hook) = unsafe { HOOK.get() }.as_mut() {
+        hook.stats.set_launcher_owns_dir();
     }
+    settings::apply(py, settings)?;
 
     let module = py.import("speedbump._speedbump")?;
     let kwargs = pyo3::types::PyDict::new(py);

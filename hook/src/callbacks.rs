@@ -15,7 +15,8 @@ use crate::callable::positional_count;
 use crate::decide;
 use crate::failure;
 use crate::hot::{
-    FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of, read_word,
+    FUNCTION_ID_MASK, HOT, PROBE_HIT_KEY, PROBE_MISS_KEY, on_matched_call, on_probe_call,
+    on_progress_point, probe_word, progress_slot_of, read_word,
 };
 
 /// `None`, as a new reference.
@@ -92,6 +93,13 @@ unsafe fn code_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) ->
     if key == hot.unmatched_key {
         return Verdict::Disable;
     }
+    if key == PROBE_HIT_KEY {
+        unsafe { on_probe_call(hot) };
+        return Verdict::Continue;
+    }
+    if key == PROBE_MISS_KEY {
+        return Verdict::Disable;
+    }
     match unsafe { decide::decide_code(code) } {
         Some(function_id) => {
             let hot = unsafe { HOT.get() };
@@ -124,6 +132,9 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
     let Some(mut word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return Verdict::Continue;
     };
+    if word >> 32 >= probe_word(PROBE_HIT_KEY) >> 32 {
+        return Verdict::Disable; // the calibration probe's code
+    }
     if hot.generation_of(word) != Some(hot.current_generation()) {
         unsafe { decide::decide_code(code) };
         let hot = unsafe { HOT.get() };

@@ -9,7 +9,7 @@ use speedbump::pattern::{Pattern, PatternSet, parse_pattern};
 use crate::calibrate;
 use crate::config::Config;
 use crate::hot::HOT;
-use crate::state::Hook;
+use crate::state::HOOK;
 
 /// One complete set of settings.
 pub struct Settings {
@@ -107,16 +107,45 @@ fn probe_delay(delay_ns: u64) -> u64 {
 }
 
 /// Makes `settings` the ones in force: every code object is decided again
-/// (a new generation makes cached decisions stale; `restart_events` brings
-/// back the ones disabled), the delay is recalibrated if needed, and the
-/// segment records the control generation now applied.
-pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()> {
+/// (a new generation makes cached decisions stale), the delay is
+/// recalibrated if needed, and the segment records the control generation
+/// now applied.
+///
+/// `restart_events` (which brings back the events callbacks DISABLEd, ours
+/// and every other tool's, e.g. coverage.py's) is called only when what
+/// decides a code location changed: the patterns or the progress points. A
+/// change of delay or frequency alone leaves other tools' choices alone.
+///
+/// Python runs here (the calibration, `sys.monitoring`): no reference into
+/// the hook's state is held across it, so callbacks and `progress()` in
+/// other threads see consistent state.
+pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     let monitoring = py.import("sys")?.getattr("monitoring")?;
-    if settings.delay_ns > 0 && hook.calibrated_for != Some(probe_delay(settings.delay_ns)) {
-        hook.fixed_cost_ns =
-            calibrate::measure_fixed_cost(py, hook.generation, settings.delay_ns).unwrap_or(0);
-        hook.calibrated_for = Some(probe_delay(settings.delay_ns));
+    let probe = probe_delay(settings.delay_ns);
+    // SAFETY: GIL held; a copy, no reference kept.
+    let Some(calibrated_for) = (unsafe { HOOK.get() }).as_ref().map(|h| h.calibrated_for) else {
+        return Ok(());
+    };
+    let measured = if settings.delay_ns > 0 && calibrated_for != Some(probe) {
+        match calibrate::measure_fixed_cost(py, settings.delay_ns) {
+            Ok(Some(cost)) => Some(cost),
+            Ok(None) => None, // another thread is measuring; keep the current cost
+            Err(_) => Some(0),
+        }
+    } else {
+        None
+    };
+    // SAFETY: GIL held; the reference is dropped before Python runs again.
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return Ok(());
+    };
+    if let Some(cost) = measured {
+        hook.fixed_cost_ns = cost;
+        hook.calibrated_for = Some(probe);
     }
+    let first = hook.generation == 0;
+    let redecide = !first
+        && (hook.patterns != settings.patterns || hook.progress_points != settings.progress_points);
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.
     let hot = unsafe { HOT.get() };
@@ -133,9 +162,15 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hook.control_generation = settings.control_generation;
     hook.delay_ns = settings.delay_ns;
     hook.frequency = settings.frequency;
-    monitoring.call_method1("set_events", (hook.tool_id, mask))?;
-    monitoring.call_method0("restart_events")?;
-    hook.stats
-        .set_settings_generation(settings.control_generation);
+    let tool_id = hook.tool_id;
+    monitoring.call_method1("set_events", (tool_id, mask))?;
+    if redecide {
+        monitoring.call_method0("restart_events")?;
+    }
+    // SAFETY: GIL held; no reference kept.
+    if let Some(hook) = unsafe { HOOK.get() }.as_ref() {
+        hook.stats
+            .set_settings_generation(settings.control_generation);
+    }
     Ok(())
 }

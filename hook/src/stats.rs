@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use speedbump::ipc::{
     Capacities, FunctionId, FunctionKind, PatternId, ProcessInfo, ProgressId, SegmentWriter,
-    ensure_session_dir, segment_path,
+    ensure_session_dir, image_segment_path, random_image_id,
 };
 use speedbump::pattern::PatternSet;
 
@@ -36,6 +36,9 @@ pub struct Stats {
     c_decisions: HashMap<usize, Option<u32>>,
     pub info: ProcessInfo,
     pub start_ticks: u64,
+    /// Names this program image's segment apart from the one an earlier
+    /// image of the same process (before `exec`) left in the session.
+    image: u64,
     pub generation: u64,
     /// Set at exit, once the root removed the session directory (functions
     /// first seen while the interpreter finalizes must not create it again),
@@ -57,6 +60,7 @@ impl Stats {
             c_decisions: HashMap::new(),
             info,
             start_ticks,
+            image: random_image_id(),
             generation: 0,
             files_closed: false,
             launcher_owns_dir: false,
@@ -70,7 +74,12 @@ impl Stats {
         if self.writer.is_some() {
             return;
         }
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
         if self.files_closed || (self.launcher_owns_dir && !self.session_dir.is_dir()) {
             match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
                 Ok(writer) => self.install(writer, patterns),
@@ -254,7 +263,12 @@ impl Stats {
         let Some(parent) = self.writer.take() else {
             return;
         };
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
         let name = segment_name(&path);
         let child = ensure_session_dir(&self.session_dir)
             .and_then(|dir| parent.create_like_in(&dir, &name, &self.info))

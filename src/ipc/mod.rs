@@ -75,7 +75,7 @@ pub use procfs::{current_uid, process_start_ticks};
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use session::{
     BaseChoice, PrivateDir, Session, clean_stale_sessions, default_base_dir, ensure_session_dir,
-    list_segments, new_session_path, private_base, private_base_at, remove_session_dir,
-    segment_path,
+    image_segment_path, list_segments, new_session_path, private_base, private_base_at,
+    random_image_id, remove_session_dir, segment_path, session_owner,
 };
 pub use writer::{ProcessInfo, SegmentWriter};

@@ -356,7 +356,7 @@ fn verify_private_fd(fd: &OwnedFd, path: &Path) -> Result<(), IpcError> {
             expected: uid,
         });
     }
-    let mode = u32::from(stat.st_mode) & 0o7777;
+    let mode = stat.st_mode & 0o7777;
     if mode & 0o077 != 0 {
         return Err(IpcError::InsecurePermissions {
             path: path.to_path_buf(),
@@ -387,6 +387,33 @@ pub fn default_base_dir() -> Result<PathBuf, IpcError> {
 /// since boot): `<session_dir>/p-<pid>-<start_ticks>.seg`.
 pub fn segment_path(session_dir: &Path, pid: u32, start_ticks: u64) -> PathBuf {
     session_dir.join(format!("p-{pid}-{start_ticks}.{SEGMENT_EXTENSION}"))
+}
+
+/// Path of the segment of one program image of process `pid`:
+/// `<session_dir>/p-<pid>-<start_ticks>-<image:016x>.seg`. `exec` keeps the
+/// pid and the start time, so a process that execs (a fork child running
+/// `execv`, a root that execs itself) would otherwise collide with its own
+/// earlier segment; `image` is a random number drawn once per image (see
+/// [`random_image_id`]).
+pub fn image_segment_path(session_dir: &Path, pid: u32, start_ticks: u64, image: u64) -> PathBuf {
+    session_dir.join(format!(
+        "p-{pid}-{start_ticks}-{image:016x}.{SEGMENT_EXTENSION}"
+    ))
+}
+
+/// A random number naming this program image's segments (see
+/// [`image_segment_path`]).
+pub fn random_image_id() -> u64 {
+    random_suffix(0)
+}
+
+/// The owner (pid, start ticks) named by a session path
+/// (`s-<pid>-<ticks>-<suffix>`), if it is one.
+pub fn session_owner(session_dir: &Path) -> Option<(u32, u64)> {
+    session_dir
+        .file_name()
+        .and_then(OsStr::to_str)
+        .and_then(parse_session_name)
 }
 
 /// The segment files (`*.seg`) in a session directory, sorted by path.
@@ -495,8 +522,15 @@ fn parse_segment_name(name: &str) -> Option<(u32, u64)> {
         .strip_prefix("p-")?
         .strip_suffix(SEGMENT_EXTENSION)?
         .strip_suffix('.')?;
-    let (pid, ticks) = stem.split_once('-')?;
-    Some((pid.parse().ok()?, ticks.parse().ok()?))
+    let mut parts = stem.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    let ticks = parts.next()?.parse().ok()?;
+    if let Some(image) = parts.next()
+        && u64::from_str_radix(image, 16).is_err()
+    {
+        return None;
+    }
+    Some((pid, ticks))
 }
 
 /// Does any segment in `session_dir` belong to a process that may still run?
@@ -601,6 +635,15 @@ mod tests {
         assert_eq!(path, Path::new("/x/p-7-99.seg"));
         let name = path.file_name().unwrap().to_str().unwrap();
         assert_eq!(parse_segment_name(name), Some((7, 99)));
+        let path = image_segment_path(Path::new("/x"), 7, 99, 0xab);
+        assert_eq!(path, Path::new("/x/p-7-99-00000000000000ab.seg"));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_segment_name(name), Some((7, 99)));
+        assert_eq!(parse_segment_name("p-7-99-zz.seg"), None);
+        assert_eq!(
+            session_owner(Path::new("/b/s-12-345-00ff")),
+            Some((12, 345))
+        );
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
 pub fn targets_file_warning(path: &Path) -> Option<String> {
     let stat = rustix::fs::lstat(path).ok()?;
     let uid = rustix::process::getuid().as_raw();
-    let mode = u32::from(stat.st_mode) & 0o7777;
+    let mode = stat.st_mode & 0o7777;
     let problem = if stat.st_uid != uid && stat.st_uid != 0 {
         format!("is owned by uid {}", stat.st_uid)
     } else if mode & 0o022 != 0 {
