@@ -1,5 +1,5 @@
 //! The experiment engine end to end on simulated workloads with known
-//! answers (engine::experiment::fake), through the same commands and
+//! answers (experiment::fake), through the same commands and
 //! updates a front end uses: ranking order, every shape, the stop rule and
 //! the budget, cancellation, restart-mode accounting, the switch from live
 //! to restart mode, crashes, and discovery (census → tree → candidates).
@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
-use speedbump::engine::experiment::auto::AutoTarget;
-use speedbump::engine::experiment::census::candidates_under;
-use speedbump::engine::experiment::fake::{FakeTarget, FakeWorkload};
-use speedbump::engine::experiment::{
+use speedbump::experiment::auto::AutoTarget;
+use speedbump::experiment::census::candidates_under;
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload};
+use speedbump::experiment::{
     CensusResult, Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, RankResult,
     SweepResult, Target, Update, spawn_on,
 };

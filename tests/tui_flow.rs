@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use speedbump::engine::experiment::{Command, EngineHandle};
+use speedbump::experiment::{Command, EngineHandle};
 use speedbump::tui::fake::{self, FakeOptions};
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme, Timing, app};
 
@@ -142,7 +142,7 @@ fn keyboard_from_everything_to_the_critical_function_and_the_report() {
         );
     }
     let json = std::fs::read_to_string(dir.join("results.json")).unwrap();
-    let file = speedbump::engine::experiment::results::ResultsFile::parse(&dir, &json).unwrap();
+    let file = speedbump::experiment::results::ResultsFile::parse(&dir, &json).unwrap();
     assert_eq!(file.experiments.len(), 4, "census, sweep, two rankings");
     // q: the engine stops the workload, then the app leaves.
     d.key(KeyCode::Char('q'));

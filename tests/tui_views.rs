@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use speedbump::analysis::Candidate;
-use speedbump::engine::experiment::{Command, Update};
+use speedbump::experiment::{Command, Update};
 use speedbump::tui::fake::script::Script;
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme};
 

@@ -3,8 +3,10 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path, session_owner};
-use speedbump::pattern::{PatternSet, targets_file_warning};
+use speedbump_core::ipc::{
+    ControlReader, ProcessInfo, control_path, new_session_path, session_owner,
+};
+use speedbump_core::pattern::{PatternSet, targets_file_warning};
 
 use crate::callable::new_callback;
 use crate::callbacks::{on_call_event, on_code_event, on_return_event};
@@ -14,9 +16,9 @@ use crate::exit;
 use crate::failure::say;
 use crate::hot::HOT;
 use crate::seen::SeenFunctions;
+use crate::segment::Stats;
 use crate::settings::{self, Events, Settings};
 use crate::state::{HOOK, Hook};
-use crate::stats::Stats;
 use crate::window::{ProcessStart, delay_window};
 
 /// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that

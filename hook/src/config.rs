@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use speedbump::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
+use speedbump_core::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
 
 /// Every variable the hook understands; anything else that starts with
 /// `SPEED_BUMP_` is a typo worth stopping for.
@@ -143,7 +143,7 @@ impl Config {
                         ));
                     }
                     let path = absolute(v, cwd.as_ref());
-                    if let Some(problem) = speedbump::ipc::replace::check_destination(&path) {
+                    if let Some(problem) = speedbump_core::ipc::replace::check_destination(&path) {
                         return Err(bad("SPEED_BUMP_REPORT", v, &problem));
                     }
                     config.report = Some(path);

@@ -4,15 +4,15 @@
 
 use std::path::PathBuf;
 
-use speedbump::pattern::{Pattern, PatternSet};
+use speedbump_core::pattern::{Pattern, PatternSet};
 
-use speedbump::ipc::ControlReader;
+use speedbump_core::ipc::ControlReader;
 
 use crate::config::Config;
 use crate::gil::GilCell;
 use crate::seen::SeenFunctions;
+use crate::segment::Stats;
 use crate::settings::Events;
-use crate::stats::Stats;
 use crate::window::ProcessStart;
 
 pub struct Hook {

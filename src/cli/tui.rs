@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
-use crate::engine::experiment::Mode;
-use crate::engine::experiment::protocol::ExperimentConfig;
-use crate::engine::settings::{load_target_file, normalise_pattern, normalise_progress_point};
+use crate::experiment::Mode;
+use crate::experiment::protocol::ExperimentConfig;
+use crate::live::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::format::parse_delays;

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use crate::engine::experiment::EngineHandle;
-use crate::engine::experiment::protocol::ExperimentConfig;
+use crate::experiment::EngineHandle;
+use crate::experiment::protocol::ExperimentConfig;
 
 use super::fake::{self, FakeOptions};
 
@@ -29,5 +29,5 @@ pub fn connect(source: Source) -> Result<EngineHandle> {
 /// The real engine: launches the workload and runs commands on its thread.
 fn real(config: ExperimentConfig) -> Result<EngineHandle> {
     use anyhow::Context;
-    crate::engine::experiment::spawn(config).context("cannot start the experiment engine")
+    crate::experiment::spawn(config).context("cannot start the experiment engine")
 }

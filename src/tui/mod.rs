@@ -4,7 +4,7 @@
 //! ([`state::State::update`]), pure views (`impl Widget for &State`), and a
 //! loop ([`app::run`]) that takes its terminal backend and its engine handle
 //! as arguments. The TUI never touches processes or shared memory: it
-//! speaks the engine protocol ([`crate::engine::experiment::protocol`]).
+//! speaks the engine protocol ([`crate::experiment::protocol`]).
 //!
 //! | module | concern |
 //! |---|---|

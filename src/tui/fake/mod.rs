@@ -14,9 +14,9 @@ use crate::analysis::prng::SplitMix64;
 use crate::analysis::{
     Candidate, Pair, RelativeThroughput, StopRule, SweepPoint, Verdict, relative_throughput,
 };
-use crate::engine::LiveSettings;
-use crate::engine::experiment::{Command, EngineHandle, ExperimentKind, Mode, Update};
-use crate::engine::snapshot::{ApplyReport, ProcessApply};
+use crate::experiment::{Command, EngineHandle, ExperimentKind, Mode, Update};
+use crate::live::LiveSettings;
+use crate::live::snapshot::{ApplyReport, ProcessApply};
 use model::{Model, rank_result, stop_rule, sweep_result};
 
 /// How the fake behaves.

@@ -9,11 +9,11 @@ use crate::analysis::{
     CallTree, CandidateMeasurement, CensusEntry, Pair, RankBy, ShapeTolerances, StopRule,
     SweepPoint, Verdict, Window, classify, predict_gain, python_verdict, rank,
 };
-use crate::engine::experiment::{CensusResult, Mode, RankResult, SweepResult};
-use crate::engine::snapshot::{
+use crate::experiment::{CensusResult, Mode, RankResult, SweepResult};
+use crate::live::snapshot::{
     Counts, FunctionReading, PatternReading, ProcessCounts, Rates, SourceKind, ThroughputReading,
 };
-use crate::engine::{LiveSettings, LiveSnapshot};
+use crate::live::{LiveSettings, LiveSnapshot};
 use crate::pattern::PatternSet;
 
 /// One simulated function.

@@ -4,8 +4,8 @@
 
 use crate::analysis::prng::SplitMix64;
 use crate::analysis::{Candidate, Pair, SweepPoint, Verdict, relative_throughput};
-use crate::engine::LiveSettings;
-use crate::engine::experiment::{ExperimentKind, Mode, Update};
+use crate::experiment::{ExperimentKind, Mode, Update};
+use crate::live::LiveSettings;
 
 use super::model::{Model, rank_result, stop_rule, sweep_result};
 

@@ -20,7 +20,7 @@
 
 use crate::analysis::prng::SplitMix64;
 use crate::analysis::{CensusEntry, Window};
-use crate::engine::LiveSettings;
+use crate::live::LiveSettings;
 use crate::pattern::PatternSet;
 
 use super::protocol::Mode;
