@@ -7,6 +7,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,16 +153,23 @@ def attacker_uid():
         return pwd.getpwnam(ATTACKER).pw_uid
 
 
-def test_a_planted_base_with_a_link_swap_touches_no_file_of_the_victim(run_py, runtime_dir,
-                                                                       tmp_path):
+def test_a_planted_base_with_a_link_swap_touches_no_file_of_the_victim(run_py, tmp_path):
     uid = attacker_uid()
-    # The runtime directory plays /dev/shm: ours, sticky, open to all.
-    os.chmod(runtime_dir, 0o1777)
-    os.chmod(tmp_path, 0o755)
+    # A runtime directory that plays /dev/shm: ours, sticky, open to all (and
+    # reachable by the other user, unlike pytest's private tmp_path).
+    runtime = Path(tempfile.mkdtemp(prefix="speedbump-shm-"))
+    try:
+        os.chmod(runtime, 0o1777)
+        check_planted_base(run_py, tmp_path, runtime, uid)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def check_planted_base(run_py, tmp_path, runtime, uid):
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me")
-    base = runtime_dir / "speedbump"
+    base = runtime / "speedbump"
     pid = os.fork()
     if pid == 0:  # the attacker
         try:
@@ -179,10 +187,12 @@ def test_a_planted_base_with_a_link_swap_touches_no_file_of_the_victim(run_py, r
         finally:
             os._exit(0)
     try:
+        deadline = time.monotonic() + 10
         while not base.exists():
+            assert time.monotonic() < deadline, "the other user could not plant the base"
             time.sleep(0.01)
         r = run_py("import time\ndef f(): pass\nfor _ in range(20):\n    f()\n    time.sleep(0.01)\n",
-                   patterns="__main__:f")
+                   patterns="__main__:f", env={"XDG_RUNTIME_DIR": str(runtime)})
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
@@ -193,4 +203,4 @@ def test_a_planted_base_with_a_link_swap_touches_no_file_of_the_victim(run_py, r
     assert len(notes) == 1, r.stderr
     assert [name for name in os.listdir(base) if name.startswith("s-")] == []
     # The private base chosen instead is gone with the run.
-    assert sorted(p.name for p in runtime_dir.iterdir()) == ["speedbump"]
+    assert sorted(p.name for p in runtime.iterdir()) == ["speedbump"]
