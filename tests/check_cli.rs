@@ -184,3 +184,16 @@ fn help_shows_an_example() {
     assert!(help.contains("Exit status: 0 valid, 1 matches nothing, 2 invalid or unreadable."));
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// A pattern of 65,536 characters or more used to panic (padding widths
+/// must fit in a u16).
+#[test]
+fn a_very_long_pattern_is_explained_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.txt");
+    std::fs::write(&path, format!("{}:*\n", "a".repeat(70_000))).unwrap();
+    let run = check(path.to_str().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stdout.contains("1 include pattern"), "{}", run.stdout);
+}

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use speedbump_core::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
+use speedbump_core::units::{parse_delay_ns, parse_flag, parse_ms, parse_positive_count};
 
 /// Every variable the hook understands; anything else that starts with
 /// `SPEED_BUMP_` is a typo worth stopping for.
@@ -110,7 +110,7 @@ impl Config {
                 }
                 "SPEED_BUMP_DELAY_NS" => {
                     config.delay_ns =
-                        parse_duration_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
+                        parse_delay_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
                 }
                 "SPEED_BUMP_FREQUENCY" => {
                     config.frequency =
@@ -283,5 +283,29 @@ mod tests {
         ])
         .unwrap();
         assert!(ok.report.is_some());
+    }
+
+    /// 2^64-1 ns used to be accepted: the deadline wrapped, nothing was
+    /// delayed, and the summary claimed "delayed by 5124096 h".
+    #[test]
+    fn absurd_delays_are_refused() {
+        for delay in ["18446744073709551615", "11s", "10000000001"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_DELAY_NS", delay),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("SPEED_BUMP_DELAY_NS") && err.contains("10s"),
+                "{err}"
+            );
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_DELAY_NS", "10s"),
+        ])
+        .unwrap();
+        assert_eq!(ok.delay_ns, 10_000_000_000);
     }
 }

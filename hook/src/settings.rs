@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 use speedbump_core::ipc::{ControlSettings, control_flags};
 use speedbump_core::pattern::{Pattern, PatternSet, parse_pattern};
+use speedbump_core::units::check_delay_ns;
 
 use crate::calibrate;
 use crate::config::Config;
@@ -55,7 +56,7 @@ impl Settings {
         Ok(Settings {
             patterns,
             progress_points,
-            delay_ns: control.delay_ns,
+            delay_ns: check_delay_ns(control.delay_ns)?,
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
             match_c_calls: control.flags & control_flags::MATCH_C_CALLS != 0,
