@@ -147,7 +147,8 @@ fn directory_is_not_a_target_file() {
     let run = check(FIXTURES);
     assert_eq!(
         run.stderr,
-        "tests/fixtures/patterns: cannot read: Is a directory\n"
+        "tests/fixtures/patterns: cannot read: not a regular file (a directory, FIFO or device); \
+         keep target files in a directory of your own (e.g. ~/speedbump-targets.txt), not in /tmp\n"
     );
     assert_eq!(run.code, 2);
 }

@@ -127,7 +127,13 @@ pub struct Hot {
     pub function_capacity: u32,
     pub patterns: *const PatternSlot,
     pub pattern_capacity: u32,
+    /// Delay per call by segment pattern slot, when patterns have their own
+    /// delays (a ranking's grouped design); `slot_delays_len == 0`: every
+    /// pattern at `delay_ns`. Owned by the segment statistics (`stats.rs`).
+    pub slot_delays: *const u64,
+    pub slot_delays_len: u32,
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
     /// The calibration probe's own spin and slots (see `calibrate`).
     pub probe: Probe,
@@ -160,6 +166,8 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     function_capacity: 0,
     patterns: std::ptr::null(),
     pattern_capacity: 0,
+    slot_delays: std::ptr::null(),
+    slot_delays_len: 0,
     disable: std::ptr::null_mut(),
     probe: Probe {
         spin_ns: 0,
@@ -225,6 +233,15 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     if hot.delay_ns == 0 {
         return;
     }
+    let (delay_ns, spin_ns) = if hot.slot_delays_len == 0 {
+        (hot.delay_ns, hot.spin_ns)
+    } else {
+        // SAFETY: the table is valid for slot_delays_len entries (see Hot).
+        match unsafe { crate::pattern_delays::delay_of_slot(hot, pattern_id) } {
+            0 => return,
+            d => (d, d.saturating_sub(hot.delay_ns - hot.spin_ns)),
+        }
+    };
     hot.calls_since_delay += 1;
     if hot.calls_since_delay < hot.frequency {
         return;
@@ -236,10 +253,10 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     {
         return;
     }
-    let fixed_cost_ns = hot.delay_ns - hot.spin_ns;
+    let fixed_cost_ns = delay_ns - spin_ns;
     spin_and_record(
         start,
-        hot.spin_ns,
+        spin_ns,
         fixed_cost_ns,
         &mut hot.debt_ns,
         function,

@@ -10,6 +10,7 @@ use speedbump_core::units::check_delay_ns;
 use crate::calibrate;
 use crate::config::Config;
 use crate::hot::HOT;
+use crate::mechanism::{self, Wanted};
 use crate::state::HOOK;
 
 /// One complete set of settings.
@@ -17,6 +18,8 @@ pub struct Settings {
     pub patterns: PatternSet,
     pub progress_points: Vec<Pattern>,
     pub delay_ns: u64,
+    /// Delay per call of each include pattern (empty: `delay_ns` for all).
+    pub pattern_delays_ns: Vec<u64>,
     pub frequency: u64,
     pub delay_resumes: bool,
     pub match_c_calls: bool,
@@ -30,6 +33,7 @@ impl Settings {
             patterns,
             progress_points: Vec::new(),
             delay_ns: config.delay_ns,
+            pattern_delays_ns: Vec::new(),
             frequency: config.frequency,
             delay_resumes: config.delay_resumes,
             match_c_calls: config.match_c_calls,
@@ -57,6 +61,7 @@ impl Settings {
             patterns,
             progress_points,
             delay_ns: check_delay_ns(control.delay_ns)?,
+            pattern_delays_ns: control.pattern_delays_ns.clone(),
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
             match_c_calls: control.flags & control_flags::MATCH_C_CALLS != 0,
@@ -64,40 +69,13 @@ impl Settings {
         })
     }
 
-    /// The sys.monitoring events these settings need.
-    pub fn event_mask(&self, events: &Events) -> u32 {
-        let mut mask = events.py_start;
-        if self.delay_resumes {
-            mask |= events.py_resume;
+    /// What the mechanism must report for these settings.
+    pub fn wanted(&self) -> Wanted {
+        Wanted {
+            resumes: self.delay_resumes,
+            c_calls: self.match_c_calls,
+            returns: !self.progress_points.is_empty(),
         }
-        if self.match_c_calls {
-            mask |= events.call;
-        }
-        if !self.progress_points.is_empty() {
-            mask |= events.py_return;
-        }
-        mask
-    }
-}
-
-/// sys.monitoring event bits, read once.
-#[derive(Clone, Copy)]
-pub struct Events {
-    pub py_start: u32,
-    pub py_resume: u32,
-    pub py_return: u32,
-    pub call: u32,
-}
-
-impl Events {
-    pub fn read(monitoring: &Bound<'_, PyAny>) -> PyResult<Events> {
-        let events = monitoring.getattr("events")?;
-        Ok(Events {
-            py_start: events.getattr("PY_START")?.extract()?,
-            py_resume: events.getattr("PY_RESUME")?.extract()?,
-            py_return: events.getattr("PY_RETURN")?.extract()?,
-            call: events.getattr("CALL")?.extract()?,
-        })
     }
 }
 
@@ -108,27 +86,24 @@ fn probe_delay(delay_ns: u64) -> u64 {
 }
 
 /// Makes `settings` the ones in force: every code object is decided again
-/// (a new generation makes cached decisions stale), the delay is
-/// recalibrated if needed, and the segment records the control generation
-/// now applied.
+/// (a new generation makes cached decisions stale; the mechanism brings
+/// back code it stopped reporting), the delay is recalibrated if needed, and the
+/// segment records the control generation now applied.
 ///
-/// `restart_events` (which brings back the events callbacks DISABLEd, ours
-/// and every other tool's, e.g. coverage.py's) is called only when what
-/// decides a code location changed: the patterns or the progress points. A
-/// change of delay or frequency alone leaves other tools' choices alone.
-///
-/// Python runs here (the calibration, `sys.monitoring`): no reference into
-/// the hook's state is held across it, so callbacks and `progress()` in
-/// other threads see consistent state.
+/// The calibration runs Python: no reference into the hook's state is held
+/// across it, so callbacks and `progress()` in other threads see consistent
+/// state.
 pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
-    let monitoring = py.import("sys")?.getattr("monitoring")?;
-    let probe = probe_delay(settings.delay_ns);
+    // With per-pattern delays, `delay_ns` in force is the largest: it gates
+    // the fast path (0: never spin) and picks the calibration probe.
+    let delay_ns = crate::pattern_delays::largest(settings.delay_ns, &settings.pattern_delays_ns);
+    let probe = probe_delay(delay_ns);
     // SAFETY: GIL held; a copy, no reference kept.
     let Some(calibrated_for) = (unsafe { HOOK.get() }).as_ref().map(|h| h.calibrated_for) else {
         return Ok(());
     };
-    let measured = if settings.delay_ns > 0 && calibrated_for != Some(probe) {
-        match calibrate::measure_fixed_cost(py, settings.delay_ns) {
+    let measured = if delay_ns > 0 && calibrated_for != Some(probe) {
+        match calibrate::measure_fixed_cost(py, delay_ns) {
             Ok(Some(cost)) => Some(cost),
             Ok(None) => None, // another thread is measuring; keep the current cost
             Err(_) => Some(0),
@@ -136,7 +111,7 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     } else {
         None
     };
-    // SAFETY: GIL held; the reference is dropped before Python runs again.
+    // SAFETY: GIL held; calibration is over.
     let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
         return Ok(());
     };
@@ -144,34 +119,25 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
         hook.fixed_cost_ns = cost;
         hook.calibrated_for = Some(probe);
     }
-    let first = hook.generation == 0;
-    let redecide = !first
-        && (hook.patterns != settings.patterns || hook.progress_points != settings.progress_points);
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.
     let hot = unsafe { HOT.get() };
     hot.set_generation(hook.generation);
-    hot.set_delay(settings.delay_ns, hook.fixed_cost_ns);
+    hot.set_delay(delay_ns, hook.fixed_cost_ns);
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
-    let mask = settings.event_mask(&hook.events);
+    let wanted = settings.wanted();
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
-    hook.stats.record_patterns(&hook.patterns);
+    hook.stats
+        .record_patterns(&hook.patterns, &settings.pattern_delays_ns);
     hook.control_generation = settings.control_generation;
-    hook.delay_ns = settings.delay_ns;
+    hook.delay_ns = delay_ns;
     hook.frequency = settings.frequency;
-    let tool_id = hook.tool_id;
-    monitoring.call_method1("set_events", (tool_id, mask))?;
-    if redecide {
-        monitoring.call_method0("restart_events")?;
-    }
-    // SAFETY: GIL held; no reference kept.
-    if let Some(hook) = unsafe { HOOK.get() }.as_ref() {
-        hook.stats
-            .set_settings_generation(settings.control_generation);
-    }
+    mechanism::select(py, &hook.mechanism, wanted)?;
+    hook.stats
+        .set_settings_generation(settings.control_generation);
     Ok(())
 }

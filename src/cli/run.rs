@@ -202,6 +202,7 @@ impl Plan {
             delay_resumes: args.resume,
             match_c_calls: args.c_calls,
             patterns,
+            pattern_delays_ns: Vec::new(),
             progress_points,
         };
         let schedule = match &args.schedule {
@@ -242,6 +243,7 @@ enum Msg {
 }
 
 fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
+    crate::live::interpreter::check_command(&args.command, "")?;
     let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let mut json = match &args.json {
         None => None,

@@ -8,6 +8,21 @@ use std::time::Duration;
 use crate::live::HookSource;
 use crate::live::progress::RegexKind;
 
+/// The defaults the headless commands and the TUI share, as their options
+/// take them (one definition, documented once in docs/experiments.md).
+pub mod defaults {
+    /// Budget of each experiment (sweep, ranking).
+    pub const BUDGET: &str = "90s";
+    /// Step 1's delays (the baseline at 0 is implied).
+    pub const DELAYS: &str = "1us,10us,100us";
+    /// Delay per call of rankings (steps 3-4).
+    pub const RANK_DELAY: &str = "10us";
+    /// Warm-up skipped before measuring.
+    pub const WARMUP: &str = "0.5s";
+    /// Census window.
+    pub const CENSUS: &str = "2s";
+}
+
 /// Tuning of the engine; [`EngineOptions::default`] is what
 /// [`spawn`](super::spawn) uses.
 #[derive(Debug, Clone)]
@@ -59,6 +74,10 @@ pub struct EngineOptions {
     /// Send every output line of the workload as `Update::Output` (restart
     /// mode repeats the workload's start-up lines for every run).
     pub forward_output: bool,
+    /// Rankings of 4 candidates or more use the grouped design
+    /// (docs/ranking.md); `false`: one candidate at a time (for
+    /// benches/rank_bench comparisons).
+    pub grouped_ranking: bool,
 }
 
 impl Default for EngineOptions {
@@ -79,6 +98,7 @@ impl Default for EngineOptions {
             stop_grace: Duration::from_secs(3),
             last_lines: 20,
             forward_output: true,
+            grouped_ranking: true,
         }
     }
 }

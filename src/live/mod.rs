@@ -53,6 +53,7 @@ pub mod apply;
 pub mod environment;
 pub mod error;
 pub mod inject;
+pub mod interpreter;
 pub mod launch;
 pub mod output;
 pub mod progress;

@@ -2,7 +2,7 @@
 //! or Markdown: one [`Table`] model, two renderings.
 
 use crate::analysis::{
-    Bottleneck, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
+    Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
 };
 use crate::units::format_ns;
 
@@ -289,6 +289,48 @@ pub fn step1_sentence(r: &SweepResult) -> String {
     }
 }
 
+/// Step 2's sentence for one prediction, the same in the CLI, the TUI and
+/// the reports: `10 µs per call faster → throughput +5.2% [+3.9%, +6.5%]
+/// (1.00k/s → 1.05k/s)`; beyond first order or with an interval spanning 0
+/// it says so instead of printing a figure that reads as a promise.
+pub fn step2_sentence(p: &GainPrediction) -> String {
+    let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
+    if !p.within_first_order {
+        return format!(
+            "{faster} per call faster → beyond first order: that would remove over half of each \
+             unit's time, where a slowdown says nothing (first-order figure {})",
+            percent(p.gain, true)
+        );
+    }
+    let i = p.gain_interval.map_or(String::new(), |i| {
+        format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
+    });
+    if p.gain_interval
+        .is_some_and(|i| i.low <= 0.0 && i.high >= 0.0)
+    {
+        return format!(
+            "{faster} per call faster → no measurable gain (throughput {}{i} spans 0)",
+            percent(p.gain, true)
+        );
+    }
+    format!(
+        "{faster} per call faster → throughput {}{i} ({} → {})",
+        percent(p.gain, true),
+        rate(p.baseline_throughput_per_s),
+        rate(p.predicted_throughput_per_s),
+    )
+}
+
+/// Why a sweep has no step-2 prediction, in the same words everywhere.
+pub fn no_prediction_reason(r: &SweepResult) -> String {
+    format!(
+        "no prediction: step 2 extrapolates the slope of a linear or plateau-then-linear \
+         sweep, and this one is {} ({})",
+        shape_name(&r.shape.shape),
+        r.shape.reason
+    )
+}
+
 /// The sweep's verdicts, one sentence each: shape, step 1, step 2 (with
 /// the caveat once), noisy settings, partial results.
 pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
@@ -297,25 +339,10 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         format!("step 1: {}", step1_sentence(r)),
     ];
     for p in &r.predictions {
-        let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
-        if !p.within_first_order {
-            // A figure such as +7000% would read as a promise; say why there is none.
-            lines.push(format!(
-                "step 2: {faster} per call faster → beyond first order: that would remove over \
-                 half of each unit's time, where a slowdown says nothing (first-order figure {})",
-                percent(p.gain, true)
-            ));
-            continue;
-        }
-        let i = p.gain_interval.map_or(String::new(), |i| {
-            format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
-        });
-        lines.push(format!(
-            "step 2: {faster} per call faster → throughput {}{i} ({} → {})",
-            percent(p.gain, true),
-            rate(p.baseline_throughput_per_s),
-            rate(p.predicted_throughput_per_s),
-        ));
+        lines.push(format!("step 2: {}", step2_sentence(p)));
+    }
+    if r.predictions.is_empty() {
+        lines.push(format!("step 2: {}", no_prediction_reason(r)));
     }
     if !r.predictions.is_empty() {
         lines.push(format!(
@@ -354,6 +381,9 @@ fn rank_cell(c: &RankedCandidate) -> String {
 
 /// The ranking's table, best first.
 pub fn rank_table(r: &RankResult) -> Table {
+    if r.dose.is_some() {
+        return dose_rank_table(r);
+    }
     let mut t = Table::new(&[
         "rank",
         "candidate",
@@ -382,9 +412,129 @@ pub fn rank_table(r: &RankResult) -> Table {
     t
 }
 
+/// The sentences of a ranking at an equal dose.
+fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> {
+    let by_gain = r.ranked.iter().any(|c| c.gain_ns_per_unit.is_some());
+    let mut lines = vec![format!(
+        "ranked by {} under {}: every candidate got the same dose, {} of the time per unit{} \
+         (its delay per call = dose / its calls per unit), so call counts do not decide the \
+         order; criticality is the share of injected time that reached the critical path \
+         (1: all of it, 0: none); candidates marked = have overlapping intervals",
+        if by_gain {
+            "gain (criticality × own time per unit)"
+        } else {
+            "criticality"
+        },
+        if r.under.is_empty() { "*" } else { &r.under },
+        percent(dose, false),
+        r.time_per_unit_s.map_or(String::new(), |t| format!(
+            " ({})",
+            delay((t * dose * 1e9).round() as u64)
+        ))
+    )];
+    if let Some(d) = &r.design {
+        lines.push(format!(
+            "grouped design: {} pairs in {} blocks, {} candidates slowed per window; effects {}; \
+             confirmed alone: {}",
+            d.grouped_pairs,
+            d.blocks,
+            d.group_size,
+            match d.additivity {
+                Some(a) if a.additive => "add up (Tukey check passed)".to_owned(),
+                Some(_) =>
+                    "do not fully add up (Tukey check failed): trust the confirmed ones".to_owned(),
+                None => "not checked for additivity (too few pairs)".to_owned(),
+            },
+            if d.confirmed.is_empty() {
+                "none".to_owned()
+            } else {
+                d.confirmed.join(", ")
+            }
+        ));
+    }
+    if let Some(best) = r.ranked.first() {
+        let tied: Vec<&str> = r
+            .ranked
+            .iter()
+            .filter(|c| c.tie_group == best.tie_group)
+            .map(|c| c.label.as_str())
+            .collect();
+        if tied.len() > 1 {
+            lines.push(format!(
+                "top: {} — tied: their intervals overlap, so their order is not established",
+                tied.join(", ")
+            ));
+        } else if let Some(k) = best.criticality {
+            lines.push(format!(
+                "top: {} — criticality {k:.2} {}: {}",
+                best.label,
+                interval(best.criticality_interval, 2),
+                if by_gain {
+                    "the most time per unit to gain by making it faster"
+                } else {
+                    "time removed from it shortens the unit of work the most per nanosecond"
+                }
+            ));
+        }
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        if let crate::analysis::Verdict::TooNoisy { advice, .. } = v {
+            let label = labels.get(i).map_or("?", String::as_str);
+            lines.push(format!("{label}: {advice}"));
+        }
+    }
+    if r.partial {
+        lines.push("partial: the ranking was cut short".to_owned());
+    }
+    lines
+}
+
+/// A ranking at an equal dose: criticality first (the order), with the
+/// dose, per-call delay and drop beside (docs/ranking.md).
+fn dose_rank_table(r: &RankResult) -> Table {
+    let mut t = Table::new(&[
+        "rank",
+        "candidate",
+        "criticality",
+        "95% interval",
+        "own/unit",
+        "gain/unit",
+        "dose",
+        "delay/call",
+        "calls/unit",
+        "drop",
+        "measured",
+    ]);
+    for c in &r.ranked {
+        t.rows.push(vec![
+            rank_cell(c),
+            c.label.clone(),
+            c.criticality.map_or("-".to_owned(), |k| format!("{k:.2}")),
+            interval(c.criticality_interval, 2),
+            c.own_ns_per_unit
+                .map_or("-".to_owned(), |ns| delay(ns.round() as u64)),
+            c.gain_ns_per_unit
+                .map_or("-".to_owned(), |ns| delay(ns.max(0.0).round() as u64)),
+            c.dose.map_or("-".to_owned(), |d| percent(d, false)),
+            delay(c.delay_ns),
+            format!("{:.2}", c.calls_per_unit),
+            percent(c.drop, false),
+            format!(
+                "{}{}",
+                c.measured.as_deref().unwrap_or("-"),
+                if c.interaction { " (interacts)" } else { "" }
+            ),
+        ]);
+    }
+    t
+}
+
 /// The ranking's sentences: what was ranked, ties, noisy candidates
 /// (`labels`: the candidates in the order asked, to name them), partial.
 pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
+    if let Some(dose) = r.dose {
+        return dose_rank_lines(r, dose, labels);
+    }
     let mut lines = vec![format!(
         "ranked by throughput drop with {} per call{} under {}; candidates marked = in the \
          same tie group cannot be told apart (Welch t test, 95%)",
@@ -462,6 +612,29 @@ pub fn census_table(c: &CensusResult, node: &TreeNode, top: usize) -> Table {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_2_never_promises_what_it_cannot() {
+        let mut p = GainPrediction {
+            faster_ns_per_call: 10_000.0,
+            calls_per_unit: 3.0,
+            criticality: 0.5,
+            criticality_interval: None,
+            baseline_throughput_per_s: 1000.0,
+            predicted_throughput_per_s: 1052.0,
+            gain: 0.052,
+            gain_interval: Some(Interval::new(0.039, 0.065)),
+            within_first_order: true,
+            caveat: String::new(),
+        };
+        let s = step2_sentence(&p);
+        assert!(s.contains("throughput +5.2% [+3.9%, +6.5%]"), "{s}");
+        p.gain_interval = Some(Interval::new(-0.01, 0.065));
+        let s = step2_sentence(&p);
+        assert!(s.contains("no measurable gain"), "{s}");
+        p.within_first_order = false;
+        assert!(step2_sentence(&p).contains("beyond first order"));
+    }
 
     #[test]
     fn tables_align_and_escape() {

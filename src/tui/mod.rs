@@ -17,8 +17,8 @@
 //! | [`theme`] | themes by meaning, theme files, `NO_COLOR` |
 //! | [`format`] | numbers, intervals, bars |
 //! | [`export`] | report.md, results.json, SVG |
-//! | [`engine`] | the real engine or the fake one |
-//! | [`fake`] | the fake engine and its simulated workload |
+//! | [`engine`] | the engine on a real workload or the simulated one |
+//! | [`fake`] | the engine on a simulated workload (`--demo-fake`, tests) |
 //! | [`terminal`] | raw mode, alternate screen, restoring on every exit |
 
 pub mod app;

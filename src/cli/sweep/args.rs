@@ -44,7 +44,7 @@ pub struct ExperimentArgs {
     #[arg(long)]
     pub c_calls: bool,
     /// Wall-clock budget of the experiment: 90s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::BUDGET, value_parser = parse_seconds)]
     pub budget: f64,
     /// live (one long run, settings switched live), restart (one run per
     /// window), auto (live; restart if the workload exits by itself).
@@ -61,7 +61,7 @@ pub struct ExperimentArgs {
     pub fresh: bool,
     /// Warm-up skipped after the first unit of progress (live: once;
     /// restart: every run). Start-up before the first unit is always skipped.
-    #[arg(long, value_name = "DURATION", default_value = "0.5s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::WARMUP, value_parser = parse_seconds)]
     pub warmup: f64,
     /// Target half-width of each 95% interval: 2% (or 0.02).
     #[arg(long, value_name = "FRACTION", default_value = "2%", value_parser = parse_precision)]

@@ -72,6 +72,8 @@ impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
     pub fn start(args: &ExperimentArgs) -> anyhow::Result<Driver> {
         let config = args.config()?;
+        let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
+        crate::live::interpreter::check_command(&command, "")?;
         let results =
             ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
         check_writable(&args.out)?;
@@ -247,6 +249,7 @@ impl Driver {
         &mut self,
         candidates: Vec<Candidate>,
         delay_ns: u64,
+        dose: Option<f64>,
         frequency: u64,
         budget_s: f64,
     ) -> anyhow::Result<RankResult> {
@@ -257,6 +260,7 @@ impl Driver {
         self.send(Command::Rank {
             candidates,
             delay_ns,
+            dose,
             frequency,
             budget_s,
         })?;
