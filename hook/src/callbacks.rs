@@ -15,8 +15,8 @@ use crate::callable::positional_count;
 use crate::decide;
 use crate::failure;
 use crate::hot::{
-    FUNCTION_ID_MASK, HOT, Hot, key_is_matched, on_matched_call, on_progress_point,
-    progress_slot_of, read_word,
+    FUNCTION_ID_MASK, HOT, Hot, PROBE_HIT_KEY, PROBE_MISS_KEY, key_is_matched, on_matched_call,
+    on_probe_call, on_progress_point, probe_word, progress_slot_of, read_word,
 };
 use crate::latency;
 
@@ -133,6 +133,13 @@ unsafe fn code_event(
     if key == hot.unmatched_key {
         return Verdict::Disable;
     }
+    if key == PROBE_HIT_KEY {
+        unsafe { on_probe_call(hot) };
+        return Verdict::Continue;
+    }
+    if key == PROBE_MISS_KEY {
+        return Verdict::Disable;
+    }
     if hot.is_current_latency_key(key) {
         return unsafe { latency_point_event(hot, code, word, is_start) };
     }
@@ -174,6 +181,11 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
         return Verdict::Disable;
     }
     let code = unsafe { *args };
+    if let Some(raw) = unsafe { read_word(code, hot.extra_index) }
+        && raw >> 32 >= probe_word(PROBE_HIT_KEY) >> 32
+    {
+        return Verdict::Disable; // the calibration probe's code
+    }
     let Some(word) = (unsafe { current_word(code) }) else {
         return Verdict::Continue;
     };

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use speedbump_core::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
+use speedbump_core::units::{parse_delay_ns, parse_flag, parse_ms, parse_positive_count};
 
 /// Every variable the hook understands; anything else that starts with
 /// `SPEED_BUMP_` is a typo worth stopping for.
@@ -115,7 +115,7 @@ impl Config {
                 }
                 "SPEED_BUMP_DELAY_NS" => {
                     config.delay_ns =
-                        parse_duration_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
+                        parse_delay_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
                 }
                 "SPEED_BUMP_FREQUENCY" => {
                     config.frequency =
@@ -147,7 +147,11 @@ impl Config {
                             "empty; give a path for the JSON report (e.g. /tmp/speedbump.json)",
                         ));
                     }
-                    config.report = Some(absolute(v, cwd.as_ref()));
+                    let path = absolute(v, cwd.as_ref());
+                    if let Some(problem) = speedbump_core::ipc::replace::check_destination(&path) {
+                        return Err(bad("SPEED_BUMP_REPORT", v, &problem));
+                    }
+                    config.report = Some(path);
                 }
                 "SPEED_BUMP_SESSION" => {
                     if !v.is_empty() {
@@ -307,5 +311,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean SPEED_BUMP_DELAY_NS?"), "{e}");
+    }
+
+    /// A report path that cannot be written is an error before the
+    /// program runs: a device or FIFO would otherwise be replaced at exit.
+    #[test]
+    fn a_report_path_that_is_not_a_regular_file_is_refused() {
+        for report in ["/dev/full", "/dev/null", "/", "/no/such/dir/r.json"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_REPORT", report),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("SPEED_BUMP_REPORT"), "{err}");
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_REPORT", "/tmp/speedbump-config-test-r.json"),
+        ])
+        .unwrap();
+        assert!(ok.report.is_some());
+    }
+
+    /// 2^64-1 ns used to be accepted: the deadline wrapped, nothing was
+    /// delayed, and the summary claimed "delayed by 5124096 h".
+    #[test]
+    fn absurd_delays_are_refused() {
+        for delay in ["18446744073709551615", "11s", "10000000001"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_DELAY_NS", delay),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("SPEED_BUMP_DELAY_NS") && err.contains("10s"),
+                "{err}"
+            );
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_DELAY_NS", "10s"),
+        ])
+        .unwrap();
+        assert_eq!(ok.delay_ns, 10_000_000_000);
     }
 }

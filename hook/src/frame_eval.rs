@@ -36,7 +36,8 @@ use crate::decide;
 use crate::failure::{self, say_once};
 use crate::gil::GilCell;
 use crate::hot::{
-    FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of, read_word,
+    FUNCTION_ID_MASK, HOT, PROBE_HIT_KEY, PROBE_MISS_KEY, on_matched_call, on_probe_call,
+    on_progress_point, progress_slot_of, read_word,
 };
 use crate::mechanism::Wanted;
 
@@ -454,6 +455,17 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
     // The common case, first: decided, does not match, no progress point.
     if word == (hot.unmatched_key as usize) << 32 {
         return After::Nothing;
+    }
+    // The calibration probe's code: its own slots, never the live ones.
+    match (word >> 32) as u32 {
+        PROBE_MISS_KEY => return After::Nothing,
+        PROBE_HIT_KEY => {
+            if unsafe { entry_of(frame, code, throwflag) } == Entry::Start {
+                unsafe { on_probe_call(hot) };
+            }
+            return After::Nothing;
+        }
+        _ => {}
     }
     if hot.generation_of(word) != Some(hot.current_generation()) {
         word = match unsafe { decide(code, globals) } {

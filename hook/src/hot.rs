@@ -108,24 +108,16 @@ pub fn progress_slot_of(word: usize) -> u32 {
     (word as u32) >> PROGRESS_SHIFT
 }
 
-/// Encodes "matched, counted in function slot `function_id`".
-pub fn matched_word(generation: u32, function_id: u32) -> usize {
-    Decision {
-        function_id: Some(function_id),
-        progress_slot: 0,
-        latency: None,
-    }
-    .word(generation)
-}
+/// Key of the calibration probe's delayed function: both tags set, which no
+/// settings generation produces. Its calls count and spin in the probe's
+/// own slots ([`Probe`]), never in the live ones.
+pub const PROBE_HIT_KEY: u32 = MATCHED_TAG | UNMATCHED_TAG;
+/// Key of the probe's other code (its loop, its module): never counted.
+pub const PROBE_MISS_KEY: u32 = MATCHED_TAG | UNMATCHED_TAG | 1;
 
-/// Encodes "does not match under this generation".
-pub fn unmatched_word(generation: u32) -> usize {
-    Decision {
-        function_id: None,
-        progress_slot: 0,
-        latency: None,
-    }
-    .word(generation)
+/// A decision word with `key` (one of the probe keys).
+pub fn probe_word(key: u32) -> usize {
+    (key as usize) << 32
 }
 
 /// Overshoot of a spin past its deadline (clock granularity, an interrupt,
@@ -172,6 +164,18 @@ pub struct Hot {
     pub disable: *mut ffi::PyObject,
     /// This process's latency ring (None before the segment exists).
     pub latency_ring: Option<RingProducer>,
+    /// The calibration probe's own spin and slots (see `calibrate`).
+    pub probe: Probe,
+}
+
+/// What the calibration probe's delayed calls use instead of the live
+/// settings, so that calibrating never changes what other threads' calls
+/// (or a fork child) see.
+pub struct Probe {
+    pub spin_ns: u64,
+    pub debt_ns: u64,
+    pub functions: *const FunctionSlot,
+    pub patterns: *const PatternSlot,
 }
 
 pub static HOT: GilCell<Hot> = GilCell::new(Hot {
@@ -195,6 +199,12 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     slot_delays_len: 0,
     disable: std::ptr::null_mut(),
     latency_ring: None,
+    probe: Probe {
+        spin_ns: 0,
+        debt_ns: 0,
+        functions: std::ptr::null(),
+        patterns: std::ptr::null(),
+    },
 });
 
 impl Hot {
@@ -281,21 +291,69 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     {
         return;
     }
+    let fixed_cost_ns = delay_ns - spin_ns;
+    spin_and_record(
+        start,
+        spin_ns,
+        fixed_cost_ns,
+        &mut hot.debt_ns,
+        function,
+        pattern,
+    );
+}
+
+/// Spins `spin_ns` from `start` (less a payback of `debt_ns`) and records
+/// the delayed call in `function` and `pattern`.
+#[inline(always)]
+fn spin_and_record(
+    start: u64,
+    spin_ns: u64,
+    fixed_cost_ns: u64,
+    debt_ns: &mut u64,
+    function: &FunctionSlot,
+    pattern: Option<&PatternSlot>,
+) {
     // Pay back earlier overshoot first, then carry this spin's overshoot:
     // over many calls the added time averages exactly to the request.
-    let payback = hot.debt_ns.min(spin_ns / 2);
-    hot.debt_ns -= payback;
+    let payback = (*debt_ns).min(spin_ns / 2);
+    *debt_ns -= payback;
     let deadline = start.wrapping_add(spin_ns - payback);
     let end = spin_until(deadline);
-    hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
+    *debt_ns = (*debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
     // What was added: the spin as measured plus the fixed cost it stood in for.
-    let injected = end.wrapping_sub(start) + (delay_ns - spin_ns);
+    let injected = end.wrapping_sub(start) + fixed_cost_ns;
     bump(&function.delayed_calls, 1);
     bump(&function.injected_ns, injected);
     if let Some(p) = pattern {
         bump(&p.delayed_calls, 1);
         bump(&p.injected_ns, injected);
     }
+}
+
+/// A call of the calibration probe's delayed function: the same counting
+/// and spin as a matched call, in the probe's own slots and with its own
+/// spin and debt.
+///
+/// # Safety
+/// GIL held; `hot.probe`'s pointers are null or valid for one slot each.
+pub unsafe fn on_probe_call(hot: &mut Hot) {
+    let probe = &mut hot.probe;
+    if probe.functions.is_null() || probe.patterns.is_null() {
+        return;
+    }
+    // SAFETY: non-null pointers to the probe's static one-slot tables.
+    let (function, pattern) = unsafe { (&*probe.functions, &*probe.patterns) };
+    bump(&function.calls, 1);
+    bump(&pattern.calls, 1);
+    let start = monotonic_ns();
+    spin_and_record(
+        start,
+        probe.spin_ns,
+        0,
+        &mut probe.debt_ns,
+        function,
+        Some(pattern),
+    );
 }
 
 /// Counts one completed call of a progress point.

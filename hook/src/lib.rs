@@ -120,13 +120,10 @@ fn _fixed_cost_ns() -> Option<u64> {
 #[pyfunction]
 fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
     // SAFETY: GIL held.
-    let Some((generation, delay_ns)) = unsafe { HOOK.get() }
-        .as_ref()
-        .map(|h| (h.generation, h.delay_ns))
-    else {
+    let Some(delay_ns) = unsafe { HOOK.get() }.as_ref().map(|h| h.delay_ns) else {
         return Ok(None);
     };
-    calibrate::measure_fixed_cost(py, generation, delay_ns).map(Some)
+    calibrate::measure_fixed_cost(py, delay_ns)
 }
 
 /// How the hook sees calls in this interpreter (for benches/hook_bench.py

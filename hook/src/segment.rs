@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use speedbump_core::ipc::{
     Capacities, FunctionId, FunctionKind, PatternId, ProcessInfo, ProgressId, SegmentWriter,
-    ensure_session_dir, segment_path,
+    ensure_session_dir, image_segment_path, random_image_id,
 };
 use speedbump_core::pattern::PatternSet;
 
@@ -15,6 +15,13 @@ use crate::failure::say_once;
 use crate::hot::HOT;
 
 static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// The file name of a segment path (made by `segment_path`, so it has one).
+fn segment_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
 
 pub struct Stats {
     session_dir: PathBuf,
@@ -35,6 +42,9 @@ pub struct Stats {
     c_decisions: HashMap<usize, Option<u32>>,
     pub info: ProcessInfo,
     pub start_ticks: u64,
+    /// Names this program image's segment apart from the one an earlier
+    /// image of the same process (before `exec`) left in the session.
+    image: u64,
     pub generation: u64,
     /// Set at exit, once the root removed the session directory (functions
     /// first seen while the interpreter finalizes must not create it again),
@@ -58,6 +68,7 @@ impl Stats {
             c_decisions: HashMap::new(),
             info,
             start_ticks,
+            image: random_image_id(),
             generation: 0,
             files_closed: false,
             launcher_owns_dir: false,
@@ -71,7 +82,12 @@ impl Stats {
         if self.writer.is_some() {
             return;
         }
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
         if self.files_closed || (self.launcher_owns_dir && !self.session_dir.is_dir()) {
             match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
                 Ok(writer) => self.install(writer, patterns),
@@ -79,8 +95,10 @@ impl Stats {
             }
             return;
         }
-        let created = ensure_session_dir(&self.session_dir)
-            .and_then(|()| SegmentWriter::create(&path, &self.info, Capacities::default()));
+        let name = segment_name(&path);
+        let created = ensure_session_dir(&self.session_dir).and_then(|dir| {
+            SegmentWriter::create_in(&dir, &name, &self.info, Capacities::default())
+        });
         let writer = match created {
             Ok(writer) => writer,
             Err(error) => {
@@ -293,9 +311,15 @@ impl Stats {
         let Some(parent) = self.writer.take() else {
             return;
         };
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
+        let name = segment_name(&path);
         let child = ensure_session_dir(&self.session_dir)
-            .and_then(|()| parent.create_like(&path, &self.info))
+            .and_then(|dir| parent.create_like_in(&dir, &name, &self.info))
             .or_else(|error| {
                 say_once(
                     &SEGMENT_FAILURE_REPORTED,

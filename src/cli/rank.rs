@@ -19,7 +19,7 @@ use crate::experiment::census::{candidates_under, normalise_node};
 use crate::live::settings::set_lines;
 use crate::pattern::PatternSet;
 use crate::report::text::{census_table, rank_lines, rank_table};
-use crate::units::{format_ns, parse_duration_ns};
+use crate::units::{format_ns, parse_delay_ns};
 
 use super::sweep::{Driver, ExperimentArgs, Outcome, parse_frequency, parse_seconds};
 
@@ -86,7 +86,7 @@ pub struct RankArgs {
 }
 
 fn parse_delay(s: &str) -> Result<u64, String> {
-    match parse_duration_ns(s) {
+    match parse_delay_ns(s) {
         Ok(0) => Err("a ranking needs a delay above 0, e.g. 10us".to_owned()),
         Ok(ns) => Ok(ns),
         Err(e) => Err(e.to_string()),

@@ -43,7 +43,7 @@ use super::ticker::{SamplerContext, sampler_loop, window_ticks};
 use super::watchdog::{Watchdog, default_watchdog_exe};
 use crate::ipc::procfs::current_uid;
 use crate::ipc::{
-    ControlWriter, Session, clean_stale_sessions, default_base_dir, remove_session_dir,
+    ControlWriter, PrivateDir, Session, clean_stale_sessions, private_base, remove_session_dir,
 };
 
 /// Where the hook comes from.
@@ -250,11 +250,19 @@ impl LiveSession {
         if config.command.is_empty() {
             return Err(EngineError::NoCommand);
         }
+        // A default base planted by another user is never used (nor
+        // cleaned): another private one is chosen, and the user told.
         let base = match &config.base_dir {
-            Some(base) => base.clone(),
-            None => default_base_dir()?,
+            Some(base) => PrivateDir::open(base, true)?,
+            None => {
+                let choice = private_base()?;
+                if let Some(note) = choice.note {
+                    sink(Event::Warning(note));
+                }
+                choice.dir
+            }
         };
-        match clean_stale_sessions(&base) {
+        match clean_stale_sessions(base.path()) {
             Ok(removed) if !removed.is_empty() => sink(Event::Warning(format!(
                 "removed {} stale session director{} of runs that were killed",
                 removed.len(),
@@ -265,7 +273,7 @@ impl LiveSession {
                 "could not clean stale sessions: {e}"
             ))),
         }
-        let session = Session::create(Some(&base))?;
+        let session = Session::create_in(&base)?;
         let dir = session.path().to_path_buf();
         let mut guard = DirGuard(Some(dir.clone()));
         let uid = current_uid();

@@ -67,8 +67,13 @@ pub const MAX_PATTERN_DELAYS: usize = ((OFFSET_PATTERNS - OFFSET_PATTERN_DELAYS)
 const OFFSET_PROGRESS: u64 = OFFSET_PATTERNS + PATTERNS_BYTES as u64;
 /// Size of the control file in bytes.
 pub const CONTROL_SIZE: u64 = OFFSET_PROGRESS + PROGRESS_POINTS_BYTES as u64;
-/// How often a reader retries a copy torn by a concurrent write.
-const READ_ATTEMPTS: u32 = 1000;
+/// How long a reader waits for a launcher that is mid-update (preempted
+/// on a busy machine, it can stay so for many milliseconds) before giving
+/// up; it yields a few times first, then sleeps with a doubling backoff.
+const READ_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+const READ_YIELDS: u32 = 100;
+const READ_FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+const READ_MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Bits of the control block's `flags`.
 pub mod control_flags {
@@ -341,15 +346,34 @@ impl ControlReader {
     }
 
     /// Copies the current settings and their generation, retrying while the
-    /// launcher is writing.
+    /// launcher is writing: a few yields, then sleeps with a doubling
+    /// backoff, for up to two seconds in all (then [`IpcError::ControlBusy`]).
     pub fn read(&self) -> Result<(u64, ControlSettings), IpcError> {
         let mut patterns = Vec::new();
         let mut progress = Vec::new();
-        for _ in 0..READ_ATTEMPTS {
+        let deadline = std::time::Instant::now().checked_add(READ_PATIENCE);
+        let mut attempts: u32 = 0;
+        let mut sleep = READ_FIRST_SLEEP;
+        let mut wait = || {
+            attempts = attempts.saturating_add(1);
+            if attempts <= READ_YIELDS {
+                std::thread::yield_now();
+                return true;
+            }
+            if deadline.is_none_or(|deadline| std::time::Instant::now() >= deadline) {
+                return false;
+            }
+            std::thread::sleep(sleep);
+            sleep = sleep.saturating_mul(2).min(READ_MAX_SLEEP);
+            true
+        };
+        loop {
             let before: u64 = self.region.read_acquire(OFFSET_SEQUENCE)?;
             if before % 2 == 1 {
-                std::thread::yield_now();
-                continue;
+                if wait() {
+                    continue;
+                }
+                break;
             }
             let delay_ns: u64 = self.region.read(OFFSET_DELAY)?;
             let frequency: u64 = self.region.read(OFFSET_FREQUENCY)?;
@@ -374,7 +398,10 @@ impl ControlReader {
             fence(Ordering::Acquire);
             let after: u64 = self.region.read(OFFSET_SEQUENCE)?;
             if after != before {
-                continue;
+                if wait() {
+                    continue;
+                }
+                break;
             }
             let settings = ControlSettings {
                 delay_ns,

@@ -32,6 +32,7 @@
 //!   point: [`RingProducer`] (hook) and [`RingConsumer`] (launcher). It is the
 //!   one part of a segment that is a queue rather than append-only.
 //! - [`session`]: the private session directory and stale-session cleanup.
+//! - [`replace`]: replacing report files safely in shared directories.
 //! - [`procfs`] and [`clock`]: process start times and clocks from the kernel.
 //!
 //! Live control (the `control` block that re-targets running processes) is
@@ -60,6 +61,7 @@ pub mod layout;
 pub mod procfs;
 pub mod reader;
 mod region;
+pub mod replace;
 pub mod ring;
 pub mod session;
 pub mod writer;
@@ -78,7 +80,8 @@ pub use procfs::{current_uid, process_start_ticks};
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use ring::{DrainReport, LatencyEvent, RingConsumer, RingProducer};
 pub use session::{
-    Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
-    new_session_path, remove_session_dir, segment_path,
+    BaseChoice, PrivateDir, Session, clean_stale_sessions, default_base_dir, ensure_session_dir,
+    image_segment_path, list_segments, new_session_path, private_base, private_base_at,
+    random_image_id, remove_session_dir, segment_path, session_owner,
 };
 pub use writer::{ProcessInfo, SegmentWriter};

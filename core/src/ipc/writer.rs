@@ -30,6 +30,7 @@ use super::layout::{
 };
 use super::procfs::{current_pid, current_uid, parent_pid, process_start_boottime_ns};
 use super::ring::RingProducer;
+use super::session::PrivateDir;
 
 /// Identity of the process that owns a segment, written into its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +101,26 @@ pub struct SegmentWriter {
     progress_ids: HashMap<Arc<str>, u32>,
 }
 
+/// Sizes the segment file and reserves its blocks now. A segment file is
+/// written through a shared mapping, and a page that a full filesystem (a
+/// small tmpfs /dev/shm, e.g. Docker's 64 MB default) cannot back raises
+/// SIGBUS in the program when first touched; with the blocks reserved up
+/// front, a full filesystem is an error here instead, and the hook falls
+/// back to private memory. Filesystems without `fallocate` get a plain
+/// (sparse) size.
+fn reserve(file: &File, size: u64) -> std::io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, size) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => file.set_len(size),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `O_NOFOLLOW` for `OpenOptions::custom_flags`.
+fn libc_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
 fn segment_len(sections: &SectionLayout) -> Result<usize, IpcError> {
     usize::try_from(sections.segment_size).map_err(|_| IpcError::InvalidCapacities {
         what: "total segment size",
@@ -137,6 +158,7 @@ impl SegmentWriter {
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc_nofollow())
             .open(path)
             .map_err(|e| IpcError::io("create segment file", path, e))?;
         match Self::init(file, path, info, caps, sections) {
@@ -145,6 +167,45 @@ impl SegmentWriter {
                 // Ours alone (O_EXCL): do not leave a file readers would
                 // report as damaged.
                 let _ = std::fs::remove_file(path);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Self::create`] for the file `name` in the opened private session
+    /// directory `dir`: created exclusively through the directory's
+    /// descriptor, never through a link.
+    pub fn create_in(
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let sections = SectionLayout::for_capacities(&caps)?;
+        let file = dir.create_file(name, 0o600)?;
+        let path = dir.path().join(name);
+        match Self::init(file, &path, info, caps, sections) {
+            Ok(writer) => Ok(writer),
+            Err(e) => {
+                dir.remove_file(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Self::create_like`] into `dir` (see [`Self::create_in`]).
+    pub fn create_like_in(
+        &self,
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+    ) -> Result<Self, IpcError> {
+        let mut child = Self::create_in(dir, name, info, self.caps)?;
+        match self.replay_into(&mut child) {
+            Ok(()) => Ok(child),
+            Err(e) => {
+                drop(child);
+                dir.remove_file(name);
                 Err(e)
             }
         }
@@ -189,8 +250,8 @@ impl SegmentWriter {
         caps: Capacities,
         sections: SectionLayout,
     ) -> Result<Self, IpcError> {
-        file.set_len(sections.segment_size)
-            .map_err(|e| IpcError::io("size segment file", path, e))?;
+        reserve(&file, sections.segment_size)
+            .map_err(|e| IpcError::io("reserve space for segment file", path, e))?;
         let len = segment_len(&sections)?;
         let map = MmapOptions::new()
             .len(len)

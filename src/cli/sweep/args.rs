@@ -13,7 +13,7 @@ use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
 use crate::live::progress::RegexKind;
 use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
 use crate::pattern::PatternSet;
-use crate::units::{parse_duration_ns, parse_positive_count};
+use crate::units::{parse_delay_ns, parse_duration_ns, parse_positive_count};
 
 /// Options `sweep` and `rank` share with `speedbump run` (targeting,
 /// progress) and each other (budget, mode, output).
@@ -105,7 +105,7 @@ impl From<ModeArg> for Mode {
 }
 
 pub(crate) fn parse_delay(s: &str) -> Result<u64, String> {
-    parse_duration_ns(s).map_err(|e| e.to_string())
+    parse_delay_ns(s).map_err(|e| e.to_string())
 }
 
 pub(crate) fn parse_frequency(s: &str) -> Result<u64, String> {
