@@ -51,6 +51,12 @@ type Frame = ffi::PyFrameObject;
 type EvalFrame = ffi::_PyFrameEvalFunction;
 
 unsafe extern "C" {
+    /// The evaluation function installed now. Declared here with a
+    /// nullable result: CPython may keep NULL for "the default", and
+    /// pyo3-ffi's 3.11 declaration says it never returns NULL.
+    #[link_name = "_PyInterpreterState_GetEvalFrameFunc"]
+    fn installed_eval_frame(interp: *mut ffi::PyInterpreterState) -> Option<EvalFrame>;
+
     /// CPython's own frame evaluation (exported by libpython 3.10/3.11;
     /// pyo3-ffi leaves private functions out).
     fn _PyEval_EvalFrameDefault(
@@ -212,10 +218,7 @@ fn interpreter() -> *mut ffi::PyInterpreterState {
 /// The evaluation function installed now.
 fn current() -> EvalFrame {
     // SAFETY: GIL held (callers); the interpreter is alive.
-    let installed = unsafe { ffi::_PyInterpreterState_GetEvalFrameFunc(interpreter()) };
-    #[cfg(not(Py_3_11))]
-    let installed = installed.unwrap_or(_PyEval_EvalFrameDefault);
-    installed
+    unsafe { installed_eval_frame(interpreter()) }.unwrap_or(_PyEval_EvalFrameDefault)
 }
 
 /// Installs our evaluation function in front of the current one.
