@@ -4,7 +4,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump_core::pattern::PatternSet;
+use speedbump_core::pattern::{PatternSet, parse_pattern};
 
 use crate::config::Config;
 use crate::control;
@@ -94,7 +94,9 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         .filter(|path| path.exists());
     let patterns = match (&config.targets, &control_file) {
         (Some(path), None) => {
-            let set = PatternSet::load(path).map_err(|e| Fatal(e.one_line()))?;
+            // Name the variable: the user may not know where the path came from.
+            let set = PatternSet::load(path)
+                .map_err(|e| Fatal(format!("SPEED_BUMP_TARGETS={}", e.one_line())))?;
             if set.is_empty() {
                 return Err(Fatal(format!(
                     "{}: no include pattern in this file, so nothing would be slowed; add one, e.g. '*:*'",
@@ -164,6 +166,14 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let mechanism = mechanism::install(py).map_err(Fatal)?;
     unsafe { HOT.get() }.enabled = true;
 
+    let latency_points = config
+        .latency
+        .iter()
+        .map(|text| parse_pattern("SPEED_BUMP_LATENCY", text).map_err(|e| Fatal(e.one_line())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !latency_points.is_empty() {
+        crate::latency::init_clock();
+    }
     let info = process_info(&start);
     let has_control = control.is_some();
     // SAFETY: GIL held.
@@ -171,6 +181,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         config,
         patterns: PatternSet::from_patterns(Vec::new()),
         progress_points: Vec::new(),
+        latency_points,
+        latency_blocks: std::collections::HashMap::new(),
         generation: 0,
         control_generation: 0,
         delay_ns: 0,

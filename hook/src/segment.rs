@@ -163,6 +163,7 @@ impl Stats {
                 hot.pattern_capacity = w.pattern_capacity();
                 hot.progress = w.progress_slots_ptr();
                 hot.progress_capacity = w.progress_capacity();
+                hot.latency_ring = w.latency_producer();
             }
             None => {
                 hot.functions = std::ptr::null();
@@ -171,6 +172,7 @@ impl Stats {
                 hot.pattern_capacity = 0;
                 hot.progress = std::ptr::null();
                 hot.progress_capacity = 0;
+                hot.latency_ring = None;
             }
         }
     }
@@ -201,6 +203,23 @@ impl Stats {
         pattern
             .matched_functions
             .store(pattern.matched_functions.load(Relaxed) + 1, Relaxed);
+        if id != 0 {
+            self.functions.insert(name.to_owned(), id);
+        }
+        id
+    }
+
+    /// The id of a latency point that no target pattern matches (its calls
+    /// are not counted, only its requests timed); `u32::MAX` without a
+    /// segment.
+    pub fn register_latency_function(&mut self, name: &str) -> u32 {
+        let Some(writer) = self.writer.as_mut() else {
+            return u32::MAX;
+        };
+        if let Some(&id) = self.functions.get(name) {
+            return id;
+        }
+        let id = writer.add_function(name, FunctionKind::Python, u32::MAX).0;
         if id != 0 {
             self.functions.insert(name.to_owned(), id);
         }

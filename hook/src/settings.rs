@@ -74,6 +74,7 @@ impl Settings {
             resumes: self.delay_resumes,
             c_calls: self.match_c_calls,
             returns: !self.progress_points.is_empty(),
+            latency: false,
         }
     }
 }
@@ -105,7 +106,8 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
-    let wanted = settings.wanted();
+    let mut wanted = settings.wanted();
+    wanted.latency = !hook.latency_points.is_empty();
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
