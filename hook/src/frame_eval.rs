@@ -204,6 +204,7 @@ static STATE: GilCell<State> = GilCell::new(State {
 });
 
 static C_CALLS_REPORTED: AtomicBool = AtomicBool::new(false);
+static LATENCY_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Nothing to hold: the interpreter state is looked up when needed.
 pub struct Mechanism {
@@ -249,6 +250,13 @@ pub fn select(_py: Python<'_>, _mechanism: &Mechanism, wanted: Wanted) -> PyResu
             &C_CALLS_REPORTED,
             "C function calls cannot be seen on Python 3.10/3.11 (no sys.monitoring): \
              SPEED_BUMP_C_CALLS matches nothing here; only Python functions are slowed",
+        );
+    }
+    if wanted.latency {
+        say_once(
+            &LATENCY_REPORTED,
+            "latency points are measured through sys.monitoring (Python 3.12+); \
+             on Python 3.10/3.11 they record no requests",
         );
     }
     Ok(())
