@@ -67,6 +67,12 @@ pub const MAX_PATTERN_DELAYS: usize = ((OFFSET_PATTERNS - OFFSET_PATTERN_DELAYS)
 const OFFSET_PROGRESS: u64 = OFFSET_PATTERNS + PATTERNS_BYTES as u64;
 /// Size of the control file in bytes.
 pub const CONTROL_SIZE: u64 = OFFSET_PROGRESS + PROGRESS_POINTS_BYTES as u64;
+/// Offset of the `i`th per-pattern delay (`i < MAX_PATTERN_DELAYS`, so
+/// inside the header page; saturates rather than wraps otherwise).
+fn pattern_delay_offset(i: usize) -> u64 {
+    OFFSET_PATTERN_DELAYS.saturating_add((i as u64).saturating_mul(8))
+}
+
 /// How often a reader retries a copy torn by a concurrent write.
 const READ_ATTEMPTS: u32 = 1000;
 
@@ -253,7 +259,7 @@ impl ControlWriter {
             settings.pattern_delays_ns.len() as u32,
         );
         for (i, delay) in settings.pattern_delays_ns.iter().enumerate() {
-            self.atomic(OFFSET_PATTERN_DELAYS + 8 * i as u64)
+            self.atomic(pattern_delay_offset(i))
                 .store(*delay, Ordering::Relaxed);
         }
         self.write_bytes(OFFSET_PATTERNS, settings.patterns.as_bytes());
@@ -360,10 +366,7 @@ impl ControlReader {
             let delays_len = (delays_len as usize).min(MAX_PATTERN_DELAYS);
             let mut pattern_delays_ns = Vec::with_capacity(delays_len);
             for i in 0..delays_len {
-                pattern_delays_ns.push(
-                    self.region
-                        .read::<u64>(OFFSET_PATTERN_DELAYS + 8 * i as u64)?,
-                );
+                pattern_delays_ns.push(self.region.read::<u64>(pattern_delay_offset(i))?);
             }
             let patterns_len = patterns_len.min(PATTERNS_BYTES);
             let progress_len = progress_len.min(PROGRESS_POINTS_BYTES);
