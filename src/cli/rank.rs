@@ -61,7 +61,7 @@ pub struct RankArgs {
     /// Injected time per unit of work each candidate receives, as a share
     /// of the baseline time per unit (each candidate's delay per call =
     /// dose × time per unit / its calls per unit, clamped to 200ns..1s).
-    #[arg(long, value_name = "FRACTION", default_value = "5%", value_parser = parse_dose, conflicts_with = "delay")]
+    #[arg(long, value_name = "FRACTION", default_value = "10%", value_parser = parse_dose, conflicts_with = "delay")]
     pub dose: f64,
     /// The same delay per call for every candidate instead of an equal dose
     /// (METHODOLOGY.md's way; the drop then also grows with call counts).
