@@ -6,14 +6,16 @@
 
 use std::time::Duration;
 
+use speedbump::analysis::Window;
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
 use speedbump::experiment::auto::AutoTarget;
 use speedbump::experiment::census::candidates_under;
 use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
 use speedbump::experiment::{
-    CensusResult, Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, RankResult,
-    SweepResult, Target, Update, spawn_on,
+    Cancel, CensusResult, CensusWindow, Command, EngineHandle, EngineOptions, ExitInfo,
+    ExperimentConfig, Mode, RankResult, SweepResult, Target, TargetError, Update, spawn_on,
 };
+use speedbump::live::LiveSettings;
 
 fn config(seed: u64) -> ExperimentConfig {
     ExperimentConfig {
@@ -522,4 +524,162 @@ fn a_crash_is_reported_and_results_so_far_are_kept() {
     ));
     assert!(after.ranked.is_empty());
     shutdown(engine);
+}
+
+/// A target that records the settings in force after every `apply`, and
+/// can fail one window when the treatment is applied (an error mid-sweep).
+struct Recording {
+    inner: FakeTarget,
+    in_force: std::sync::Arc<std::sync::Mutex<Vec<LiveSettings>>>,
+    fail_window: Option<usize>,
+    windows: usize,
+}
+
+impl Target for Recording {
+    fn mode(&self) -> Mode {
+        self.inner.mode()
+    }
+    fn clock_s(&self) -> f64 {
+        self.inner.clock_s()
+    }
+    fn apply(&mut self, settings: &LiveSettings, cancel: &Cancel) -> Result<(), TargetError> {
+        self.inner.apply(settings, cancel)?;
+        self.in_force.lock().unwrap().push(settings.clone());
+        Ok(())
+    }
+    fn measure(&mut self, window_s: f64, cancel: &Cancel) -> Result<Window, TargetError> {
+        self.windows += 1;
+        if self.fail_window == Some(self.windows) {
+            return Err(TargetError::NoProgress(
+                "the progress source went quiet".into(),
+            ));
+        }
+        self.inner.measure(window_s, cancel)
+    }
+    fn census(&mut self, window_s: f64, cancel: &Cancel) -> Result<CensusWindow, TargetError> {
+        self.inner.census(window_s, cancel)
+    }
+    fn window_cost_s(&self, window_s: f64) -> f64 {
+        self.inner.window_cost_s(window_s)
+    }
+    fn is_running(&self) -> bool {
+        self.inner.is_running()
+    }
+    fn shutdown(&mut self) -> Option<ExitInfo> {
+        self.inner.shutdown()
+    }
+}
+
+type InForce = std::sync::Arc<std::sync::Mutex<Vec<LiveSettings>>>;
+
+fn recording(seed: u64, fail_window: Option<usize>, pace_ms: u64) -> (EngineHandle, InForce) {
+    let in_force = InForce::default();
+    let mut inner = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, seed);
+    if pace_ms > 0 {
+        inner = inner.paced(Pace::PerWindow(Duration::from_millis(pace_ms)));
+    }
+    let target = Recording {
+        inner,
+        in_force: std::sync::Arc::clone(&in_force),
+        fail_window,
+        windows: 0,
+    };
+    let engine = spawn_on(config(seed), EngineOptions::default(), move |_| {
+        Ok(Box::new(target) as Box<dyn Target>)
+    })
+    .unwrap();
+    (engine, in_force)
+}
+
+/// The settings in force now: nothing slowed, and the census's patterns
+/// (or none before a census) still counted.
+fn assert_idle(in_force: &InForce, patterns: &[&str], after: &str) {
+    let last = in_force.lock().unwrap().last().cloned();
+    let last = last.unwrap_or_else(|| panic!("nothing applied after {after}"));
+    assert_eq!(last.delay_ns, 0, "still slowed after {after}: {last:?}");
+    assert_eq!(last.patterns, patterns, "after {after}");
+}
+
+#[test]
+fn every_ending_of_an_experiment_leaves_nothing_slowed() {
+    // Done (every setting precise) and out of budget, on many seeds: the
+    // last window is a treatment about half the time.
+    for seed in 20..26 {
+        let (engine, in_force) = recording(seed, None, 0);
+        run(&engine, sweep(&["*:*"], &[10_000, 100_000], 600.0));
+        assert_idle(&in_force, &[], &format!("a sweep (seed {seed})"));
+        run(&engine, sweep(&["*:*"], &[10_000, 100_000], 3.0));
+        assert_idle(
+            &in_force,
+            &[],
+            &format!("a sweep out of budget (seed {seed})"),
+        );
+        let census = census_of(&run(
+            &engine,
+            Command::Census {
+                patterns: vec!["*:*".into()],
+                window_s: 1.0,
+            },
+        ));
+        assert_idle(&in_force, &["*:*"], "a census");
+        let candidates = candidates_under(&census, "").unwrap();
+        run(
+            &engine,
+            Command::Rank {
+                candidates,
+                delay_ns: 100_000,
+                dose: None,
+                frequency: 1,
+                budget_s: 120.0,
+            },
+        );
+        assert_idle(&in_force, &["*:*"], &format!("a ranking (seed {seed})"));
+        shutdown(engine);
+    }
+    // An error mid-sweep (the second window, a treatment or a baseline).
+    for seed in 30..34 {
+        let (engine, in_force) = recording(seed, Some(2), 0);
+        let updates = run(&engine, sweep(&["*:*"], &[100_000], 600.0));
+        assert!(sweep_of(&updates).partial);
+        assert!(
+            updates
+                .iter()
+                .any(|u| matches!(u, Update::Warning(w) if w.contains("went quiet")))
+        );
+        assert_idle(&in_force, &[], &format!("an error (seed {seed})"));
+        shutdown(engine);
+    }
+}
+
+#[test]
+fn a_cancelled_experiment_leaves_nothing_slowed() {
+    for (seed, after) in [(40, 3), (41, 4), (42, 5)] {
+        let (engine, in_force) = recording(seed, None, 20);
+        engine
+            .commands
+            .send(sweep(&["*:*"], &[10_000, 100_000], 600.0))
+            .unwrap();
+        let mut points = 0;
+        loop {
+            match engine
+                .updates
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap()
+            {
+                Update::SweepPoint { .. } => {
+                    points += 1;
+                    if points == after {
+                        engine.commands.send(Command::Cancel).unwrap();
+                    }
+                }
+                Update::SweepDone(r) => {
+                    assert!(r.partial);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_idle(&in_force, &[], &format!("a cancel (seed {seed})"));
+        shutdown(engine);
+    }
 }

@@ -418,3 +418,60 @@ fn colours_come_from_the_theme_and_no_color_removes_them() {
     assert_eq!(active.bg, ratatui::style::Color::Reset);
     assert!(active.modifier.contains(ratatui::style::Modifier::REVERSED));
 }
+
+#[test]
+fn step_0_and_the_status_say_plainly_when_anything_is_slowed() {
+    let (mut state, _) = started();
+    let text = screen(&state, 100, 30);
+    assert!(!text.contains("SLOW"), "nothing is slowed:\n{text}");
+    // A process still slowing calls while no experiment runs.
+    let mut snapshot = state.live.last.clone().unwrap();
+    let rates = snapshot.patterns[0].rates.as_mut().unwrap();
+    rates.delayed_calls_per_s = 514_000.0;
+    feed(&mut state, vec![Update::Live(snapshot)]);
+    assert!(state.running.is_none());
+    for (w, h) in [(80, 24), (100, 30)] {
+        let text = screen(&state, w, h);
+        let status = text.lines().rev().nth(1).unwrap();
+        assert!(status.contains("idle · SLOWING 514k calls/s"), "{status}");
+        assert!(text.contains("SLOWED 514k calls/s"), "{text}");
+    }
+}
+
+#[test]
+fn findings_cover_every_ranking_and_never_headline_a_cost_that_may_be_zero() {
+    use speedbump::analysis::Interval;
+    use speedbump::tui::views::report::findings;
+    let (mut state, _) = drilled();
+    assert_eq!(state.results.rankings.len(), 2);
+    let text = findings(&state);
+    // One sentence per ranking, the drill-down's and the top level's.
+    assert!(text[0].starts_with("Under __main__, slowing "), "{text:?}");
+    assert!(
+        text[1].starts_with("At the top level, slowing "),
+        "{text:?}"
+    );
+    // The drill-down's best now spans 0 and the next is implausible.
+    let ranking = &mut state.results.rankings[0];
+    ranking.ranked[0].drop = 0.099;
+    ranking.ranked[0].drop_interval = Some(Interval::new(-0.101, 0.263));
+    ranking.ranked[1].criticality = Some(22.72);
+    let text = findings(&state);
+    assert!(
+        text[0].starts_with("Under __main__, slowing __main__:launch costs the most"),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|f| f.contains("criticality of 22.72, which cannot be true")),
+        "{text:?}"
+    );
+    for c in &mut state.results.rankings[0].ranked {
+        c.drop_interval = Some(Interval::new(-0.1, 0.2));
+    }
+    let text = findings(&state);
+    assert!(
+        text[0].starts_with("Under __main__, no candidate measurably costs throughput"),
+        "{text:?}"
+    );
+}

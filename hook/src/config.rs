@@ -22,6 +22,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "SPEED_BUMP_REPORT",
     "SPEED_BUMP_SESSION",
     "SPEED_BUMP_START_AT",
+    "SPEED_BUMP_LATENCY",
 ];
 
 /// Delay applied when `SPEED_BUMP_DELAY_NS` is unset (METHODOLOGY.md).
@@ -48,6 +49,9 @@ pub struct Config {
     pub session: Option<PathBuf>,
     /// Exact process start passed by a launcher: (pid, CLOCK_MONOTONIC ns).
     pub start_at: Option<(u32, u64)>,
+    /// Latency points (`MOD:QUALNAME` patterns, comma-separated in the
+    /// variable), checked.
+    pub latency: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,7 @@ impl Config {
             report: None,
             session: None,
             start_at: None,
+            latency: Vec::new(),
         };
         let mut vars: Vec<(String, String)> = vars
             .into_iter()
@@ -149,6 +154,9 @@ impl Config {
                         config.session = Some(PathBuf::from(v));
                     }
                 }
+                "SPEED_BUMP_LATENCY" => {
+                    config.latency = parse_latency_points(v)?;
+                }
                 "SPEED_BUMP_START_AT" => {
                     config.start_at = Some(parse_start_at(v).ok_or_else(|| {
                         bad(
@@ -195,6 +203,32 @@ fn did_you_mean(name: &str) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// `MOD:QUALNAME[,MOD:QUALNAME...]`: each must be a pattern without `!`.
+fn parse_latency_points(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut points = Vec::new();
+    for text in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = speedbump_core::pattern::parse_pattern("SPEED_BUMP_LATENCY", text)
+            .map_err(|e| bad("SPEED_BUMP_LATENCY", value, e.one_line()))?;
+        if pattern.is_exclude() {
+            return Err(bad(
+                "SPEED_BUMP_LATENCY",
+                value,
+                format!("'{text}': a latency point cannot be an exclusion; drop the '!'"),
+            ));
+        }
+        points.push(pattern.text().to_owned());
+    }
+    if points.is_empty() {
+        return Err(bad(
+            "SPEED_BUMP_LATENCY",
+            value,
+            "empty; give MODULE:QUALNAME of the function whose calls are the requests \
+             (e.g. app.server:handle)",
+        ));
+    }
+    Ok(points)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -247,6 +281,20 @@ mod tests {
             (c.start_ms, c.duration_ms, c.frequency),
             (5000, Some(30000), 10)
         );
+    }
+
+    #[test]
+    fn latency_points_are_checked_patterns() {
+        let c = parse(&[("SPEED_BUMP_LATENCY", "app:handle, app.db:Pool.query")]).unwrap();
+        assert_eq!(c.latency, ["app:handle", "app.db:Pool.query"]);
+        let e = parse(&[("SPEED_BUMP_LATENCY", "!app:handle")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be an exclusion"), "{e}");
+        let e = parse(&[("SPEED_BUMP_LATENCY", " ")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("SPEED_BUMP_LATENCY: empty"), "{e}");
     }
 
     #[test]

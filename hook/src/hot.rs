@@ -7,22 +7,29 @@
 //!
 //! Word layout: bits 0..24 the function id in the statistics segment; bits
 //! 24..32 the progress slot of a progress point (0: not one); bits 32..64 a
-//! key = tag | settings generation. A stale generation (after a live
-//! settings change) does not equal the current key and sends the code object
-//! back through `decide`.
+//! key = tags | settings generation. Tags: matched (bit 31) or unmatched
+//! (bit 30), plus latency point (bit 29) and, for a latency point that is a
+//! generator or coroutine, "key its start by frame" (bit 28; see
+//! `latency.rs`). A stale generation (after a live settings change) does not
+//! equal the current key and sends the code object back through `decide`.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pyo3::ffi;
-use speedbump_core::ipc::{FunctionSlot, PatternSlot, ProgressSlot};
+use speedbump_core::ipc::{FunctionSlot, PatternSlot, ProgressSlot, RingProducer};
 
 use crate::clock::{monotonic_ns, spin_until};
 use crate::gil::GilCell;
 
 const MATCHED_TAG: u32 = 1 << 31;
 const UNMATCHED_TAG: u32 = 1 << 30;
-const GENERATION_MASK: u32 = UNMATCHED_TAG - 1;
+/// A latency point: each completed call is a request (see `latency.rs`).
+pub const LATENCY_TAG: u32 = 1 << 29;
+/// A latency point whose code is a generator or coroutine: its start is
+/// keyed by its frame, not kept on the thread's call stack.
+pub const LATENCY_FRAME_TAG: u32 = 1 << 28;
+const GENERATION_MASK: u32 = LATENCY_FRAME_TAG - 1;
 /// Function ids fit in 24 bits (segments hold at most 2^22 functions).
 pub const FUNCTION_ID_MASK: u32 = (1 << 24) - 1;
 const PROGRESS_SHIFT: u32 = 24;
@@ -34,15 +41,28 @@ pub struct Decision {
     pub function_id: Option<u32>,
     /// Progress slot (1..=255) when it is a progress point.
     pub progress_slot: u8,
+    /// Function id of the latency point it is (the same id as
+    /// `function_id` when both: one name, one row), and whether its start
+    /// is keyed by frame (generators, coroutines).
+    pub latency: Option<(u32, bool)>,
 }
 
 impl Decision {
     pub fn word(self, generation: u32) -> usize {
         let generation = generation & GENERATION_MASK;
-        let (tag, id) = match self.function_id {
+        let (mut tag, mut id) = match self.function_id {
             Some(id) => (MATCHED_TAG, id & FUNCTION_ID_MASK),
             None => (UNMATCHED_TAG, 0),
         };
+        if let Some((latency_id, by_frame)) = self.latency {
+            tag |= LATENCY_TAG;
+            if by_frame {
+                tag |= LATENCY_FRAME_TAG;
+            }
+            if self.function_id.is_none() {
+                id = latency_id & FUNCTION_ID_MASK;
+            }
+        }
         (((tag | generation) as usize) << 32)
             | ((self.progress_slot as usize) << PROGRESS_SHIFT)
             | id as usize
@@ -75,6 +95,12 @@ pub unsafe fn write_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t,
     }
 }
 
+/// Whether a word's key (upper half) says "matched the target patterns".
+#[inline(always)]
+pub fn key_is_matched(key: u32) -> bool {
+    key & MATCHED_TAG != 0
+}
+
 /// Progress slot stored in a decision word.
 #[inline(always)]
 pub fn progress_slot_of(word: usize) -> u32 {
@@ -86,6 +112,7 @@ pub fn matched_word(generation: u32, function_id: u32) -> usize {
     Decision {
         function_id: Some(function_id),
         progress_slot: 0,
+        latency: None,
     }
     .word(generation)
 }
@@ -95,6 +122,7 @@ pub fn unmatched_word(generation: u32) -> usize {
     Decision {
         function_id: None,
         progress_slot: 0,
+        latency: None,
     }
     .word(generation)
 }
@@ -139,7 +167,10 @@ pub struct Hot {
     pub slot_delays: *const u64,
     pub slot_delays_len: u32,
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
+    /// This process's latency ring (None before the segment exists).
+    pub latency_ring: Option<RingProducer>,
 }
 
 pub static HOT: GilCell<Hot> = GilCell::new(Hot {
@@ -162,6 +193,7 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     slot_delays: std::ptr::null(),
     slot_delays_len: 0,
     disable: std::ptr::null_mut(),
+    latency_ring: None,
 });
 
 impl Hot {
@@ -177,6 +209,13 @@ impl Hot {
 
     pub fn current_generation(&self) -> u32 {
         self.matched_key & GENERATION_MASK
+    }
+
+    /// Whether `key` (a word's upper half) is a latency point's under the
+    /// current generation.
+    #[inline(always)]
+    pub fn is_current_latency_key(&self, key: u32) -> bool {
+        key & LATENCY_TAG != 0 && key & GENERATION_MASK == self.current_generation()
     }
 
     pub fn set_delay(&mut self, delay_ns: u64, fixed_cost_ns: u64) {

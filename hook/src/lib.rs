@@ -1,6 +1,7 @@
 //! The speedbump hook: a CPython extension that slows matched Python
 //! functions by a precise, GIL-holding spin, injected through PEP 669
-//! `sys.monitoring`, and counts what it did in shared memory.
+//! `sys.monitoring` (3.12+) or a PEP 523 frame-evaluation function (3.10,
+//! 3.11; see `mechanism`), and counts what it did in shared memory.
 //!
 //! Loaded at interpreter start-up by `speedbump.pth` when `SPEED_BUMP_TARGETS`
 //! (or a launcher's `SPEED_BUMP_SESSION`) is set; see `activate`.
@@ -9,7 +10,9 @@
 
 mod activation;
 mod calibrate;
+#[cfg(Py_3_12)]
 mod callable;
+#[cfg(Py_3_12)]
 mod callbacks;
 mod clock;
 mod config;
@@ -17,9 +20,17 @@ mod control;
 mod decide;
 mod exit;
 mod failure;
+#[cfg(not(Py_3_12))]
+mod frame_eval;
 mod gil;
 mod hot;
+mod latency;
+mod mechanism;
+#[cfg(Py_3_12)]
+mod monitoring;
 mod pattern_delays;
+#[cfg(not(Py_3_11))]
+mod qualname;
 mod seen;
 mod segment;
 mod settings;
@@ -42,6 +53,46 @@ fn progress(n: u64, name: Option<&str>) {
     };
     hook.stats.ensure_segment(&hook.patterns);
     hook.stats.progress(name.unwrap_or(""), n);
+}
+
+/// Start of a `speedbump.latency()` block: now on the monotonic clock, in
+/// ns (0 when the hook is not active, which makes the end a no-op).
+#[pyfunction]
+fn _latency_begin() -> u64 {
+    // SAFETY: GIL held.
+    if unsafe { HOOK.get() }.is_none() {
+        return 0;
+    }
+    clock::monotonic_ns()
+}
+
+/// End of a `speedbump.latency(name)` block begun at `start_ns`: one
+/// request of the latency point `name`, flagged when the block raised.
+#[pyfunction]
+fn _latency_end(name: &str, start_ns: u64, raised: bool) {
+    let end = clock::monotonic_ns();
+    // SAFETY: GIL held.
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return;
+    };
+    if start_ns == 0 || end < start_ns {
+        return;
+    }
+    hook.stats.ensure_segment(&hook.patterns);
+    let id = match hook.latency_blocks.get(name) {
+        Some(&id) => id,
+        None => {
+            let id = hook.stats.register_latency_function(name);
+            if id != u32::MAX {
+                hook.latency_blocks.insert(name.to_owned(), id);
+            }
+            id
+        }
+    };
+    if id != u32::MAX {
+        // SAFETY: GIL held; no Python code runs before this returns.
+        unsafe { latency::record(hot::HOT.get(), id, start_ns, end, raised) };
+    }
 }
 
 /// True when the hook is active in this process.
@@ -75,6 +126,14 @@ fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
     calibrate::measure_fixed_cost(py, generation, delay_ns).map(Some)
 }
 
+/// How the hook sees calls in this interpreter (for benches/hook_bench.py
+/// and bug reports): "sys.monitoring" (3.12+) or the frame-evaluation
+/// function (3.10, 3.11).
+#[pyfunction]
+fn _mechanism() -> &'static str {
+    mechanism::NAME
+}
+
 /// Activates the hook from the environment (called by `speedbump._boot`).
 /// On a configuration error it prints one `speedbump:` line and ends the
 /// process with status 2 before the program's own code runs.
@@ -87,9 +146,12 @@ fn activate(py: Python<'_>) -> PyResult<()> {
 fn _speedbump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(progress, m)?)?;
     m.add_function(wrap_pyfunction!(is_active, m)?)?;
+    m.add_function(wrap_pyfunction!(_latency_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(_latency_end, m)?)?;
     m.add_function(wrap_pyfunction!(activate, m)?)?;
     m.add_function(wrap_pyfunction!(_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(_measure_fixed_cost_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(_mechanism, m)?)?;
     m.add_function(wrap_pyfunction!(activation::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(activation::at_exit, m)?)?;
     Ok(())

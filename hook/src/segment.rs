@@ -163,6 +163,7 @@ impl Stats {
                 hot.pattern_capacity = w.pattern_capacity();
                 hot.progress = w.progress_slots_ptr();
                 hot.progress_capacity = w.progress_capacity();
+                hot.latency_ring = w.latency_producer();
             }
             None => {
                 hot.functions = std::ptr::null();
@@ -171,6 +172,7 @@ impl Stats {
                 hot.pattern_capacity = 0;
                 hot.progress = std::ptr::null();
                 hot.progress_capacity = 0;
+                hot.latency_ring = None;
             }
         }
     }
@@ -207,6 +209,23 @@ impl Stats {
         id
     }
 
+    /// The id of a latency point that no target pattern matches (its calls
+    /// are not counted, only its requests timed); `u32::MAX` without a
+    /// segment.
+    pub fn register_latency_function(&mut self, name: &str) -> u32 {
+        let Some(writer) = self.writer.as_mut() else {
+            return u32::MAX;
+        };
+        if let Some(&id) = self.functions.get(name) {
+            return id;
+        }
+        let id = writer.add_function(name, FunctionKind::Python, u32::MAX).0;
+        if id != 0 {
+            self.functions.insert(name.to_owned(), id);
+        }
+        id
+    }
+
     /// A new settings generation: patterns get new slots, C-call decisions
     /// are taken again.
     pub fn new_generation(&mut self, control_generation: u64) {
@@ -221,10 +240,12 @@ impl Stats {
         }
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))] // C calls: sys.monitoring only
     pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
         self.c_decisions.get(&key).copied()
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub fn cache_c_decision(&mut self, key: usize, decision: Option<u32>) {
         self.c_decisions.insert(key, decision);
     }

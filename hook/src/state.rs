@@ -10,9 +10,9 @@ use speedbump_core::ipc::ControlReader;
 
 use crate::config::Config;
 use crate::gil::GilCell;
+use crate::mechanism::Mechanism;
 use crate::seen::SeenFunctions;
 use crate::segment::Stats;
-use crate::settings::Events;
 use crate::window::ProcessStart;
 
 pub struct Hook {
@@ -20,6 +20,11 @@ pub struct Hook {
     pub patterns: PatternSet,
     /// Functions whose completed calls count as progress (control mode).
     pub progress_points: Vec<Pattern>,
+    /// Functions whose completed calls are requests whose latency goes to
+    /// the ring (`SPEED_BUMP_LATENCY`; fixed for the process).
+    pub latency_points: Vec<Pattern>,
+    /// Function ids of `speedbump.latency(name)` blocks, by name.
+    pub latency_blocks: std::collections::HashMap<String, u32>,
     /// Internal generation of the settings in force (tags co_extra decisions).
     pub generation: u32,
     /// Control-block generation in force (0 = from the environment).
@@ -38,9 +43,8 @@ pub struct Hook {
     /// the directory at exit.
     pub root: bool,
     pub session_dir: PathBuf,
-    /// sys.monitoring tool id in use.
-    pub tool_id: u8,
-    pub events: Events,
+    /// How calls are seen (sys.monitoring, or frame evaluation before 3.12).
+    pub mechanism: Mechanism,
     /// The launcher's control block, when there is one.
     pub control: Option<ControlReader>,
 }

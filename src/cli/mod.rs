@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod inspect;
+pub mod latency;
 pub mod rank;
 pub mod report;
 pub mod run;
@@ -67,5 +68,37 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", include_str!("../../docs/env.md"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(all(test, feature = "tui"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        let mut all = vec!["speedbump"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().command
+    }
+
+    #[test]
+    fn the_tui_and_the_headless_commands_share_their_defaults() {
+        let Command::Tui(tui) = parse(&["tui", "x.py"]) else {
+            panic!("tui")
+        };
+        let Command::Sweep(sweep) = parse(&["sweep", "--", "python", "x.py"]) else {
+            panic!("sweep")
+        };
+        let Command::Rank(rank) = parse(&["rank", "--", "python", "x.py"]) else {
+            panic!("rank")
+        };
+        assert_eq!(tui.budget, sweep.common.budget);
+        assert_eq!(tui.budget, rank.common.budget);
+        assert_eq!(tui.warmup, sweep.common.warmup);
+        // Rankings give every candidate the same dose by default, in the TUI too.
+        assert_eq!(rank.delay, None);
+        assert_eq!(rank.dose, crate::experiment::rank::DEFAULT_DOSE);
+        assert_eq!(tui.census, rank.census);
     }
 }

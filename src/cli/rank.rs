@@ -61,7 +61,7 @@ pub struct RankArgs {
     /// Injected time per unit of work each candidate receives, as a share
     /// of the baseline time per unit (each candidate's delay per call =
     /// dose × time per unit / its calls per unit, clamped to 200ns..1s).
-    #[arg(long, value_name = "FRACTION", default_value = "10%", value_parser = parse_dose, conflicts_with = "delay")]
+    #[arg(long, value_name = "FRACTION", default_value_t = crate::experiment::rank::DEFAULT_DOSE, value_parser = parse_dose, conflicts_with = "delay")]
     pub dose: f64,
     /// The same delay per call for every candidate instead of an equal dose
     /// (METHODOLOGY.md's way; the drop then also grows with call counts).
@@ -79,7 +79,7 @@ pub struct RankArgs {
     #[arg(long, value_name = "FRACTION", default_value = "0", value_parser = parse_share)]
     pub min_share: f64,
     /// Length of the census window that discovers the candidates.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::CENSUS, value_parser = parse_seconds)]
     pub census: f64,
     #[command(flatten)]
     pub common: ExperimentArgs,

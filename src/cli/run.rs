@@ -15,6 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
 
+use super::latency::LatencyArgs;
 use crate::live::launch::{StdinMode, signal_group};
 use crate::live::output::{OutputSink, Passthrough, Stream, write_all_lines};
 use crate::live::progress::{RegexKind, RegexProgress};
@@ -73,6 +74,8 @@ pub struct RunArgs {
     /// (repeatable; the first is the throughput).
     #[arg(long = "progress", value_name = "MOD:QUALNAME")]
     pub progress_points: Vec<String>,
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// Read throughput from the workload's output lines: group 1 is a number.
     #[arg(long, value_name = "REGEX")]
     pub progress_regex: Option<String>,
@@ -170,6 +173,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// Everything checked before the workload starts.
 struct Plan {
     settings: LiveSettings,
+    latency_points: Vec<String>,
     schedule: Option<Schedule>,
     regex: Option<Arc<RegexProgress>>,
 }
@@ -229,6 +233,7 @@ impl Plan {
         };
         Ok(Plan {
             settings,
+            latency_points: args.latency.points()?,
             schedule,
             regex,
         })
@@ -243,6 +248,7 @@ enum Msg {
 }
 
 fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
+    crate::live::interpreter::check_command(&args.command, "")?;
     let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let mut json = match &args.json {
         None => None,
@@ -278,6 +284,7 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
     config.regex = plan.regex.clone();
     config.api_name = args.progress_name.clone();
     config.concurrency = args.concurrency;
+    config.latency_points = plan.latency_points.clone();
     config.stdin = if args.control_stdin || io::stdin().is_terminal() {
         StdinMode::Null
     } else {

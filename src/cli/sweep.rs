@@ -49,7 +49,7 @@ pub struct SweepArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "1us,10us,100us",
+        default_value = crate::experiment::options::defaults::DELAYS,
         value_parser = parse_delay
     )]
     pub delays: Vec<u64>,

@@ -14,6 +14,7 @@ use clap::Args;
 
 use crate::experiment::Mode;
 use crate::experiment::protocol::ExperimentConfig;
+use crate::live::interpreter::check_command;
 use crate::live::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
@@ -53,6 +54,8 @@ pub struct TuiArgs {
     /// work (repeatable; the first is the throughput).
     #[arg(long = "progress", value_name = "MOD:QUALNAME")]
     pub progress_points: Vec<String>,
+    #[command(flatten)]
+    pub latency: super::latency::LatencyArgs,
     /// Throughput from the workload's output lines: group 1 is a number.
     #[arg(long, value_name = "REGEX")]
     pub progress_regex: Option<String>,
@@ -64,26 +67,26 @@ pub struct TuiArgs {
     /// window, for workloads that exit) or auto.
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_mode)]
     pub mode: Mode,
-    /// Time budget per experiment (sweep, ranking): 60s, 5min.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_seconds)]
+    /// Time budget per experiment (sweep, ranking): 90s, 5min.
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::BUDGET, value_parser = parse_seconds)]
     pub budget: f64,
     /// Step 1's delays per call.
-    #[arg(long, value_name = "LIST", default_value = "0,1us,10us,100us")]
+    #[arg(long, value_name = "LIST", default_value = crate::experiment::options::defaults::DELAYS)]
     pub delays: String,
     /// Delay per call for rankings (steps 3-4) and `a`.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::RANK_DELAY, value_parser = parse_delay)]
     pub delay: u64,
     /// Delay every Nth matching call.
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
     pub frequency: u64,
     /// Warm-up skipped before measuring (each run, in restart mode).
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_seconds_or_zero)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::WARMUP, value_parser = parse_seconds_or_zero)]
     pub warmup: f64,
     /// Target half-width of intervals, in percent.
     #[arg(long, value_name = "PERCENT", default_value_t = 2.0)]
     pub precision: f64,
     /// Census window (what runs, at delay 0).
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::CENSUS, value_parser = parse_seconds)]
     pub census: f64,
     /// Most candidates ranked at once (the busiest children of a node;
     /// the default keeps every child, docs/ranking.md).
@@ -241,6 +244,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
         .map_err(|e| anyhow!("{e}"))?;
+    if !args.demo_fake {
+        let command: Vec<OsString> = command.iter().map(OsString::from).collect();
+        let hint = if args.script.is_some() {
+            " (a script runs with $SPEEDBUMP_PYTHON, else the `python` beside speedbump, else python3)"
+        } else {
+            ""
+        };
+        check_command(&command, hint)?;
+    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
             "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
@@ -283,6 +295,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             command,
             mode: args.mode,
             progress_points,
+            latency_points: args.latency.points()?,
             progress_regex: args.progress_regex.clone(),
             progress_regex_is_rate: args.progress_regex_kind == "rate",
             warmup_s: args.warmup,

@@ -115,6 +115,10 @@ impl Target for AutoTarget {
         self.current.window_cost_s(window_s)
     }
 
+    fn signal_period_s(&self) -> Option<f64> {
+        self.current.signal_period_s()
+    }
+
     fn is_running(&self) -> bool {
         self.current.is_running()
     }

@@ -313,6 +313,7 @@ impl FakeWorkload {
             patterns,
             functions,
             functions_total,
+            latency: crate::live::latency::LatencyReport::default(),
         }
     }
 
@@ -449,6 +450,9 @@ pub struct FakeTarget {
     /// was called.
     reporter: Option<Reporter>,
     stop: Arc<AtomicBool>,
+    /// How often the simulated progress signal updates (a workload that
+    /// prints its rate every so often), seconds; `None`: every unit counts.
+    pub signal_period_s: Option<f64>,
 }
 
 /// Where a reporting target sends updates, and what its sampler reads.
@@ -562,6 +566,7 @@ impl FakeTarget {
             generation: 1,
             reporter: None,
             stop: Arc::new(AtomicBool::new(false)),
+            signal_period_s: None,
         }
     }
 
@@ -755,6 +760,10 @@ impl Target for FakeTarget {
 
     fn clock_s(&self) -> f64 {
         self.now_s()
+    }
+
+    fn signal_period_s(&self) -> Option<f64> {
+        self.signal_period_s
     }
 
     fn apply(&mut self, settings: &LiveSettings, cancel: &Cancel) -> Result<(), TargetError> {

@@ -14,11 +14,30 @@ use crate::analysis::{CensusEntry, Window};
 use crate::live::LiveSettings;
 
 use super::context::{UpdateSink, template};
+use super::edges::delta;
 use super::options::EngineOptions;
 use super::protocol::{ExperimentConfig, Mode};
 use super::source::{NO_PROGRESS_ADVICE, ProgressSource};
 use super::target::{Cancel, CensusWindow, ExitInfo, Target, TargetError};
 use super::workload::{Run, Waited, make_regex, seconds_between};
+
+/// Longest wait for a steady call rate before a census.
+pub const STEADY_TIMEOUT: Duration = Duration::from_secs(30);
+/// One slice of the steady-rate detection.
+const STEADY_SLICE: Duration = Duration::from_millis(500);
+
+/// Whether the last three rates are steady: within ±15% of their mean,
+/// which is above 0.
+pub fn steady(rates: &[f64]) -> bool {
+    let Some(last) = rates
+        .get(rates.len().saturating_sub(3)..)
+        .filter(|r| r.len() == 3)
+    else {
+        return false;
+    };
+    let mean = last.iter().sum::<f64>() / 3.0;
+    mean > 0.0 && last.iter().all(|r| (r / mean - 1.0).abs() <= 0.15)
+}
 
 /// A [`Target`] over one long-running workload.
 #[derive(Debug)]
@@ -95,6 +114,36 @@ impl LiveTarget {
         Ok(())
     }
 
+    /// Before a census: no throughput is needed (it counts calls), so
+    /// instead of the first unit of progress it waits for the matched calls'
+    /// rate to be steady (three half-second slices within ±15% of their
+    /// mean, at most [`STEADY_TIMEOUT`]), so that it does not count a
+    /// start-up or a compilation phase.
+    fn census_warm_up(&mut self, cancel: &Cancel) -> Result<(), TargetError> {
+        if self.warmed_up {
+            return Ok(());
+        }
+        let give_up = Instant::now() + STEADY_TIMEOUT;
+        let (mut previous, _) = self.run.edge(false, &self.source);
+        let mut rates: Vec<f64> = Vec::new();
+        while Instant::now() < give_up {
+            if self.run.wait(STEADY_SLICE, cancel)? == Waited::Exited {
+                return Err(self.exited());
+            }
+            let (now, _) = self.run.edge(false, &self.source);
+            let d = delta(&previous, &now, None);
+            let wall_s = seconds_between(previous.at, now.at);
+            previous = now;
+            if wall_s > 0.0 {
+                rates.push(d.counts.calls as f64 / wall_s);
+            }
+            if steady(&rates) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn window(
         &mut self,
         window_s: f64,
@@ -104,7 +153,12 @@ impl LiveTarget {
         if self.exit.is_some() || self.run.has_exited() {
             return Err(self.exited());
         }
-        self.warm_up(cancel)?;
+        if functions {
+            self.census_warm_up(cancel)?;
+        } else {
+            self.warm_up(cancel)?;
+        }
+        self.await_fresh_line(cancel)?;
         let (start, regex_start) = self.run.edge(functions, &self.source);
         let waited = self
             .run
@@ -113,17 +167,22 @@ impl LiveTarget {
             return Err(self.exited());
         }
         let (end, regex_end) = self.run.edge(functions, &self.source);
+        self.await_covering_line(end.at, cancel)?;
         let d = self.run.delta(&start, &end, Some(self.generation));
         let wall_s = seconds_between(start.at, end.at);
-        let units = self
-            .source
-            .units(&d, regex_start.zip(regex_end), wall_s)
-            .ok_or_else(|| {
-                TargetError::NoProgress(format!(
-                    "{} counted nothing: {NO_PROGRESS_ADVICE}",
-                    self.source.describe()
-                ))
-            })?;
+        let units = self.source.units(&d, regex_start.zip(regex_end), wall_s);
+        // A census counts calls; its throughput is a bonus.
+        let units = if functions {
+            Some(units.unwrap_or(0))
+        } else {
+            units
+        };
+        let units = units.ok_or_else(|| {
+            TargetError::NoProgress(format!(
+                "{} counted nothing: {NO_PROGRESS_ADVICE}",
+                self.source.describe()
+            ))
+        })?;
         let window = Window {
             units,
             wall_s,
@@ -142,6 +201,32 @@ impl LiveTarget {
             })
             .collect();
         Ok(CensusWindow { window, functions })
+    }
+}
+
+impl LiveTarget {
+    /// A `rate` regex line describes the interval before it, so the line
+    /// printed just after a settings change mixes the old settings with the
+    /// new: wait for the next line (at most three periods) before the window
+    /// starts, so every line inside it describes the window's settings only.
+    fn await_fresh_line(&mut self, cancel: &Cancel) -> Result<(), TargetError> {
+        self.await_covering_line(Instant::now(), cancel)
+    }
+
+    /// A `rate` regex line describes the interval before it: wait (under
+    /// the same settings) for the line that covers the window's end, at
+    /// most three periods of the signal.
+    fn await_covering_line(&mut self, end: Instant, cancel: &Cancel) -> Result<(), TargetError> {
+        let Some(period) = self.source.period() else {
+            return Ok(());
+        };
+        let give_up = Instant::now() + 3 * period;
+        while self.source.awaits_line_after(end) && Instant::now() < give_up {
+            if self.run.wait(Duration::from_millis(10), cancel)? == Waited::Exited {
+                return Err(self.exited());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,8 +262,15 @@ impl Target for LiveTarget {
 
     fn window_cost_s(&self, window_s: f64) -> f64 {
         // Publication and application take ~15 ms on this project's machine
-        // (docs/run.md, "Measured").
-        window_s + self.options.settle.as_secs_f64() + 0.02
+        // (docs/run.md, "Measured"); a rate regex waits about half a period
+        // for a fresh line at the start and as much for the one that covers
+        // the window's end.
+        let covering = self.source.period().map_or(0.0, |p| p.as_secs_f64());
+        window_s + self.options.settle.as_secs_f64() + 0.02 + covering
+    }
+
+    fn signal_period_s(&self) -> Option<f64> {
+        self.source.period().map(|p| p.as_secs_f64())
     }
 
     fn is_running(&self) -> bool {
@@ -194,5 +286,21 @@ impl Target for LiveTarget {
             return self.exit.clone();
         }
         self.run.finish(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steady;
+
+    #[test]
+    fn a_rate_is_steady_when_three_slices_agree() {
+        assert!(!steady(&[]));
+        assert!(!steady(&[100.0, 100.0]));
+        assert!(steady(&[5.0, 100.0, 104.0, 96.0]));
+        // A compilation phase: the rate still climbs.
+        assert!(!steady(&[15.0, 400.0, 1200.0]));
+        assert!(!steady(&[1000.0, 1400.0, 2100.0]));
+        assert!(!steady(&[0.0, 0.0, 0.0]));
     }
 }

@@ -8,6 +8,21 @@ use std::time::Duration;
 use crate::live::HookSource;
 use crate::live::progress::RegexKind;
 
+/// The defaults the headless commands and the TUI share, as their options
+/// take them (one definition, documented once in docs/experiments.md).
+pub mod defaults {
+    /// Budget of each experiment (sweep, ranking).
+    pub const BUDGET: &str = "90s";
+    /// Step 1's delays (the baseline at 0 is implied).
+    pub const DELAYS: &str = "1us,10us,100us";
+    /// Delay per call of rankings (steps 3-4).
+    pub const RANK_DELAY: &str = "10us";
+    /// Warm-up skipped before measuring.
+    pub const WARMUP: &str = "0.5s";
+    /// Census window.
+    pub const CENSUS: &str = "2s";
+}
+
 /// Tuning of the engine; [`EngineOptions::default`] is what
 /// [`spawn`](super::spawn) uses.
 #[derive(Debug, Clone)]

@@ -51,6 +51,10 @@ pub struct PairedPlan {
     pub max_window_s: f64,
 }
 
+/// Fewest updates of a coarse progress signal (output lines) a window
+/// holds: windows are at least this many of its periods long.
+pub const SIGNAL_UPDATES_PER_WINDOW: f64 = 5.0;
+
 /// How the loop ended early, if it did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interruption {
@@ -85,6 +89,9 @@ pub struct PairedOutcome {
     pub interruption: Option<Interruption>,
     /// The modes windows ran in: `Live`, `Restart`, or `Auto` for both.
     pub mode: Mode,
+    /// What the user should know about how it was measured (a progress
+    /// signal too coarse for the budget).
+    pub warnings: Vec<String>,
 }
 
 impl PairedOutcome {
@@ -152,6 +159,8 @@ pub fn run_pairs(
     let mut mode_seen: Option<Mode> = None;
     let mut total_pairs = 0;
     let mut interruption = None;
+    let mut warnings = Vec::new();
+    let mut signal_floor_s: Option<f64> = None;
     'rounds: loop {
         let round = schedule.next_round(|s| !verdicts[s].is_final());
         if round.is_empty() {
@@ -159,6 +168,16 @@ pub fn run_pairs(
         }
         for slot in round {
             let s = slot.setting;
+            if signal_floor_s.is_none() {
+                if let Some(period) = target.signal_period_s().filter(|p| *p > 0.0) {
+                    let floor = SIGNAL_UPDATES_PER_WINDOW * period;
+                    signal_floor_s = Some(floor);
+                    warnings.extend(coarse_signal_warning(target, plan, period, floor));
+                }
+            }
+            if let Some(floor) = signal_floor_s {
+                windows[s] = windows[s].max(floor);
+            }
             let spent = target.clock_s() - start_s;
             let cost = 2.0 * target.window_cost_s(windows[s]);
             if spent + cost > plan.budget_s {
@@ -186,7 +205,8 @@ pub fn run_pairs(
             } else {
                 grown
             };
-            windows[s] = grown.clamp(plan.min_window_s, plan.max_window_s);
+            let floor = signal_floor_s.unwrap_or(0.0).max(plan.min_window_s);
+            windows[s] = grown.clamp(floor, plan.max_window_s.max(floor));
             on_pair(PairEvent {
                 setting: s,
                 pairs: &pairs[s],
@@ -208,7 +228,30 @@ pub fn run_pairs(
         spent_s: target.clock_s() - start_s,
         interruption,
         mode: mode_seen.unwrap_or_else(|| target.mode()),
+        warnings,
     }
+}
+
+/// When a progress signal updates only every `period` seconds, windows
+/// must be `floor` seconds long: says so when the budget cannot hold the
+/// minimum pairs of every setting at that length.
+fn coarse_signal_warning(
+    target: &dyn Target,
+    plan: &PairedPlan,
+    period: f64,
+    floor: f64,
+) -> Option<String> {
+    let settings = plan.treatments.len().max(1) as f64;
+    let needed_s = settings * plan.stop.min_pairs as f64 * 2.0 * target.window_cost_s(floor);
+    (needed_s > plan.budget_s).then(|| {
+        format!(
+            "the progress signal updates only every {period:.2} s, so each window needs at              least {floor:.1} s ({SIGNAL_UPDATES_PER_WINDOW} updates): {} setting(s) × {} pairs              need about {needed_s:.0} s, more than the budget of {:.0} s; results will be              imprecise. Give a budget of {:.0} s or more, or a progress point              (--progress MODULE:QUALNAME) that counts every unit",
+            plan.treatments.len(),
+            plan.stop.min_pairs,
+            plan.budget_s,
+            needed_s.ceil()
+        )
+    })
 }
 
 /// One pair in the slot's order. If the target changed mode between the
@@ -280,6 +323,42 @@ mod tests {
             min_window_s: 0.3,
             max_window_s: 30.0,
         }
+    }
+
+    #[test]
+    fn windows_hold_several_updates_of_a_coarse_signal() {
+        let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 3);
+        target.signal_period_s = Some(1.0);
+        let p = plan(&["*:*"], &[10_000], 600.0);
+        let out = run_pairs(&mut target, &p, &Cancel::never(), |_| {});
+        let shortest = out
+            .pairs
+            .iter()
+            .flatten()
+            .map(|pair| pair.baseline.wall_s.min(pair.treatment.wall_s))
+            .fold(f64::INFINITY, f64::min);
+        assert!(shortest >= SIGNAL_UPDATES_PER_WINDOW - 1e-9, "{shortest} s");
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        // A budget that cannot hold the minimum pairs at that length says so.
+        let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 3);
+        target.signal_period_s = Some(1.0);
+        let out = run_pairs(
+            &mut target,
+            &plan(&["*:*"], &[10_000, 100_000], 30.0),
+            &Cancel::never(),
+            |_| {},
+        );
+        assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+        assert!(
+            out.warnings[0].contains("every 1.00 s"),
+            "{}",
+            out.warnings[0]
+        );
+        assert!(
+            out.warnings[0].contains("budget of 30 s"),
+            "{}",
+            out.warnings[0]
+        );
     }
 
     #[test]

@@ -347,6 +347,9 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
                 pairs: done + event.total_pairs,
             });
         });
+        for warning in &outcome.warnings {
+            sink(Update::Warning(warning.clone()));
+        }
         if grouped_pairs.is_empty() {
             result.mode = outcome.mode;
         }

@@ -11,6 +11,14 @@
 //! workload ended and by a `Warning` when something else stopped it. The
 //! thread ends after `Shutdown` (or when the front end drops its command
 //! sender): it stops the workload and sends `Finished`.
+//!
+//! Every experiment ends in one place, [`Runner::experiment`]: however it
+//! ended (done, budget, cancel, error, the workload exiting), the idle
+//! settings are put back in force in every running process before its Done
+//! update goes out, so a workload is never left slowed by an experiment. The
+//! idle settings slow nothing: the patterns of the last census at delay 0
+//! (so the live view keeps counting calls per function), or none before a
+//! census.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,16 +26,16 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::analysis::CallTree;
-use crate::live::EngineError;
+use crate::live::{EngineError, LiveSettings};
 
 use super::census::run_census;
-use super::context::{Context, UpdateSink};
+use super::context::{Context, UpdateSink, template};
 use super::options::EngineOptions;
 use super::paired::Interruption;
 use super::protocol::{CensusResult, Command, EngineHandle, ExperimentConfig, Mode, Update};
 use super::rank::{RankRequest, run_rank};
 use super::sweep::{SweepRequest, run_sweep};
-use super::target::{Cancel, Target};
+use super::target::{Cancel, Target, TargetError};
 
 /// Starts the engine thread on a target made by `make_target` (which gets
 /// the update sink, for targets that report on their own: runs started,
@@ -69,12 +77,14 @@ pub fn spawn_on(
     std::thread::Builder::new()
         .name("speedbump-experiments".into())
         .spawn(move || {
+            let idle = template(&config, &options, &[], 0, 1);
             let mut runner = Runner {
                 target,
                 config,
                 options,
                 sink: Arc::clone(&sink),
                 epoch,
+                idle,
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&queue_rx)));
             let _ = catch_unwind(AssertUnwindSafe(|| runner.target.shutdown()));
@@ -123,6 +133,8 @@ struct Runner {
     options: EngineOptions,
     sink: UpdateSink,
     epoch: Arc<AtomicU64>,
+    /// The settings in force between experiments (see the module docs).
+    idle: LiveSettings,
 }
 
 impl Runner {
@@ -138,15 +150,15 @@ impl Runner {
                     }
                 }
                 Command::Census { patterns, window_s } => {
-                    let result = run_census(&mut self.context(&cancel), &patterns, window_s);
-                    let census = match result {
-                        Ok(census) => census,
-                        Err(interruption) => {
-                            self.report(&interruption);
-                            empty_census(patterns)
+                    let done = self.experiment(&cancel, |ctx| {
+                        let result = run_census(ctx, &patterns, window_s);
+                        let idle = result.is_ok().then(|| ctx.settings(&patterns, 0, 1));
+                        match result {
+                            Ok(census) => (census, None, idle),
+                            Err(interruption) => (empty_census(patterns), Some(interruption), None),
                         }
-                    };
-                    (self.sink)(Update::CensusDone(Box::new(census)));
+                    });
+                    (self.sink)(Update::CensusDone(Box::new(done)));
                 }
                 Command::Sweep {
                     patterns,
@@ -160,11 +172,11 @@ impl Runner {
                         frequency,
                         budget_s,
                     };
-                    let (result, interruption) = run_sweep(&mut self.context(&cancel), &request);
-                    if let Some(i) = &interruption {
-                        self.report(i);
-                    }
-                    (self.sink)(Update::SweepDone(Box::new(result)));
+                    let done = self.experiment(&cancel, |ctx| {
+                        let (result, interruption) = run_sweep(ctx, &request);
+                        (result, interruption, None)
+                    });
+                    (self.sink)(Update::SweepDone(Box::new(done)));
                 }
                 Command::Rank {
                     candidates,
@@ -180,12 +192,58 @@ impl Runner {
                         frequency,
                         budget_s,
                     };
-                    let (result, interruption) = run_rank(&mut self.context(&cancel), &request);
-                    if let Some(i) = &interruption {
-                        self.report(i);
-                    }
-                    (self.sink)(Update::RankDone(Box::new(result)));
+                    let done = self.experiment(&cancel, |ctx| {
+                        let (result, interruption) = run_rank(ctx, &request);
+                        (result, interruption, None)
+                    });
+                    (self.sink)(Update::RankDone(Box::new(done)));
                 }
+            }
+        }
+    }
+
+    /// Runs one experiment and ends it, the one place every experiment ends
+    /// through: reports why it stopped early (if it did) and puts the idle
+    /// settings back in force, whatever happened, even if the experiment
+    /// panicked (the panic then goes on to the thread's handler). `run`
+    /// returns the result, why it was interrupted, and new idle settings
+    /// (a census that completed).
+    fn experiment<R>(
+        &mut self,
+        cancel: &Cancel,
+        run: impl FnOnce(&mut Context<'_>) -> (R, Option<Interruption>, Option<LiveSettings>),
+    ) -> R {
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(&mut self.context(cancel))));
+        let (result, interruption, idle) = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                self.restore_idle();
+                std::panic::resume_unwind(panic);
+            }
+        };
+        if let Some(i) = &interruption {
+            self.report(i);
+        }
+        if let Some(idle) = idle {
+            self.idle = idle;
+        }
+        self.restore_idle();
+        result
+    }
+
+    /// Puts the idle settings in force in every running process (not
+    /// cancellable: a cancelled experiment must still leave nothing slowed).
+    /// A workload that has ended has nothing left to restore.
+    fn restore_idle(&mut self) {
+        if !self.target.is_running() {
+            return;
+        }
+        if let Err(e) = self.target.apply(&self.idle, &Cancel::never()) {
+            if !matches!(e, TargetError::Exited(_)) {
+                (self.sink)(Update::Warning(format!(
+                    "cannot put the idle settings back after the experiment \
+                     (the workload may still be slowed): {e}"
+                )));
             }
         }
     }

@@ -91,20 +91,47 @@ impl ProgressSource {
                     return Some(0);
                 }
                 let units = match regex_progress.kind() {
-                    RegexKind::Rate => {
-                        let window = end.at.saturating_duration_since(start.at);
-                        let per_second = regex_progress
-                            .reading(end.at, window)
-                            .per_second
-                            .unwrap_or(0.0);
-                        per_second * wall_s
-                    }
+                    // Each line counts for the interval it describes (the
+                    // one before it); the mean of the lines printed inside
+                    // the window only when the lines do not cover it (the
+                    // workload stopped printing).
+                    RegexKind::Rate => regex_progress
+                        .rate_units_between(start.at, end.at)
+                        .unwrap_or_else(|| {
+                            let window = end.at.saturating_duration_since(start.at);
+                            let per_second = regex_progress
+                                .reading(end.at, window)
+                                .per_second
+                                .unwrap_or(0.0);
+                            per_second * wall_s
+                        }),
                     RegexKind::Count | RegexKind::Units => {
                         end.units.unwrap_or(0.0) - start.units.unwrap_or(0.0)
                     }
                 };
                 Some(units.max(0.0).round() as u64)
             }
+        }
+    }
+
+    /// How often the source updates, when it comes in lines (a regex):
+    /// windows must hold several of them.
+    pub fn period(&self) -> Option<std::time::Duration> {
+        match self {
+            ProgressSource::Regex(regex) => regex.period(),
+            _ => None,
+        }
+    }
+
+    /// Whether the window ending at `end` still waits for the line that
+    /// describes its last moments (a `rate` regex prints the rate of the
+    /// interval before each line).
+    pub fn awaits_line_after(&self, end: Instant) -> bool {
+        match self {
+            ProgressSource::Regex(regex) => {
+                regex.kind() == RegexKind::Rate && !regex.has_line_after(end)
+            }
+            _ => false,
         }
     }
 

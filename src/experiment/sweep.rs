@@ -48,6 +48,9 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
             pairs: event.total_pairs,
         });
     });
+    for warning in &outcome.warnings {
+        sink(Update::Warning(warning.clone()));
+    }
     let points: Vec<Option<SweepPoint>> = req
         .delays_ns
         .iter()

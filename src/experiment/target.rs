@@ -108,6 +108,13 @@ pub trait Target: Send {
     /// restart mode). Used to keep within the budget.
     fn window_cost_s(&self, window_s: f64) -> f64;
 
+    /// How often the progress signal updates, seconds, when it comes in
+    /// steps coarser than single units (output lines); `None` when unknown
+    /// or when every unit is counted as it happens.
+    fn signal_period_s(&self) -> Option<f64> {
+        None
+    }
+
     /// Whether the workload is running (restart mode: whether a run could
     /// be started; always true).
     fn is_running(&self) -> bool;

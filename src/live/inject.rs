@@ -13,7 +13,8 @@
 //! `sitecustomize.py` runs at interpreter start-up (after `.pth` files). If
 //! an installed `speedbump.pth` already loaded the hook, it does nothing;
 //! else it imports `speedbump._boot` from the build matching the running
-//! Python. A Python older than 3.12 gets one warning line and runs without
+//! Python. A Python older than the supported floor
+//! ([`super::interpreter::MIN_PYTHON`]) gets one warning line and runs without
 //! the hook; a newer Python without a matching build gets a `speedbump:`
 //! error and exit status 2 (as the hook does for a build it cannot load).
 //! Then it imports any other `sitecustomize` further on `sys.path` (its own
@@ -167,7 +168,7 @@ pub fn write_injection(session_dir: &Path, builds: &[HookBuild]) -> Result<PathB
         .mode(0o600)
         .open(&path)
         .map_err(|e| io("create", &path, e))?;
-    file.write_all(SITECUSTOMIZE.as_bytes())
+    file.write_all(sitecustomize().as_bytes())
         .map_err(|e| io("write", &path, e))?;
     Ok(inject)
 }
@@ -183,7 +184,17 @@ pub fn python_path(inject: &Path, user: Option<OsString>) -> OsString {
     value
 }
 
-/// The injected `sitecustomize.py`.
+/// The injected `sitecustomize.py`: [`SITECUSTOMIZE`] with the supported
+/// floor ([`super::interpreter::MIN_PYTHON`]) filled in.
+pub fn sitecustomize() -> String {
+    let (major, minor) = super::interpreter::MIN_PYTHON;
+    SITECUSTOMIZE
+        .replace("__MIN_PYTHON_TUPLE__", &format!("({major}, {minor})"))
+        .replace("__MIN_PYTHON__", &format!("{major}.{minor}"))
+}
+
+/// The injected `sitecustomize.py`, before [`sitecustomize`] fills in the
+/// supported floor.
 pub const SITECUSTOMIZE: &str = r#"# Written by `speedbump run` (removed with its session): loads the speedbump
 # hook into this Python, then runs any other sitecustomize on sys.path.
 import os as _sb_os
@@ -194,9 +205,9 @@ def _sb_activate(here):
     if "speedbump._boot" in _sb_sys.modules:  # an installed speedbump.pth did it
         return
     version = "%d.%d" % _sb_sys.version_info[:2]
-    if _sb_sys.version_info < (3, 12):
+    if _sb_sys.version_info < __MIN_PYTHON_TUPLE__:
         _sb_sys.stderr.write(
-            "speedbump: warning: Python %s cannot be hooked (sys.monitoring needs 3.12 "
+            "speedbump: warning: Python %s cannot be hooked (speedbump needs __MIN_PYTHON__ "
             "or newer); this process runs without the hook\n" % version
         )
         return
@@ -310,7 +321,10 @@ mod tests {
         let session = root.join("session");
         std::fs::create_dir(&session).unwrap();
         let inject = write_injection(&session, &builds).unwrap();
-        assert!(inject.join("sitecustomize.py").is_file());
+        let text = std::fs::read_to_string(inject.join("sitecustomize.py")).unwrap();
+        let (major, minor) = crate::live::interpreter::MIN_PYTHON;
+        assert!(text.contains(&format!("version_info < ({major}, {minor}):")));
+        assert!(!text.contains("__MIN_PYTHON"));
         assert!(inject.join("hooks/3.13/speedbump/_boot.py").is_file());
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -152,6 +152,29 @@ impl RegexProgress {
             .map(|s| s.run_reading(start))
             .unwrap_or_default()
     }
+
+    /// Units from `from` to `to` of a `rate` series, each line's rate
+    /// spread over the interval it describes; see
+    /// [`RegexSeries::rate_units_between`].
+    pub fn rate_units_between(&self, from: Instant, to: Instant) -> Option<f64> {
+        self.series
+            .lock()
+            .ok()
+            .and_then(|s| s.rate_units_between(from, to))
+    }
+
+    /// Whether a matching line came at or after `at`.
+    pub fn has_line_after(&self, at: Instant) -> bool {
+        self.series
+            .lock()
+            .is_ok_and(|s| s.last_at.is_some_and(|t| t >= at))
+    }
+
+    /// How often matching lines come: the median gap between the recent
+    /// ones; `None` before three lines.
+    pub fn period(&self) -> Option<Duration> {
+        self.series.lock().ok().and_then(|s| s.period())
+    }
 }
 
 /// A number as printed: `123`, `1.5e3`, `1,234.5` (commas dropped).
@@ -289,6 +312,59 @@ impl RegexSeries {
         }
     }
 
+    /// Units from `from` to `to` of a `rate` series. A rate line describes
+    /// the interval since the previous line (a workload prints the rate of
+    /// the work it just did), so line `i`'s value counts over
+    /// `(t[i-1], t[i]]`; the first line's interval is taken as long as the
+    /// gap after it. `None` unless lines cover the whole span (a line at or
+    /// after `to`, and one before `from` or the first line's interval
+    /// reaching back to it), or for other kinds.
+    pub fn rate_units_between(&self, from: Instant, to: Instant) -> Option<f64> {
+        if self.kind != RegexKind::Rate || to <= from {
+            return None;
+        }
+        let points: Vec<(Instant, f64)> = self.recent.iter().copied().collect();
+        let (&(last_t, _), &(first_t, _)) = (points.last()?, points.first()?);
+        if last_t < to {
+            return None;
+        }
+        let first_gap = points
+            .get(1)
+            .map(|(t, _)| t.saturating_duration_since(first_t))?;
+        let mut begin = first_t.checked_sub(first_gap)?;
+        if begin > from {
+            return None;
+        }
+        let mut units = 0.0;
+        for &(t, value) in &points {
+            let lo = begin.max(from);
+            let hi = t.min(to);
+            if hi > lo {
+                units += value * hi.duration_since(lo).as_secs_f64();
+            }
+            begin = t;
+            if t >= to {
+                break;
+            }
+        }
+        Some(units)
+    }
+
+    /// The median gap between the last (up to 32) points; `None` before
+    /// three points.
+    pub fn period(&self) -> Option<Duration> {
+        let recent: Vec<Instant> = self.recent.iter().rev().take(33).map(|(t, _)| *t).collect();
+        if recent.len() < 3 {
+            return None;
+        }
+        let mut gaps: Vec<Duration> = recent
+            .windows(2)
+            .map(|w| w[0].saturating_duration_since(w[1]))
+            .collect();
+        gaps.sort_unstable();
+        gaps.get(gaps.len() / 2).copied()
+    }
+
     fn units(&self) -> Option<f64> {
         match self.kind {
             RegexKind::Rate => None,
@@ -381,6 +457,33 @@ mod tests {
         assert_eq!(p.observe_line("speed: slow", t0), None);
         p.observe_line("speed: 1,234.5", t0);
         assert_eq!(p.run_reading(t0).per_second, Some(1234.5));
+    }
+
+    #[test]
+    fn a_rate_line_counts_for_the_interval_before_it() {
+        // Once a second, each line the rate of the second before it: 100/s
+        // until t=5, then 50/s. A window [5, 8] under the slower settings.
+        let p = RegexProgress::new(r"([0-9.]+) events/s", RegexKind::Rate).unwrap();
+        let t0 = Instant::now();
+        for i in 1..=9 {
+            let rate = if i <= 5 { 100 } else { 50 };
+            p.observe_line(&format!("{rate} events/s"), secs(t0, f64::from(i)));
+        }
+        let units = p.rate_units_between(secs(t0, 5.0), secs(t0, 8.0)).unwrap();
+        assert!((units - 150.0).abs() < 1e-6, "{units}");
+        // Half a line's interval at each edge.
+        let units = p.rate_units_between(secs(t0, 4.5), secs(t0, 6.5)).unwrap();
+        assert!((units - (50.0 + 50.0 + 25.0)).abs() < 1e-6, "{units}");
+        // Not covered yet: no line at or after the end.
+        assert_eq!(p.rate_units_between(secs(t0, 8.0), secs(t0, 9.5)), None);
+        assert!(p.has_line_after(secs(t0, 9.0)));
+        assert!(!p.has_line_after(secs(t0, 9.5)));
+        assert_eq!(p.period(), Some(Duration::from_secs(1)));
+        // What the mean of the lines inside the window said (the old way):
+        // lines at 6, 7, 8 read 50/s, but the line at 6 is the 5-6 s
+        // interval; at 5 (inside [5, 8] too) 100/s from the faster settings.
+        let count = RegexProgress::new(r"n=(\d+)", RegexKind::Count).unwrap();
+        assert_eq!(count.rate_units_between(t0, secs(t0, 1.0)), None);
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct SessionConfig {
     pub api_name: Option<String>,
     /// Units in flight (Little's law); 1 by default.
     pub concurrency: f64,
+    /// Latency points (`module:qualname` patterns), passed to the hook as
+    /// `SPEED_BUMP_LATENCY`; fixed for the run.
+    pub latency_points: Vec<String>,
     /// Between SIGINT and SIGTERM, and between SIGTERM and SIGKILL.
     pub stop_grace: Duration,
 }
@@ -132,6 +135,7 @@ impl SessionConfig {
             regex: None,
             api_name: None,
             concurrency: 1.0,
+            latency_points: Vec::new(),
             stop_grace: Duration::from_secs(3),
         }
     }
@@ -710,6 +714,7 @@ impl LiveSession {
             throughput,
             warnings,
             launcher_cpu_s: own_cpu_seconds(),
+            latency: agg.latency_report(basis),
         }
     }
 }

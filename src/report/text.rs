@@ -2,7 +2,7 @@
 //! or Markdown: one [`Table`] model, two renderings.
 
 use crate::analysis::{
-    Bottleneck, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
+    Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
 };
 use crate::units::format_ns;
 
@@ -289,6 +289,48 @@ pub fn step1_sentence(r: &SweepResult) -> String {
     }
 }
 
+/// Step 2's sentence for one prediction, the same in the CLI, the TUI and
+/// the reports: `10 µs per call faster → throughput +5.2% [+3.9%, +6.5%]
+/// (1.00k/s → 1.05k/s)`; beyond first order or with an interval spanning 0
+/// it says so instead of printing a figure that reads as a promise.
+pub fn step2_sentence(p: &GainPrediction) -> String {
+    let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
+    if !p.within_first_order {
+        return format!(
+            "{faster} per call faster → beyond first order: that would remove over half of each \
+             unit's time, where a slowdown says nothing (first-order figure {})",
+            percent(p.gain, true)
+        );
+    }
+    let i = p.gain_interval.map_or(String::new(), |i| {
+        format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
+    });
+    if p.gain_interval
+        .is_some_and(|i| i.low <= 0.0 && i.high >= 0.0)
+    {
+        return format!(
+            "{faster} per call faster → no measurable gain (throughput {}{i} spans 0)",
+            percent(p.gain, true)
+        );
+    }
+    format!(
+        "{faster} per call faster → throughput {}{i} ({} → {})",
+        percent(p.gain, true),
+        rate(p.baseline_throughput_per_s),
+        rate(p.predicted_throughput_per_s),
+    )
+}
+
+/// Why a sweep has no step-2 prediction, in the same words everywhere.
+pub fn no_prediction_reason(r: &SweepResult) -> String {
+    format!(
+        "no prediction: step 2 extrapolates the slope of a linear or plateau-then-linear \
+         sweep, and this one is {} ({})",
+        shape_name(&r.shape.shape),
+        r.shape.reason
+    )
+}
+
 /// The sweep's verdicts, one sentence each: shape, step 1, step 2 (with
 /// the caveat once), noisy settings, partial results.
 pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
@@ -297,25 +339,10 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         format!("step 1: {}", step1_sentence(r)),
     ];
     for p in &r.predictions {
-        let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
-        if !p.within_first_order {
-            // A figure such as +7000% would read as a promise; say why there is none.
-            lines.push(format!(
-                "step 2: {faster} per call faster → beyond first order: that would remove over \
-                 half of each unit's time, where a slowdown says nothing (first-order figure {})",
-                percent(p.gain, true)
-            ));
-            continue;
-        }
-        let i = p.gain_interval.map_or(String::new(), |i| {
-            format!(" [{}, {}]", percent(i.low, true), percent(i.high, true))
-        });
-        lines.push(format!(
-            "step 2: {faster} per call faster → throughput {}{i} ({} → {})",
-            percent(p.gain, true),
-            rate(p.baseline_throughput_per_s),
-            rate(p.predicted_throughput_per_s),
-        ));
+        lines.push(format!("step 2: {}", step2_sentence(p)));
+    }
+    if r.predictions.is_empty() {
+        lines.push(format!("step 2: {}", no_prediction_reason(r)));
     }
     if !r.predictions.is_empty() {
         lines.push(format!(
@@ -585,6 +612,29 @@ pub fn census_table(c: &CensusResult, node: &TreeNode, top: usize) -> Table {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_2_never_promises_what_it_cannot() {
+        let mut p = GainPrediction {
+            faster_ns_per_call: 10_000.0,
+            calls_per_unit: 3.0,
+            criticality: 0.5,
+            criticality_interval: None,
+            baseline_throughput_per_s: 1000.0,
+            predicted_throughput_per_s: 1052.0,
+            gain: 0.052,
+            gain_interval: Some(Interval::new(0.039, 0.065)),
+            within_first_order: true,
+            caveat: String::new(),
+        };
+        let s = step2_sentence(&p);
+        assert!(s.contains("throughput +5.2% [+3.9%, +6.5%]"), "{s}");
+        p.gain_interval = Some(Interval::new(-0.01, 0.065));
+        let s = step2_sentence(&p);
+        assert!(s.contains("no measurable gain"), "{s}");
+        p.within_first_order = false;
+        assert!(step2_sentence(&p).contains("beyond first order"));
+    }
 
     #[test]
     fn tables_align_and_escape() {

@@ -37,7 +37,7 @@ def test_misspelt_variable(run_py):
 
 def test_missing_target_file(run_py):
     r = run_py(PROGRAM, env={"SPEED_BUMP_TARGETS": "/nonexistent/targets.txt"})
-    assert_refused(r, "/nonexistent/targets.txt")
+    assert_refused(r, "SPEED_BUMP_TARGETS=/nonexistent/targets.txt: cannot read")
 
 
 def test_pattern_error_names_file_line_and_column(run_py):

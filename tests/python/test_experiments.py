@@ -140,3 +140,54 @@ def test_errors_say_what_to_do(tmp_path, runtime_dir):
     assert proc.returncode == 2 and "schema" in proc.stderr
     proc = speedbump(["sweep", "--help"], tmp_path, runtime_dir)
     assert proc.returncode == 0 and "Examples:" in proc.stdout and "Exit status" in proc.stdout
+
+
+RATE_PRINTER = """
+import time
+
+
+def work():
+    # Wall-clock work, like the delay: the ratio does not depend on how
+    # busy the machine's CPUs are while each sweep runs.
+    time.sleep(0.0002)
+
+
+def step():
+    return work()
+
+
+n, last = 0, time.monotonic()
+while True:
+    step()
+    n += 1
+    now = time.monotonic()
+    if now - last >= 1.0:
+        # The rate of the second just done, as servers print it.
+        print(f"{n / (now - last):.1f} steps/s", flush=True)
+        n, last = 0, now
+"""
+
+
+def test_a_once_a_second_rate_line_agrees_with_a_progress_point(tmp_path, runtime_dir):
+    """Rate mode attributes each printed line to the interval before it and
+    makes windows hold several lines: the relative throughput it measures
+    is the one a progress point measures on the same workload."""
+    (tmp_path / "printer.py").write_text(RATE_PRINTER)
+    common = ["sweep", "--pattern", "__main__:work", "--delays", "200us", "--precision", "5%",
+              "--mode", "live", "--warmup", "1s"]
+    command = ["--", PYTHON, str(tmp_path / "printer.py")]
+    point_dir, regex_dir = tmp_path / "point", tmp_path / "regex"
+    point_dir.mkdir()
+    regex_dir.mkdir()
+    proc = speedbump([*common, "--budget", "30s", "--progress", "__main__:step", *command],
+                     point_dir, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    proc = speedbump([*common, "--budget", "150s", "--progress-regex", r"([0-9.]+) steps/s",
+                      *command], regex_dir, runtime_dir, timeout=400)
+    assert proc.returncode in (0, 1), proc.stderr
+    (point,) = experiments(point_dir, "sweep")
+    (regex,) = experiments(regex_dir, "sweep")
+    p = point["points"][0]["relative"]["relative"]
+    r = regex["points"][0]["relative"]["relative"]
+    assert p < 0.8, f"the delay slows the workload: {p}"
+    assert abs(r / p - 1) < 0.12, f"rate lines {r:.3f}, progress point {p:.3f}"

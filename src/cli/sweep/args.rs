@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::{Args, ValueEnum};
 
+use crate::cli::latency::LatencyArgs;
 use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
 use crate::live::progress::RegexKind;
 use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
@@ -27,6 +28,8 @@ pub struct ExperimentArgs {
     /// Progress point: completed calls of MODULE:QUALNAME are the units of work.
     #[arg(long = "progress", value_name = "MOD:QUALNAME")]
     pub progress_points: Vec<String>,
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// Read throughput from the workload's output lines: group 1 is a number.
     #[arg(long, value_name = "REGEX")]
     pub progress_regex: Option<String>,
@@ -44,7 +47,7 @@ pub struct ExperimentArgs {
     #[arg(long)]
     pub c_calls: bool,
     /// Wall-clock budget of the experiment: 90s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::BUDGET, value_parser = parse_seconds)]
     pub budget: f64,
     /// live (one long run, settings switched live), restart (one run per
     /// window), auto (live; restart if the workload exits by itself).
@@ -61,7 +64,7 @@ pub struct ExperimentArgs {
     pub fresh: bool,
     /// Warm-up skipped after the first unit of progress (live: once;
     /// restart: every run). Start-up before the first unit is always skipped.
-    #[arg(long, value_name = "DURATION", default_value = "0.5s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::WARMUP, value_parser = parse_seconds)]
     pub warmup: f64,
     /// Target half-width of each 95% interval: 2% (or 0.02).
     #[arg(long, value_name = "FRACTION", default_value = "2%", value_parser = parse_precision)]
@@ -187,6 +190,7 @@ impl ExperimentArgs {
             command,
             mode: self.mode.into(),
             progress_points,
+            latency_points: self.latency.points()?,
             progress_regex: self.progress_regex.clone(),
             progress_regex_is_rate: self.progress_regex_kind == RegexKind::Rate,
             warmup_s: self.warmup,

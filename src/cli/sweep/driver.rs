@@ -72,6 +72,8 @@ impl Driver {
     /// Starts the engine (and the workload, in live and auto modes).
     pub fn start(args: &ExperimentArgs) -> anyhow::Result<Driver> {
         let config = args.config()?;
+        let command: Vec<std::ffi::OsString> = config.command.iter().map(Into::into).collect();
+        crate::live::interpreter::check_command(&command, "")?;
         let results =
             ResultsFile::load_for_append(&args.out, args.fresh).map_err(|e| anyhow!("{e}"))?;
         check_writable(&args.out)?;

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use crate::experiment::Mode;
 use crate::live::LiveSnapshot;
+use crate::live::snapshot::SourceKind;
 
 /// Samples of throughput kept for the live chart (at 10 Hz: a minute).
 pub const HISTORY: usize = 600;
@@ -77,15 +78,39 @@ impl Live {
         self.last = Some(snapshot);
     }
 
-    /// The unit of throughput (`steps`, `tokens`), or `units`.
+    /// The unit of throughput (`steps`, `tokens`), or `units`: a progress
+    /// name, or for an output regex the word after its number (`([0-9.]+)
+    /// tokens/s` → `tokens`), never the regex itself.
     pub fn unit(&self) -> &str {
-        self.last
-            .as_ref()
-            .and_then(|s| s.primary_throughput())
-            .map_or("units", |t| match t.name.as_str() {
+        let Some(t) = self.last.as_ref().and_then(|s| s.primary_throughput()) else {
+            return "units";
+        };
+        match t.source {
+            SourceKind::Regex => regex_unit(&t.name).unwrap_or("units"),
+            _ => match t.name.as_str() {
                 "" | "progress" => "units",
                 name => name,
-            })
+            },
+        }
+    }
+
+    /// Calls per second being slowed now, summed over every pattern and
+    /// process (measured, not what was asked for: a process that missed a
+    /// settings change shows here too); `None` before any rate is known.
+    pub fn slowed_per_s(&self) -> Option<f64> {
+        let snapshot = self.last.as_ref()?;
+        let rates: Vec<f64> = snapshot
+            .patterns
+            .iter()
+            .filter(|p| !p.exclude)
+            .filter_map(|p| p.rates.map(|r| r.delayed_calls_per_s))
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
+    /// Whether anything is being slowed now.
+    pub fn slowing(&self) -> bool {
+        self.slowed_per_s().is_some_and(|r| r > 0.0)
     }
 
     /// The current throughput.
@@ -95,6 +120,22 @@ impl Live {
             .and_then(|s| s.primary_throughput())
             .and_then(|t| t.per_second)
     }
+}
+
+/// The word right after a regex's first group (`Throughput: ([0-9.]+)
+/// tokens/s` → `tokens`), if it is a plain word.
+fn regex_unit(regex: &str) -> Option<&str> {
+    let open = regex.find('(')?;
+    let close = open + regex.get(open..)?.find(')')?;
+    let mut after = regex.get(close + 1..)?;
+    for prefix in ["\\s*", "\\s+", " "] {
+        after = after.strip_prefix(prefix).unwrap_or(after);
+    }
+    let end = after
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(after.len());
+    let word = after.get(..end)?;
+    (word.len() >= 2).then_some(word)
 }
 
 /// The workload's output lines.
@@ -136,5 +177,50 @@ mod tests {
         assert_eq!(log.lines.len(), OUTPUT_LINES);
         assert_eq!(log.dropped, 5);
         assert_eq!(log.lines[0].0, "line 5?[2J");
+    }
+
+    #[test]
+    fn a_regex_is_never_the_unit_name() {
+        assert_eq!(regex_unit(r"([0-9.]+) steps/s"), Some("steps"));
+        assert_eq!(
+            regex_unit(r"Throughput: ([0-9.]+)\s*tokens/s"),
+            Some("tokens")
+        );
+        assert_eq!(regex_unit(r"Throughput: ([0-9.]+)/s"), None);
+        assert_eq!(regex_unit("no group"), None);
+        let mut live = Live::default();
+        assert_eq!(live.unit(), "units");
+        let reading = |source, name: &str| crate::live::snapshot::ThroughputReading {
+            source,
+            name: name.into(),
+            units: None,
+            per_second: Some(8420.0),
+            seconds_per_unit: None,
+        };
+        let snapshot = |t| LiveSnapshot {
+            kind: "sample",
+            elapsed_s: 1.0,
+            rate_window_s: 1.0,
+            generations: vec![1],
+            complete: true,
+            processes: Default::default(),
+            throughput: vec![t],
+            patterns: Vec::new(),
+            functions: Vec::new(),
+            functions_total: 0,
+            latency: crate::live::latency::LatencyReport::default(),
+        };
+        live.push(Box::new(snapshot(reading(
+            SourceKind::Regex,
+            r"Throughput: ([0-9.]+)/s",
+        ))));
+        assert_eq!(live.unit(), "units");
+        live.push(Box::new(snapshot(reading(
+            SourceKind::Regex,
+            r"([0-9.]+) events/s",
+        ))));
+        assert_eq!(live.unit(), "events");
+        live.push(Box::new(snapshot(reading(SourceKind::Api, "tokens"))));
+        assert_eq!(live.unit(), "tokens");
     }
 }

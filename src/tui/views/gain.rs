@@ -144,7 +144,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             state,
             inner,
             buf,
-            vec![Line::from("no prediction: no usable slope")],
+            vec![Line::from(crate::report::text::no_prediction_reason(
+                result,
+            ))],
         );
     } else {
         StatefulWidget::render(table, predictions, buf, &mut ts);

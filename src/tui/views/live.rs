@@ -84,6 +84,18 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         ),
         _ => Span::styled("waiting for the workload", theme.dim()),
     };
+    let title = match live.slowed_per_s().filter(|r| *r > 0.0) {
+        // Step 0 says plainly when the throughput it shows is slowed.
+        Some(slowed) => Span::styled(
+            format!(
+                "SLOWED {} calls/s · {}",
+                format::rate(slowed),
+                title.content
+            ),
+            theme.bad(),
+        ),
+        None => title,
+    };
     let block = pane_block(state, Pane::Throughput, Some(title));
     if live.history.len() < 2 {
         let inner = block.inner(area);

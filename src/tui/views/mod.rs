@@ -125,6 +125,20 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
         }
         None => spans.push(Span::styled("idle", theme.dim())),
     }
+    if let Some(slowed) = state.live.slowed_per_s().filter(|r| *r > 0.0) {
+        // Plain whenever the workload is slowed, above all between
+        // experiments (a node applied with `a`, a process that missed the
+        // idle settings).
+        let style = if state.running.is_some() {
+            theme.warn()
+        } else {
+            theme.bad()
+        };
+        spans.push(Span::styled(
+            format!(" · SLOWING {} calls/s", format::rate(slowed)),
+            style,
+        ));
+    }
     spans.push(Span::styled(" │ ", theme.dim()));
     spans.push(live::sparkline_span(state, 12));
     match state.live.rate() {
@@ -252,7 +266,11 @@ fn render_editor(state: &State, body: Rect, buf: &mut Buffer) {
 
 /// The empty-state text of a pane, centred vertically.
 pub fn empty_state(state: &State, area: Rect, buf: &mut Buffer, lines: Vec<Line<'_>>) {
-    let height = lines.len() as u16;
+    // Rows after wrapping (a line wider than the area takes several), so a
+    // long message is never cut to its first row.
+    let width = usize::from(area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let height = u16::try_from(rows).unwrap_or(u16::MAX).min(area.height);
     let inner = centered(area, area.width, height);
     Paragraph::new(lines)
         .style(state.theme.dim())

@@ -1,6 +1,7 @@
 //! Step 5: the findings and every ranking (the most recent first), as the
 //! exported report has them; `x` writes it.
 
+use crate::report::text;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -20,23 +21,61 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     render_ranking(state, ranking, buf);
 }
 
-/// The findings in plain sentences (also the report's opening).
+/// Criticality above which a measurement cannot be true: slowing a
+/// function by `d` per call cannot cost much more than `d` per call (1 is
+/// all of it), so a value far above 1 means the progress signal or the
+/// windows misled the measurement.
+pub const IMPLAUSIBLE_CRITICALITY: f64 = 2.0;
+
+/// Whether a candidate's measured cost cannot be true (see
+/// [`IMPLAUSIBLE_CRITICALITY`]).
+pub fn implausible(c: &crate::analysis::RankedCandidate) -> bool {
+    c.criticality.is_some_and(|k| k > IMPLAUSIBLE_CRITICALITY)
+}
+
+/// Whether an interval excludes zero (the effect is measurable).
+fn excludes_zero(interval: Option<crate::analysis::Interval>) -> bool {
+    interval.is_some_and(|i| i.low > 0.0 || i.high < 0.0)
+}
+
+/// The findings in plain sentences (also the report's opening): one per
+/// ranking (every one, the most recent first), then steps 1 and 2. A
+/// headline names only a cost whose interval excludes zero and which is
+/// plausible; otherwise it says that nothing measurable was found.
 pub fn findings(state: &State) -> Vec<String> {
     let results = &state.results;
     let mut out = Vec::new();
-    if let Some(top) = results
-        .rankings
-        .first()
-        .and_then(|r| r.ranked.first().map(|c| (r, c)))
-    {
-        let (ranking, c) = top;
-        out.push(format!(
-            "Slowing {} costs the most throughput: {} at {} per call{}.",
-            c.label,
-            format::change(c.drop, c.drop_interval),
-            format::delay(ranking.delay_ns),
-            if c.tied { " (tied with the next)" } else { "" }
-        ));
+    for ranking in &results.rankings {
+        let under = if ranking.under == "*" || ranking.under.is_empty() {
+            "At the top level".to_owned()
+        } else {
+            format!("Under {}", ranking.under)
+        };
+        let delay = format::delay(ranking.delay_ns);
+        let headline = ranking
+            .ranked
+            .iter()
+            .find(|c| c.drop > 0.0 && excludes_zero(c.drop_interval) && !implausible(c));
+        match headline {
+            Some(c) => out.push(format!(
+                "{under}, slowing {} costs the most throughput: {} at {delay} per call{}.",
+                c.label,
+                format::change(c.drop, c.drop_interval),
+                if c.tied { " (tied with the next)" } else { "" }
+            )),
+            None => out.push(format!(
+                "{under}, no candidate measurably costs throughput at {delay} per call \
+                 (every interval spans 0, or the candidate was not ranked)."
+            )),
+        }
+        for c in ranking.ranked.iter().filter(|c| implausible(c)) {
+            out.push(format!(
+                "{under}, {} measured a criticality of {:.2}, which cannot be true (above \
+                 {IMPLAUSIBLE_CRITICALITY}): check the progress signal; it is not a finding.",
+                c.label,
+                c.criticality.unwrap_or(0.0)
+            ));
+        }
     }
     if let Some(sweep) = results.sweeps.last() {
         out.push(format!(
@@ -44,14 +83,11 @@ pub fn findings(state: &State) -> Vec<String> {
             sweep.patterns.join(" "),
             sweep.python.message
         ));
-        if let Some(p) = sweep.predictions.first() {
-            out.push(format!(
-                "Step 2: {} faster per call → {} {} (first-order).",
-                format::delay(p.faster_ns_per_call as u64),
-                format::signed_percent(p.gain),
-                format::signed_interval(p.gain_interval)
-            ));
-        }
+        let step2 = sweep
+            .predictions
+            .first()
+            .map_or_else(|| text::no_prediction_reason(sweep), text::step2_sentence);
+        out.push(format!("Step 2: {step2}."));
     }
     out
 }
