@@ -74,6 +74,11 @@ const READ_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 const READ_YIELDS: u32 = 100;
 const READ_FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
 const READ_MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(10);
+/// Offset of the `i`th per-pattern delay (`i < MAX_PATTERN_DELAYS`, so
+/// inside the header page; saturates rather than wraps otherwise).
+fn pattern_delay_offset(i: usize) -> u64 {
+    OFFSET_PATTERN_DELAYS.saturating_add((i as u64).saturating_mul(8))
+}
 
 /// Bits of the control block's `flags`.
 pub mod control_flags {
@@ -258,7 +263,7 @@ impl ControlWriter {
             settings.pattern_delays_ns.len() as u32,
         );
         for (i, delay) in settings.pattern_delays_ns.iter().enumerate() {
-            self.atomic(OFFSET_PATTERN_DELAYS + 8 * i as u64)
+            self.atomic(pattern_delay_offset(i))
                 .store(*delay, Ordering::Relaxed);
         }
         self.write_bytes(OFFSET_PATTERNS, settings.patterns.as_bytes());
@@ -384,10 +389,7 @@ impl ControlReader {
             let delays_len = (delays_len as usize).min(MAX_PATTERN_DELAYS);
             let mut pattern_delays_ns = Vec::with_capacity(delays_len);
             for i in 0..delays_len {
-                pattern_delays_ns.push(
-                    self.region
-                        .read::<u64>(OFFSET_PATTERN_DELAYS + 8 * i as u64)?,
-                );
+                pattern_delays_ns.push(self.region.read::<u64>(pattern_delay_offset(i))?);
             }
             let patterns_len = patterns_len.min(PATTERNS_BYTES);
             let progress_len = progress_len.min(PROGRESS_POINTS_BYTES);
