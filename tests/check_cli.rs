@@ -147,7 +147,8 @@ fn directory_is_not_a_target_file() {
     let run = check(FIXTURES);
     assert_eq!(
         run.stderr,
-        "tests/fixtures/patterns: cannot read: Is a directory\n"
+        "tests/fixtures/patterns: cannot read: not a regular file (a directory, FIFO or device); \
+         keep target files in a directory of your own (e.g. ~/speedbump-targets.txt), not in /tmp\n"
     );
     assert_eq!(run.code, 2);
 }
@@ -183,4 +184,17 @@ fn help_shows_an_example() {
     assert!(help.contains("speedbump check targets.txt"), "{help}");
     assert!(help.contains("Exit status: 0 valid, 1 matches nothing, 2 invalid or unreadable."));
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// A pattern of 65,536 characters or more used to panic (padding widths
+/// must fit in a u16).
+#[test]
+fn a_very_long_pattern_is_explained_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.txt");
+    std::fs::write(&path, format!("{}:*\n", "a".repeat(70_000))).unwrap();
+    let run = check(path.to_str().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stdout.contains("1 include pattern"), "{}", run.stdout);
 }

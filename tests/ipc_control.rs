@@ -168,3 +168,34 @@ fn a_second_writer_cannot_take_over() {
     let _first = ControlWriter::create(&dir.0, &settings(1)).unwrap();
     assert!(ControlWriter::create(&dir.0, &settings(2)).is_err());
 }
+
+/// A launcher preempted mid-publish (sequence odd) for 50 ms: the reader
+/// waits for it instead of giving up (it used to give up after 1,000 yields,
+/// well under a millisecond, and a child starting then exited with status 2).
+#[test]
+fn a_reader_waits_out_a_launcher_preempted_mid_update() {
+    use std::os::unix::fs::FileExt;
+    let dir = session();
+    let _writer = ControlWriter::create(&dir.0, &settings(1)).unwrap();
+    let path = control_path(&dir.0);
+    let reader = ControlReader::open(&path, uid()).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut sequence = [0u8; 8];
+    file.read_at(&mut sequence, 16).unwrap();
+    let even = u64::from_ne_bytes(sequence);
+    assert_eq!(even % 2, 0);
+    file.write_at(&(even + 1).to_ne_bytes(), 16).unwrap();
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        file.write_at(&even.to_ne_bytes(), 16).unwrap();
+    });
+    let started = std::time::Instant::now();
+    let read = reader.read();
+    finisher.join().unwrap();
+    assert_eq!(read.unwrap(), (1, settings(1)));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(40));
+}

@@ -210,3 +210,83 @@ fn default_base_is_per_user() {
         base.display()
     );
 }
+
+/// Another user swaps a session directory for a link to a directory of
+/// ours: removing the session must not touch the link's target.
+#[test]
+fn removing_a_session_never_follows_a_swapped_link() {
+    let tmp = private_dir("ipc-session");
+    let base = tmp.path().join("base");
+    let session = base.join("s-1-2-abc");
+    ensure_session_dir(&session).unwrap();
+    std::fs::write(session.join("p-1-1.seg"), b"x").unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("precious.txt"), b"keep me").unwrap();
+    std::fs::rename(&session, base.join("moved")).unwrap();
+    std::os::unix::fs::symlink(&victim, &session).unwrap();
+
+    let _ = speedbump::ipc::remove_session_dir(&session);
+    assert_eq!(
+        std::fs::read(victim.join("precious.txt")).unwrap(),
+        b"keep me"
+    );
+    let _ = clean_stale_sessions(&base);
+    assert!(victim.join("precious.txt").exists());
+}
+
+/// A base that is not a private directory of ours (open to others, a link,
+/// another user's) is neither used nor cleaned: another private base is
+/// created beside it, and the note says why.
+#[test]
+fn a_planted_base_is_never_used_and_another_private_one_is_chosen() {
+    let tmp = private_dir("ipc-session");
+    let planted = tmp.path().join("speedbump-planted");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, PermissionsExt::from_mode(0o777)).unwrap();
+    let dead = dead_pid();
+    let stale = planted.join(format!("s-{dead}-{}-aa", my_start_ticks()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("keep"), b"x").unwrap();
+    let err = clean_stale_sessions(&planted).unwrap_err();
+    assert!(err.is_unsafe_directory(), "{err}");
+    assert!(
+        stale.join("keep").exists(),
+        "nothing in a planted base is removed"
+    );
+
+    let link = tmp.path().join("speedbump-link");
+    let elsewhere = private_dir("ipc-session-elsewhere");
+    std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+    let mut planted_bases = vec![planted.clone(), link.clone()];
+    if current_uid() == 0 {
+        // A base another user owns, private to them.
+        let foreign = tmp.path().join("speedbump-foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(&foreign, PermissionsExt::from_mode(0o700)).unwrap();
+        planted_bases.push(foreign);
+    }
+    for default in planted_bases {
+        let choice = speedbump::ipc::private_base_at(&default).unwrap();
+        let chosen = choice.dir.path().to_path_buf();
+        assert_ne!(chosen, default);
+        assert_eq!(chosen.parent(), default.parent());
+        assert_eq!(mode(&chosen), 0o700);
+        assert_eq!(
+            std::fs::symlink_metadata(&chosen).unwrap().uid(),
+            current_uid()
+        );
+        let note = choice.note.unwrap();
+        assert!(note.contains(&default.display().to_string()), "{note}");
+        let session = Session::create_in(&choice.dir).unwrap();
+        assert_eq!(session.path().parent(), Some(chosen.as_path()));
+    }
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // A private default is used as it is, silently.
+    let mine = tmp.path().join("speedbump-mine");
+    let choice = speedbump::ipc::private_base_at(&mine).unwrap();
+    assert_eq!(choice.dir.path(), mine);
+    assert!(choice.note.is_none());
+}

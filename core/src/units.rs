@@ -108,6 +108,34 @@ fn echo(s: &str) -> String {
     out
 }
 
+/// The longest delay per call that speedbump injects: 10 s. A delay is
+/// added to a monotonic deadline and summed into counters, so it must stay
+/// far from `u64::MAX`; and a longer per-call delay is a typo, not an
+/// experiment (a sweep's widest useful delay is milliseconds).
+pub const MAX_DELAY_NS: u64 = 10_000_000_000;
+
+/// Parses a per-call delay ([`parse_duration_ns`]) of at most
+/// [`MAX_DELAY_NS`].
+pub fn parse_delay_ns(s: &str) -> Result<u64, UnitError> {
+    let ns = parse_duration_ns(s)?;
+    check_delay_ns(ns).map_err(|_| UnitError::TooLarge {
+        input: echo(s.trim()),
+        max: "10s per call",
+    })
+}
+
+/// `ns` if it is a delay speedbump can inject (at most [`MAX_DELAY_NS`]);
+/// otherwise an error message that says what to fix.
+pub fn check_delay_ns(ns: u64) -> Result<u64, String> {
+    if ns <= MAX_DELAY_NS {
+        Ok(ns)
+    } else {
+        Err(format!(
+            "a delay of {ns} ns is too large: at most 10s per call (e.g. 10us)"
+        ))
+    }
+}
+
 /// Parses a duration into nanoseconds.
 ///
 /// Accepts a plain non-negative integer (nanoseconds: `10000`) or an integer

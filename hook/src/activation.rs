@@ -4,8 +4,10 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump_core::error::chain;
-use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump_core::pattern::PatternSet;
+use speedbump_core::ipc::{
+    ControlReader, ProcessInfo, control_path, new_session_path, session_owner,
+};
+use speedbump_core::pattern::{PatternSet, parse_pattern, targets_file_warning};
 
 use crate::config::Config;
 use crate::control;
@@ -98,6 +100,11 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
             // Name the variable: the user may not know where the path came from.
             let set = PatternSet::load(path)
                 .map_err(|e| Fatal(format!("SPEED_BUMP_TARGETS={}", e.one_line())))?;
+            if config.session.is_none()
+                && let Some(warning) = targets_file_warning(path)
+            {
+                say(&format!("warning: {warning}")); // once per run: the root only
+            }
             if set.is_empty() {
                 return Err(Fatal(format!(
                     "{}: no include pattern in this file, so nothing would be slowed; add one, e.g. '*:*'",
@@ -113,10 +120,18 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let os = py.import("os")?;
     let environ = os.getattr("environ")?;
     let (root, session_dir) = match &config.session {
-        Some(dir) => (false, dir.clone()),
+        // A root that exec'd itself (same pid and start time as the
+        // session's owner) is still the root: it summarises and cleans up.
+        Some(dir) => {
+            let owner = session_owner(dir) == Some((std::process::id(), start.ticks));
+            (owner && control_file.is_none(), dir.clone())
+        }
         None => {
-            let dir = new_session_path(std::process::id(), start.ticks)
+            let (dir, note) = new_session_path(std::process::id(), start.ticks)
                 .map_err(|e| Fatal(format!("cannot choose a session directory: {}", chain(&e))))?;
+            if let Some(note) = note {
+                say(&note);
+            }
             // Children (spawned workers, subprocesses) join this run.
             environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;
             (true, dir)
@@ -140,16 +155,16 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         None => None,
     };
     let settings = match &control {
-        Some(reader) => {
-            let (generation, control_settings) = reader.read().map_err(|e| {
-                Fatal(format!(
-                    "cannot read the launcher's settings: {}",
-                    chain(&e)
-                ))
-            })?;
-            Settings::from_control(generation, &control_settings)
-                .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
-        }
+        // A launcher that stays mid-update past the reader's patience does
+        // not stop the program: it starts with nothing slowed, and the
+        // control thread applies the settings once they can be read.
+        Some(reader) => match reader.read() {
+            Ok((generation, control_settings)) => {
+                Settings::from_control(generation, &control_settings)
+                    .map_err(|e| Fatal(format!("the launcher's settings are invalid: {e}")))?
+            }
+            Err(_) => Settings::from_config(&config, PatternSet::from_patterns(Vec::new())),
+        },
         None => Settings::from_config(&config, patterns),
     };
 
@@ -172,6 +187,14 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     let mechanism = mechanism::install(py).map_err(Fatal)?;
     unsafe { HOT.get() }.enabled = true;
 
+    let latency_points = config
+        .latency
+        .iter()
+        .map(|text| parse_pattern("SPEED_BUMP_LATENCY", text).map_err(|e| Fatal(e.one_line())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !latency_points.is_empty() {
+        crate::latency::init_clock();
+    }
     let info = process_info(&start);
     let has_control = control.is_some();
     // SAFETY: GIL held.
@@ -179,6 +202,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         config,
         patterns: PatternSet::from_patterns(Vec::new()),
         progress_points: Vec::new(),
+        latency_points,
+        latency_blocks: std::collections::HashMap::new(),
         generation: 0,
         control_generation: 0,
         delay_ns: 0,
@@ -198,8 +223,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         if has_control {
             hook.stats.set_launcher_owns_dir();
         }
-        settings::apply(py, hook, settings)?;
     }
+    settings::apply(py, settings)?;
 
     let module = py.import("speedbump._speedbump")?;
     let kwargs = pyo3::types::PyDict::new(py);

@@ -10,7 +10,7 @@
 //! fixed cost. The median over alternating pairs of rounds discards
 //! preemptions and drift.
 
-use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -18,7 +18,7 @@ use speedbump_core::ipc::{FunctionSlot, PatternSlot};
 
 use crate::clock::monotonic_ns;
 use crate::gil::GilCell;
-use crate::hot::{HOT, matched_word, unmatched_word, write_word};
+use crate::hot::{HOT, PROBE_HIT_KEY, PROBE_MISS_KEY, probe_word, write_word};
 
 /// The probe spins like the delay it calibrates (within these bounds): the
 /// fixed cost measured with 500 ns spins fell ~35 ns short of the one seen
@@ -52,18 +52,41 @@ fn set_extra(code: &Bound<'_, PyAny>, word: usize) {
     unsafe { write_word(code.as_ptr(), HOT.get().extra_index, word) }
 }
 
-/// Returns the measured fixed cost in ns. Must run with the callbacks
-/// registered and events on, before any segment exists, outside a callback.
 /// The spin the probe uses to calibrate `delay_ns`.
 pub fn probe_spin_ns(delay_ns: u64) -> u64 {
     delay_ns.clamp(PROBE_SPIN_MIN_NS, PROBE_SPIN_MAX_NS)
 }
 
-pub fn measure_fixed_cost(py: Python<'_>, generation: u32, delay_ns: u64) -> PyResult<u64> {
-    let probe_spin_ns = probe_spin_ns(delay_ns);
+/// Set while a measurement runs: the probe's slots serve one at a time (a
+/// second request meanwhile, from another thread, gets `None`).
+static MEASURING: AtomicBool = AtomicBool::new(false);
+
+/// Returns the measured fixed cost in ns, or `None` when a measurement is
+/// already running. Needs the callbacks registered and PY_START on; runs
+/// Python, so the caller must hold no reference into the hook's state.
+///
+/// The probe's code carries its own decision keys (`PROBE_HIT_KEY`,
+/// `PROBE_MISS_KEY`), and its delayed calls spin and count in the probe's
+/// own slots: the live settings, counters and segment are never swapped,
+/// so other threads' calls (and a fork child) see the live ones throughout.
+pub fn measure_fixed_cost(py: Python<'_>, delay_ns: u64) -> PyResult<Option<u64>> {
+    if MEASURING.swap(true, Ordering::Acquire) {
+        return Ok(None);
+    }
+    let result = measure(py, probe_spin_ns(delay_ns));
+    MEASURING.store(false, Ordering::Release);
+    result.map(Some)
+}
+
+fn measure(py: Python<'_>, probe_spin_ns: u64) -> PyResult<u64> {
     let globals = PyDict::new(py);
-    let source = CString::new(PROBE_SOURCE).unwrap_or_default();
-    py.run(&source, Some(&globals), None)?;
+    let builtins = py.import("builtins")?;
+    // Compiled first so that its module code, too, is marked as the probe's
+    // (it would otherwise be decided like a user module, `<unknown>:<module>`).
+    let module_code =
+        builtins.call_method1("compile", (PROBE_SOURCE, "<speedbump-probe>", "exec"))?;
+    set_extra(&module_code, probe_word(PROBE_MISS_KEY));
+    builtins.call_method1("exec", (&module_code, &globals))?;
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         globals
             .get_item(name)?
@@ -71,32 +94,21 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32, delay_ns: u64) -> PyR
     };
     let (hit, miss, run) = (get("probe_hit")?, get("probe_miss")?, get("run")?);
     let code = pyo3::intern!(py, "__code__");
-    set_extra(&hit.getattr(code)?, matched_word(generation, 0));
-    set_extra(&miss.getattr(code)?, unmatched_word(generation));
-    set_extra(&run.getattr(code)?, unmatched_word(generation));
+    set_extra(&hit.getattr(code)?, probe_word(PROBE_HIT_KEY));
+    set_extra(&miss.getattr(code)?, probe_word(PROBE_MISS_KEY));
+    set_extra(&run.getattr(code)?, probe_word(PROBE_MISS_KEY));
 
-    // SAFETY: GIL held; no callback is running (we are in activation).
-    let hot = unsafe { HOT.get() };
-    let saved = (
-        hot.functions,
-        hot.function_capacity,
-        hot.patterns,
-        hot.pattern_capacity,
-    );
-    let saved_delay = (hot.delay_ns, hot.spin_ns, hot.frequency, hot.window);
-    hot.functions = unsafe { PROBE_FUNCTION.get() }.as_ptr();
-    hot.function_capacity = 1;
-    hot.patterns = unsafe { PROBE_PATTERN.get() }.as_ptr();
-    hot.pattern_capacity = 1;
-    hot.delay_ns = probe_spin_ns;
-    hot.spin_ns = probe_spin_ns;
-    hot.frequency = 1;
-    hot.window = None;
+    // SAFETY: GIL held; the reference is dropped before Python runs.
+    let probe = &mut unsafe { HOT.get() }.probe;
+    probe.spin_ns = probe_spin_ns;
+    probe.functions = unsafe { PROBE_FUNCTION.get() }.as_ptr();
+    probe.patterns = unsafe { PROBE_PATTERN.get() }.as_ptr();
 
     let time = |f: &Bound<'_, PyAny>| -> PyResult<i64> {
         // Each round starts debt-free: debt carried in from an earlier round
         // would shorten this one's spins.
-        unsafe { HOT.get() }.debt_ns = 0;
+        // SAFETY: GIL held; no reference kept.
+        unsafe { HOT.get() }.probe.debt_ns = 0;
         let start = monotonic_ns();
         run.call1((f, PROBE_CALLS))?;
         Ok((monotonic_ns() - start) as i64)
@@ -105,28 +117,13 @@ pub fn measure_fixed_cost(py: Python<'_>, generation: u32, delay_ns: u64) -> PyR
     // pairs' differences resists both slow drift and the odd interrupted
     // round (minimums of each side, tried first, scattered by ±30 ns here).
     let mut differences: Vec<i64> = Vec::with_capacity(ROUNDS);
-    let result = (|| -> PyResult<()> {
-        time(&miss)?; // first call of each: decisions and DISABLE settle
-        time(&hit)?;
-        for _ in 0..ROUNDS {
-            let miss_ns = time(&miss)?;
-            let hit_ns = time(&hit)?;
-            differences.push(hit_ns - miss_ns);
-        }
-        Ok(())
-    })();
-
-    let hot = unsafe { HOT.get() };
-    (
-        hot.functions,
-        hot.function_capacity,
-        hot.patterns,
-        hot.pattern_capacity,
-    ) = saved;
-    (hot.delay_ns, hot.spin_ns, hot.frequency, hot.window) = saved_delay;
-    hot.calls_since_delay = 0;
-    hot.debt_ns = 0;
-    result?;
+    time(&miss)?; // first call of each: decisions and DISABLE settle
+    time(&hit)?;
+    for _ in 0..ROUNDS {
+        let miss_ns = time(&miss)?;
+        let hit_ns = time(&hit)?;
+        differences.push(hit_ns - miss_ns);
+    }
 
     differences.sort_unstable();
     let median = differences.get(differences.len() / 2).copied().unwrap_or(0);

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use speedbump_core::units::{parse_duration_ns, parse_flag, parse_ms, parse_positive_count};
+use speedbump_core::units::{parse_delay_ns, parse_flag, parse_ms, parse_positive_count};
 
 /// Every variable the hook understands; anything else that starts with
 /// `SPEED_BUMP_` is a typo worth stopping for.
@@ -22,6 +22,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "SPEED_BUMP_REPORT",
     "SPEED_BUMP_SESSION",
     "SPEED_BUMP_START_AT",
+    "SPEED_BUMP_LATENCY",
 ];
 
 /// Delay applied when `SPEED_BUMP_DELAY_NS` is unset (docs/methodology.md).
@@ -48,6 +49,9 @@ pub struct Config {
     pub session: Option<PathBuf>,
     /// Exact process start passed by a launcher: (pid, CLOCK_MONOTONIC ns).
     pub start_at: Option<(u32, u64)>,
+    /// Latency points (`MOD:QUALNAME` patterns, comma-separated in the
+    /// variable), checked.
+    pub latency: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,7 @@ impl Config {
             report: None,
             session: None,
             start_at: None,
+            latency: Vec::new(),
         };
         let mut vars: Vec<(String, String)> = vars
             .into_iter()
@@ -110,7 +115,7 @@ impl Config {
                 }
                 "SPEED_BUMP_DELAY_NS" => {
                     config.delay_ns =
-                        parse_duration_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
+                        parse_delay_ns(v).map_err(|e| bad("SPEED_BUMP_DELAY_NS", v, e))?;
                 }
                 "SPEED_BUMP_FREQUENCY" => {
                     config.frequency =
@@ -142,12 +147,19 @@ impl Config {
                             "empty; give a path for the JSON report (e.g. /tmp/speedbump.json)",
                         ));
                     }
-                    config.report = Some(absolute(v, cwd.as_ref()));
+                    let path = absolute(v, cwd.as_ref());
+                    if let Some(problem) = speedbump_core::ipc::replace::check_destination(&path) {
+                        return Err(bad("SPEED_BUMP_REPORT", v, &problem));
+                    }
+                    config.report = Some(path);
                 }
                 "SPEED_BUMP_SESSION" => {
                     if !v.is_empty() {
                         config.session = Some(PathBuf::from(v));
                     }
+                }
+                "SPEED_BUMP_LATENCY" => {
+                    config.latency = parse_latency_points(v)?;
                 }
                 "SPEED_BUMP_START_AT" => {
                     config.start_at = Some(parse_start_at(v).ok_or_else(|| {
@@ -195,6 +207,32 @@ fn did_you_mean(name: &str) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// `MOD:QUALNAME[,MOD:QUALNAME...]`: each must be a pattern without `!`.
+fn parse_latency_points(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut points = Vec::new();
+    for text in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = speedbump_core::pattern::parse_pattern("SPEED_BUMP_LATENCY", text)
+            .map_err(|e| bad("SPEED_BUMP_LATENCY", value, e.one_line()))?;
+        if pattern.is_exclude() {
+            return Err(bad(
+                "SPEED_BUMP_LATENCY",
+                value,
+                format!("'{text}': a latency point cannot be an exclusion; drop the '!'"),
+            ));
+        }
+        points.push(pattern.text().to_owned());
+    }
+    if points.is_empty() {
+        return Err(bad(
+            "SPEED_BUMP_LATENCY",
+            value,
+            "empty; give MODULE:QUALNAME of the function whose calls are the requests \
+             (e.g. app.server:handle)",
+        ));
+    }
+    Ok(points)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -250,6 +288,20 @@ mod tests {
     }
 
     #[test]
+    fn latency_points_are_checked_patterns() {
+        let c = parse(&[("SPEED_BUMP_LATENCY", "app:handle, app.db:Pool.query")]).unwrap();
+        assert_eq!(c.latency, ["app:handle", "app.db:Pool.query"]);
+        let e = parse(&[("SPEED_BUMP_LATENCY", "!app:handle")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be an exclusion"), "{e}");
+        let e = parse(&[("SPEED_BUMP_LATENCY", " ")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("SPEED_BUMP_LATENCY: empty"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         let e = parse(&[("SPEED_BUMP_FREQUENCY", "0")])
             .unwrap_err()
@@ -259,5 +311,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean SPEED_BUMP_DELAY_NS?"), "{e}");
+    }
+
+    /// A report path that cannot be written is an error before the
+    /// program runs: a device or FIFO would otherwise be replaced at exit.
+    #[test]
+    fn a_report_path_that_is_not_a_regular_file_is_refused() {
+        for report in ["/dev/full", "/dev/null", "/", "/no/such/dir/r.json"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_REPORT", report),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("SPEED_BUMP_REPORT"), "{err}");
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_REPORT", "/tmp/speedbump-config-test-r.json"),
+        ])
+        .unwrap();
+        assert!(ok.report.is_some());
+    }
+
+    /// 2^64-1 ns used to be accepted: the deadline wrapped, nothing was
+    /// delayed, and the summary claimed "delayed by 5124096 h".
+    #[test]
+    fn absurd_delays_are_refused() {
+        for delay in ["18446744073709551615", "11s", "10000000001"] {
+            let err = parse(&[
+                ("SPEED_BUMP_TARGETS", "t.txt"),
+                ("SPEED_BUMP_DELAY_NS", delay),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("SPEED_BUMP_DELAY_NS") && err.contains("10s"),
+                "{err}"
+            );
+        }
+        let ok = parse(&[
+            ("SPEED_BUMP_TARGETS", "t.txt"),
+            ("SPEED_BUMP_DELAY_NS", "10s"),
+        ])
+        .unwrap();
+        assert_eq!(ok.delay_ns, 10_000_000_000);
     }
 }

@@ -9,16 +9,16 @@
 //! interpreter finalizes, and started again in fork children (threads do not
 //! survive `fork`).
 
-use speedbump_core::error::chain;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use speedbump_core::ipc::{ControlReader, control_path};
+use speedbump_core::error::chain;
+use speedbump_core::ipc::{ControlReader, ControlSettings, control_path};
 
-use crate::failure::say;
+use crate::failure::{say, say_once};
 use crate::settings::{self, Settings};
 use crate::state::HOOK;
 
@@ -90,36 +90,44 @@ fn poll(reader: ControlReader, mut applied: u64) {
         if generation == applied {
             continue;
         }
+        // Read without the GIL: the reader may wait for the launcher.
+        let (generation, control) = match reader.read() {
+            Ok(read) => read,
+            Err(error) => {
+                // Not applied: tried again at the next poll.
+                say_once(
+                    &READ_FAILURE_REPORTED,
+                    &format!(
+                        "cannot read the launcher's settings yet: {}; retrying",
+                        chain(&error)
+                    ),
+                );
+                continue;
+            }
+        };
         applied = Python::attach(|py| {
             if STOP.load(Ordering::Relaxed) {
                 return applied;
             }
-            apply_latest(py, &reader).unwrap_or(generation)
+            apply(py, generation, &control).unwrap_or(applied)
         });
     }
 }
 
-/// Reads and applies the latest settings; returns the generation applied
-/// (or refused, so that a bad one is reported once and not retried).
-fn apply_latest(py: Python<'_>, reader: &ControlReader) -> Option<u64> {
-    let (generation, control) = match reader.read() {
-        Ok(read) => read,
-        Err(error) => {
-            say(&format!(
-                "cannot read the launcher's settings: {}",
-                chain(&error)
-            ));
-            return None;
-        }
-    };
-    // SAFETY: GIL held (inside attach) and not inside a callback.
-    let hook = unsafe { HOOK.get() }.as_mut()?;
-    if generation == hook.control_generation {
+static READ_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Applies the settings of `generation`; returns the generation now
+/// applied (or refused, so that a bad one is reported once and not
+/// retried), or `None` when the hook is gone.
+fn apply(py: Python<'_>, generation: u64, control: &ControlSettings) -> Option<u64> {
+    // SAFETY: GIL held (inside attach) and not inside a callback; a copy.
+    let current = unsafe { HOOK.get() }.as_ref()?.control_generation;
+    if generation == current {
         return Some(generation);
     }
-    match Settings::from_control(generation, &control) {
+    match Settings::from_control(generation, control) {
         Ok(settings) => {
-            if let Err(error) = settings::apply(py, hook, settings) {
+            if let Err(error) = settings::apply(py, settings) {
                 say(&format!(
                     "cannot apply settings generation {generation}: {error}"
                 ));

@@ -12,7 +12,8 @@ unsafe extern "C" {
     static mut PyMethod_Type: ffi::PyTypeObject;
 }
 
-use crate::hot::{Decision, HOT, write_word};
+use crate::hot::{Decision, FUNCTION_ID_MASK, HOT, write_word};
+use crate::latency::GENERATOR_LIKE_FLAGS;
 use crate::state::HOOK;
 
 /// `__mp_main__` (the main module of multiprocessing spawn children) counts
@@ -106,6 +107,7 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
     let mut decision = Decision {
         function_id: None,
         progress_slot: 0,
+        latency: None,
     };
     if let (Some(qualname), Some(filename)) = (qualname, filename)
         && !is_own_module(module)
@@ -127,6 +129,26 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
         {
             hook.stats.ensure_segment(&hook.patterns);
             decision.progress_slot = hook.stats.progress_point_slot(point.text());
+        }
+        if hook
+            .latency_points
+            .iter()
+            .any(|p| p.matches(module, &filename, &qualname))
+        {
+            hook.stats.ensure_segment(&hook.patterns);
+            let id = match decision.function_id {
+                Some(id) => id,
+                None => hook
+                    .stats
+                    .register_latency_function(&format!("{module}:{qualname}")),
+            };
+            let flags: u32 = code_obj
+                .getattr(pyo3::intern!(py, "co_flags"))
+                .and_then(|f| f.extract())
+                .unwrap_or(0);
+            if id <= FUNCTION_ID_MASK {
+                decision.latency = Some((id, flags & GENERATOR_LIKE_FLAGS != 0));
+            }
         }
     }
     unsafe { write_word(code, HOT.get().extra_index, decision.word(generation)) };

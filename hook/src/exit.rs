@@ -286,8 +286,7 @@ fn write_report(
         warnings,
     };
     let json = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
-    // Write beside, then rename: a reader never sees half a report.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json + "\n")?;
-    std::fs::rename(&tmp, path)
+    // Beside, then renamed: a reader never sees half a report; created
+    // exclusively, so a link planted in a shared directory is never followed.
+    speedbump_core::ipc::replace::write_replacing(path, (json + "\n").as_bytes())
 }

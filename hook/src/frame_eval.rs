@@ -36,7 +36,8 @@ use crate::decide;
 use crate::failure::{self, say_once};
 use crate::gil::GilCell;
 use crate::hot::{
-    FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of, read_word,
+    FUNCTION_ID_MASK, HOT, PROBE_HIT_KEY, PROBE_MISS_KEY, on_matched_call, on_probe_call,
+    on_progress_point, progress_slot_of, read_word,
 };
 use crate::mechanism::Wanted;
 
@@ -51,6 +52,12 @@ type Frame = ffi::PyFrameObject;
 type EvalFrame = ffi::_PyFrameEvalFunction;
 
 unsafe extern "C" {
+    /// The evaluation function installed now. Declared here with a
+    /// nullable result: CPython may keep NULL for "the default", and
+    /// pyo3-ffi's 3.11 declaration says it never returns NULL.
+    #[link_name = "_PyInterpreterState_GetEvalFrameFunc"]
+    fn installed_eval_frame(interp: *mut ffi::PyInterpreterState) -> Option<EvalFrame>;
+
     /// CPython's own frame evaluation (exported by libpython 3.10/3.11;
     /// pyo3-ffi leaves private functions out).
     fn _PyEval_EvalFrameDefault(
@@ -198,6 +205,7 @@ static STATE: GilCell<State> = GilCell::new(State {
 });
 
 static C_CALLS_REPORTED: AtomicBool = AtomicBool::new(false);
+static LATENCY_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Nothing to hold: the interpreter state is looked up when needed.
 pub struct Mechanism {
@@ -212,10 +220,7 @@ fn interpreter() -> *mut ffi::PyInterpreterState {
 /// The evaluation function installed now.
 fn current() -> EvalFrame {
     // SAFETY: GIL held (callers); the interpreter is alive.
-    let installed = unsafe { ffi::_PyInterpreterState_GetEvalFrameFunc(interpreter()) };
-    #[cfg(not(Py_3_11))]
-    let installed = installed.unwrap_or(_PyEval_EvalFrameDefault);
-    installed
+    unsafe { installed_eval_frame(interpreter()) }.unwrap_or(_PyEval_EvalFrameDefault)
 }
 
 /// Installs our evaluation function in front of the current one.
@@ -246,6 +251,13 @@ pub fn select(_py: Python<'_>, _mechanism: &Mechanism, wanted: Wanted) -> PyResu
             &C_CALLS_REPORTED,
             "C function calls cannot be seen on Python 3.10/3.11 (no sys.monitoring): \
              SPEED_BUMP_C_CALLS matches nothing here; only Python functions are slowed",
+        );
+    }
+    if wanted.latency {
+        say_once(
+            &LATENCY_REPORTED,
+            "latency points are measured through sys.monitoring (Python 3.12+); \
+             on Python 3.10/3.11 they record no requests",
         );
     }
     Ok(())
@@ -454,6 +466,17 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
     // The common case, first: decided, does not match, no progress point.
     if word == (hot.unmatched_key as usize) << 32 {
         return After::Nothing;
+    }
+    // The calibration probe's code: its own slots, never the live ones.
+    match (word >> 32) as u32 {
+        PROBE_MISS_KEY => return After::Nothing,
+        PROBE_HIT_KEY => {
+            if unsafe { entry_of(frame, code, throwflag) } == Entry::Start {
+                unsafe { on_probe_call(hot) };
+            }
+            return After::Nothing;
+        }
+        _ => {}
     }
     if hot.generation_of(word) != Some(hot.current_generation()) {
         word = match unsafe { decide(code, globals) } {

@@ -7,22 +7,29 @@
 //!
 //! Word layout: bits 0..24 the function id in the statistics segment; bits
 //! 24..32 the progress slot of a progress point (0: not one); bits 32..64 a
-//! key = tag | settings generation. A stale generation (after a live
-//! settings change) does not equal the current key and sends the code object
-//! back through `decide`.
+//! key = tags | settings generation. Tags: matched (bit 31) or unmatched
+//! (bit 30), plus latency point (bit 29) and, for a latency point that is a
+//! generator or coroutine, "key its start by frame" (bit 28; see
+//! `latency.rs`). A stale generation (after a live settings change) does not
+//! equal the current key and sends the code object back through `decide`.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pyo3::ffi;
-use speedbump_core::ipc::{FunctionSlot, PatternSlot, ProgressSlot};
+use speedbump_core::ipc::{FunctionSlot, PatternSlot, ProgressSlot, RingProducer};
 
 use crate::clock::{monotonic_ns, spin_until};
 use crate::gil::GilCell;
 
 const MATCHED_TAG: u32 = 1 << 31;
 const UNMATCHED_TAG: u32 = 1 << 30;
-const GENERATION_MASK: u32 = UNMATCHED_TAG - 1;
+/// A latency point: each completed call is a request (see `latency.rs`).
+pub const LATENCY_TAG: u32 = 1 << 29;
+/// A latency point whose code is a generator or coroutine: its start is
+/// keyed by its frame, not kept on the thread's call stack.
+pub const LATENCY_FRAME_TAG: u32 = 1 << 28;
+const GENERATION_MASK: u32 = LATENCY_FRAME_TAG - 1;
 /// Function ids fit in 24 bits (segments hold at most 2^22 functions).
 pub const FUNCTION_ID_MASK: u32 = (1 << 24) - 1;
 const PROGRESS_SHIFT: u32 = 24;
@@ -34,15 +41,28 @@ pub struct Decision {
     pub function_id: Option<u32>,
     /// Progress slot (1..=255) when it is a progress point.
     pub progress_slot: u8,
+    /// Function id of the latency point it is (the same id as
+    /// `function_id` when both: one name, one row), and whether its start
+    /// is keyed by frame (generators, coroutines).
+    pub latency: Option<(u32, bool)>,
 }
 
 impl Decision {
     pub fn word(self, generation: u32) -> usize {
         let generation = generation & GENERATION_MASK;
-        let (tag, id) = match self.function_id {
+        let (mut tag, mut id) = match self.function_id {
             Some(id) => (MATCHED_TAG, id & FUNCTION_ID_MASK),
             None => (UNMATCHED_TAG, 0),
         };
+        if let Some((latency_id, by_frame)) = self.latency {
+            tag |= LATENCY_TAG;
+            if by_frame {
+                tag |= LATENCY_FRAME_TAG;
+            }
+            if self.function_id.is_none() {
+                id = latency_id & FUNCTION_ID_MASK;
+            }
+        }
         (((tag | generation) as usize) << 32)
             | ((self.progress_slot as usize) << PROGRESS_SHIFT)
             | id as usize
@@ -75,28 +95,30 @@ pub unsafe fn write_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t,
     }
 }
 
+/// Whether a word's key (upper half) says "matched the target patterns".
+#[cfg_attr(not(Py_3_12), allow(dead_code))]
+#[inline(always)]
+#[cfg_attr(not(Py_3_12), allow(dead_code))] // latency points: sys.monitoring only
+pub fn key_is_matched(key: u32) -> bool {
+    key & MATCHED_TAG != 0
+}
+
 /// Progress slot stored in a decision word.
 #[inline(always)]
 pub fn progress_slot_of(word: usize) -> u32 {
     (word as u32) >> PROGRESS_SHIFT
 }
 
-/// Encodes "matched, counted in function slot `function_id`".
-pub fn matched_word(generation: u32, function_id: u32) -> usize {
-    Decision {
-        function_id: Some(function_id),
-        progress_slot: 0,
-    }
-    .word(generation)
-}
+/// Key of the calibration probe's delayed function: both tags set, which no
+/// settings generation produces. Its calls count and spin in the probe's
+/// own slots ([`Probe`]), never in the live ones.
+pub const PROBE_HIT_KEY: u32 = MATCHED_TAG | UNMATCHED_TAG;
+/// Key of the probe's other code (its loop, its module): never counted.
+pub const PROBE_MISS_KEY: u32 = MATCHED_TAG | UNMATCHED_TAG | 1;
 
-/// Encodes "does not match under this generation".
-pub fn unmatched_word(generation: u32) -> usize {
-    Decision {
-        function_id: None,
-        progress_slot: 0,
-    }
-    .word(generation)
+/// A decision word with `key` (one of the probe keys).
+pub fn probe_word(key: u32) -> usize {
+    (key as usize) << 32
 }
 
 /// Overshoot of a spin past its deadline (clock granularity, an interrupt,
@@ -141,6 +163,20 @@ pub struct Hot {
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
     #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
+    /// This process's latency ring (None before the segment exists).
+    pub latency_ring: Option<RingProducer>,
+    /// The calibration probe's own spin and slots (see `calibrate`).
+    pub probe: Probe,
+}
+
+/// What the calibration probe's delayed calls use instead of the live
+/// settings, so that calibrating never changes what other threads' calls
+/// (or a fork child) see.
+pub struct Probe {
+    pub spin_ns: u64,
+    pub debt_ns: u64,
+    pub functions: *const FunctionSlot,
+    pub patterns: *const PatternSlot,
 }
 
 pub static HOT: GilCell<Hot> = GilCell::new(Hot {
@@ -163,6 +199,13 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     slot_delays: std::ptr::null(),
     slot_delays_len: 0,
     disable: std::ptr::null_mut(),
+    latency_ring: None,
+    probe: Probe {
+        spin_ns: 0,
+        debt_ns: 0,
+        functions: std::ptr::null(),
+        patterns: std::ptr::null(),
+    },
 });
 
 impl Hot {
@@ -178,6 +221,15 @@ impl Hot {
 
     pub fn current_generation(&self) -> u32 {
         self.matched_key & GENERATION_MASK
+    }
+
+    /// Whether `key` (a word's upper half) is a latency point's under the
+    /// current generation.
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
+    #[inline(always)]
+    #[cfg_attr(not(Py_3_12), allow(dead_code))] // latency points: sys.monitoring only
+    pub fn is_current_latency_key(&self, key: u32) -> bool {
+        key & LATENCY_TAG != 0 && key & GENERATION_MASK == self.current_generation()
     }
 
     pub fn set_delay(&mut self, delay_ns: u64, fixed_cost_ns: u64) {
@@ -241,21 +293,69 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     {
         return;
     }
+    let fixed_cost_ns = delay_ns - spin_ns;
+    spin_and_record(
+        start,
+        spin_ns,
+        fixed_cost_ns,
+        &mut hot.debt_ns,
+        function,
+        pattern,
+    );
+}
+
+/// Spins `spin_ns` from `start` (less a payback of `debt_ns`) and records
+/// the delayed call in `function` and `pattern`.
+#[inline(always)]
+fn spin_and_record(
+    start: u64,
+    spin_ns: u64,
+    fixed_cost_ns: u64,
+    debt_ns: &mut u64,
+    function: &FunctionSlot,
+    pattern: Option<&PatternSlot>,
+) {
     // Pay back earlier overshoot first, then carry this spin's overshoot:
     // over many calls the added time averages exactly to the request.
-    let payback = hot.debt_ns.min(spin_ns / 2);
-    hot.debt_ns -= payback;
+    let payback = (*debt_ns).min(spin_ns / 2);
+    *debt_ns -= payback;
     let deadline = start.wrapping_add(spin_ns - payback);
     let end = spin_until(deadline);
-    hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
+    *debt_ns = (*debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
     // What was added: the spin as measured plus the fixed cost it stood in for.
-    let injected = end.wrapping_sub(start) + (delay_ns - spin_ns);
+    let injected = end.wrapping_sub(start) + fixed_cost_ns;
     bump(&function.delayed_calls, 1);
     bump(&function.injected_ns, injected);
     if let Some(p) = pattern {
         bump(&p.delayed_calls, 1);
         bump(&p.injected_ns, injected);
     }
+}
+
+/// A call of the calibration probe's delayed function: the same counting
+/// and spin as a matched call, in the probe's own slots and with its own
+/// spin and debt.
+///
+/// # Safety
+/// GIL held; `hot.probe`'s pointers are null or valid for one slot each.
+pub unsafe fn on_probe_call(hot: &mut Hot) {
+    let probe = &mut hot.probe;
+    if probe.functions.is_null() || probe.patterns.is_null() {
+        return;
+    }
+    // SAFETY: non-null pointers to the probe's static one-slot tables.
+    let (function, pattern) = unsafe { (&*probe.functions, &*probe.patterns) };
+    bump(&function.calls, 1);
+    bump(&pattern.calls, 1);
+    let start = monotonic_ns();
+    spin_and_record(
+        start,
+        probe.spin_ns,
+        0,
+        &mut probe.debt_ns,
+        function,
+        Some(pattern),
+    );
 }
 
 /// Counts one completed call of a progress point.

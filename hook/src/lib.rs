@@ -24,6 +24,10 @@ mod failure;
 mod frame_eval;
 mod gil;
 mod hot;
+// Latency points are timed through sys.monitoring (3.12+): on the PEP 523
+// path the request-pairing half is unused (docs/latency.md).
+#[cfg_attr(not(Py_3_12), allow(dead_code))]
+mod latency;
 mod mechanism;
 #[cfg(Py_3_12)]
 mod monitoring;
@@ -54,6 +58,46 @@ fn progress(n: u64, name: Option<&str>) {
     hook.stats.progress(name.unwrap_or(""), n);
 }
 
+/// Start of a `speedbump.latency()` block: now on the monotonic clock, in
+/// ns (0 when the hook is not active, which makes the end a no-op).
+#[pyfunction]
+fn _latency_begin() -> u64 {
+    // SAFETY: GIL held.
+    if unsafe { HOOK.get() }.is_none() {
+        return 0;
+    }
+    clock::monotonic_ns()
+}
+
+/// End of a `speedbump.latency(name)` block begun at `start_ns`: one
+/// request of the latency point `name`, flagged when the block raised.
+#[pyfunction]
+fn _latency_end(name: &str, start_ns: u64, raised: bool) {
+    let end = clock::monotonic_ns();
+    // SAFETY: GIL held.
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return;
+    };
+    if start_ns == 0 || end < start_ns {
+        return;
+    }
+    hook.stats.ensure_segment(&hook.patterns);
+    let id = match hook.latency_blocks.get(name) {
+        Some(&id) => id,
+        None => {
+            let id = hook.stats.register_latency_function(name);
+            if id != u32::MAX {
+                hook.latency_blocks.insert(name.to_owned(), id);
+            }
+            id
+        }
+    };
+    if id != u32::MAX {
+        // SAFETY: GIL held; no Python code runs before this returns.
+        unsafe { latency::record(hot::HOT.get(), id, start_ns, end, raised) };
+    }
+}
+
 /// True when the hook is active in this process.
 #[pyfunction]
 fn is_active() -> bool {
@@ -76,13 +120,10 @@ fn _fixed_cost_ns() -> Option<u64> {
 #[pyfunction]
 fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
     // SAFETY: GIL held.
-    let Some((generation, delay_ns)) = unsafe { HOOK.get() }
-        .as_ref()
-        .map(|h| (h.generation, h.delay_ns))
-    else {
+    let Some(delay_ns) = unsafe { HOOK.get() }.as_ref().map(|h| h.delay_ns) else {
         return Ok(None);
     };
-    calibrate::measure_fixed_cost(py, generation, delay_ns).map(Some)
+    calibrate::measure_fixed_cost(py, delay_ns)
 }
 
 /// How the hook sees calls in this interpreter (for benches/hook_bench.py
@@ -105,6 +146,8 @@ fn activate(py: Python<'_>) -> PyResult<()> {
 fn _speedbump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(progress, m)?)?;
     m.add_function(wrap_pyfunction!(is_active, m)?)?;
+    m.add_function(wrap_pyfunction!(_latency_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(_latency_end, m)?)?;
     m.add_function(wrap_pyfunction!(activate, m)?)?;
     m.add_function(wrap_pyfunction!(_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(_measure_fixed_cost_ns, m)?)?;

@@ -34,4 +34,6 @@ pub struct Wanted {
     pub c_calls: bool,
     /// Completed calls (returns) of progress points.
     pub returns: bool,
+    /// Ends of latency points' calls: returns and unwinds (3.12+ only).
+    pub latency: bool,
 }

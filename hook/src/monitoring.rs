@@ -3,7 +3,9 @@
 use pyo3::prelude::*;
 
 use crate::callable::new_callback;
-use crate::callbacks::{on_call_event, on_code_event, on_return_event};
+use crate::callbacks::{
+    on_call_event, on_code_event, on_resume_event, on_return_event, on_unwind_event,
+};
 use crate::hot::HOT;
 use crate::mechanism::Wanted;
 
@@ -20,6 +22,7 @@ struct Events {
     py_start: u32,
     py_resume: u32,
     py_return: u32,
+    py_unwind: u32,
     call: u32,
 }
 
@@ -30,6 +33,7 @@ impl Events {
             py_start: events.getattr("PY_START")?.extract()?,
             py_resume: events.getattr("PY_RESUME")?.extract()?,
             py_return: events.getattr("PY_RETURN")?.extract()?,
+            py_unwind: events.getattr("PY_UNWIND")?.extract()?,
             call: events.getattr("CALL")?.extract()?,
         })
     }
@@ -44,6 +48,9 @@ impl Events {
         }
         if wanted.returns {
             mask |= self.py_return;
+        }
+        if wanted.latency {
+            mask |= self.py_return | self.py_unwind;
         }
         mask
     }
@@ -71,12 +78,15 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
     unsafe { HOT.get() }.disable = disable.into_ptr();
     let register = || -> PyResult<()> {
         let code_callback = new_callback(py, on_code_event)?;
+        let resume_callback = new_callback(py, on_resume_event)?;
         let return_callback = new_callback(py, on_return_event)?;
+        let unwind_callback = new_callback(py, on_unwind_event)?;
         let call_callback = new_callback(py, on_call_event)?;
         for (event, callback) in [
             (events.py_start, &code_callback),
-            (events.py_resume, &code_callback),
+            (events.py_resume, &resume_callback),
             (events.py_return, &return_callback),
+            (events.py_unwind, &unwind_callback),
             (events.call, &call_callback),
         ] {
             monitoring.call_method1("register_callback", (tool_id, event, callback))?;

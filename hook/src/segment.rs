@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use speedbump_core::ipc::{
     Capacities, FunctionId, FunctionKind, PatternId, ProcessInfo, ProgressId, SegmentWriter,
-    ensure_session_dir, segment_path,
+    ensure_session_dir, image_segment_path, random_image_id,
 };
 use speedbump_core::pattern::PatternSet;
 
@@ -16,6 +16,13 @@ use crate::failure::say_once;
 use crate::hot::HOT;
 
 static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// The file name of a segment path (made by `segment_path`, so it has one).
+fn segment_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
 
 pub struct Stats {
     session_dir: PathBuf,
@@ -36,6 +43,9 @@ pub struct Stats {
     c_decisions: HashMap<usize, Option<u32>>,
     pub info: ProcessInfo,
     pub start_ticks: u64,
+    /// Names this program image's segment apart from the one an earlier
+    /// image of the same process (before `exec`) left in the session.
+    image: u64,
     pub generation: u64,
     /// Set at exit, once the root removed the session directory (functions
     /// first seen while the interpreter finalizes must not create it again),
@@ -59,6 +69,7 @@ impl Stats {
             c_decisions: HashMap::new(),
             info,
             start_ticks,
+            image: random_image_id(),
             generation: 0,
             files_closed: false,
             launcher_owns_dir: false,
@@ -72,7 +83,12 @@ impl Stats {
         if self.writer.is_some() {
             return;
         }
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
         if self.files_closed || (self.launcher_owns_dir && !self.session_dir.is_dir()) {
             match SegmentWriter::create_anonymous(&self.info, Capacities::default()) {
                 Ok(writer) => self.install(writer, patterns),
@@ -80,8 +96,10 @@ impl Stats {
             }
             return;
         }
-        let created = ensure_session_dir(&self.session_dir)
-            .and_then(|()| SegmentWriter::create(&path, &self.info, Capacities::default()));
+        let name = segment_name(&path);
+        let created = ensure_session_dir(&self.session_dir).and_then(|dir| {
+            SegmentWriter::create_in(&dir, &name, &self.info, Capacities::default())
+        });
         let writer = match created {
             Ok(writer) => writer,
             Err(error) => {
@@ -165,6 +183,7 @@ impl Stats {
                 hot.pattern_capacity = w.pattern_capacity();
                 hot.progress = w.progress_slots_ptr();
                 hot.progress_capacity = w.progress_capacity();
+                hot.latency_ring = w.latency_producer();
             }
             None => {
                 hot.functions = std::ptr::null();
@@ -173,6 +192,7 @@ impl Stats {
                 hot.pattern_capacity = 0;
                 hot.progress = std::ptr::null();
                 hot.progress_capacity = 0;
+                hot.latency_ring = None;
             }
         }
     }
@@ -203,6 +223,23 @@ impl Stats {
         pattern
             .matched_functions
             .store(pattern.matched_functions.load(Relaxed) + 1, Relaxed);
+        if id != 0 {
+            self.functions.insert(name.to_owned(), id);
+        }
+        id
+    }
+
+    /// The id of a latency point that no target pattern matches (its calls
+    /// are not counted, only its requests timed); `u32::MAX` without a
+    /// segment.
+    pub fn register_latency_function(&mut self, name: &str) -> u32 {
+        let Some(writer) = self.writer.as_mut() else {
+            return u32::MAX;
+        };
+        if let Some(&id) = self.functions.get(name) {
+            return id;
+        }
+        let id = writer.add_function(name, FunctionKind::Python, u32::MAX).0;
         if id != 0 {
             self.functions.insert(name.to_owned(), id);
         }
@@ -276,9 +313,15 @@ impl Stats {
         let Some(parent) = self.writer.take() else {
             return;
         };
-        let path = segment_path(&self.session_dir, self.info.pid, self.start_ticks);
+        let path = image_segment_path(
+            &self.session_dir,
+            self.info.pid,
+            self.start_ticks,
+            self.image,
+        );
+        let name = segment_name(&path);
         let child = ensure_session_dir(&self.session_dir)
-            .and_then(|()| parent.create_like(&path, &self.info))
+            .and_then(|dir| parent.create_like_in(&dir, &name, &self.info))
             .or_else(|error| {
                 say_once(
                     &SEGMENT_FAILURE_REPORTED,

@@ -5,12 +5,13 @@
 use pyo3::prelude::*;
 use speedbump_core::ipc::{ControlSettings, control_flags};
 use speedbump_core::pattern::{Pattern, PatternSet, parse_pattern};
+use speedbump_core::units::check_delay_ns;
 
 use crate::calibrate;
 use crate::config::Config;
 use crate::hot::HOT;
 use crate::mechanism::{self, Wanted};
-use crate::state::Hook;
+use crate::state::HOOK;
 
 /// One complete set of settings.
 pub struct Settings {
@@ -59,7 +60,7 @@ impl Settings {
         Ok(Settings {
             patterns,
             progress_points,
-            delay_ns: control.delay_ns,
+            delay_ns: check_delay_ns(control.delay_ns)?,
             pattern_delays_ns: control.pattern_delays_ns.clone(),
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
@@ -74,6 +75,7 @@ impl Settings {
             resumes: self.delay_resumes,
             c_calls: self.match_c_calls,
             returns: !self.progress_points.is_empty(),
+            latency: false,
         }
     }
 }
@@ -88,14 +90,35 @@ fn probe_delay(delay_ns: u64) -> u64 {
 /// (a new generation makes cached decisions stale; the mechanism brings
 /// back code it stopped reporting), the delay is recalibrated if needed, and the
 /// segment records the control generation now applied.
-pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()> {
+///
+/// The calibration runs Python: no reference into the hook's state is held
+/// across it, so callbacks and `progress()` in other threads see consistent
+/// state.
+pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     // With per-pattern delays, `delay_ns` in force is the largest: it gates
     // the fast path (0: never spin) and picks the calibration probe.
     let delay_ns = crate::pattern_delays::largest(settings.delay_ns, &settings.pattern_delays_ns);
-    if delay_ns > 0 && hook.calibrated_for != Some(probe_delay(delay_ns)) {
-        hook.fixed_cost_ns =
-            calibrate::measure_fixed_cost(py, hook.generation, delay_ns).unwrap_or(0);
-        hook.calibrated_for = Some(probe_delay(delay_ns));
+    let probe = probe_delay(delay_ns);
+    // SAFETY: GIL held; a copy, no reference kept.
+    let Some(calibrated_for) = (unsafe { HOOK.get() }).as_ref().map(|h| h.calibrated_for) else {
+        return Ok(());
+    };
+    let measured = if delay_ns > 0 && calibrated_for != Some(probe) {
+        match calibrate::measure_fixed_cost(py, delay_ns) {
+            Ok(Some(cost)) => Some(cost),
+            Ok(None) => None, // another thread is measuring; keep the current cost
+            Err(_) => Some(0),
+        }
+    } else {
+        None
+    };
+    // SAFETY: GIL held; calibration is over.
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return Ok(());
+    };
+    if let Some(cost) = measured {
+        hook.fixed_cost_ns = cost;
+        hook.calibrated_for = Some(probe);
     }
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.
@@ -105,7 +128,8 @@ pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
-    let wanted = settings.wanted();
+    let mut wanted = settings.wanted();
+    wanted.latency = !hook.latency_points.is_empty();
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;

@@ -20,6 +20,11 @@ pub struct Hook {
     pub patterns: PatternSet,
     /// Functions whose completed calls count as progress (control mode).
     pub progress_points: Vec<Pattern>,
+    /// Functions whose completed calls are requests whose latency goes to
+    /// the ring (`SPEED_BUMP_LATENCY`; fixed for the process).
+    pub latency_points: Vec<Pattern>,
+    /// Function ids of `speedbump.latency(name)` blocks, by name.
+    pub latency_blocks: std::collections::HashMap<String, u32>,
     /// Internal generation of the settings in force (tags co_extra decisions).
     pub generation: u32,
     /// Control-block generation in force (0 = from the environment).

@@ -12,8 +12,41 @@ never needs to import this package, except to count its units of work::
 
 ``progress`` and ``is_active`` are no-ops (returning quickly) when the hook is
 not active.
+
+``latency(name)`` times a block of code that is not one function as a
+request of the latency point ``name`` (see docs/latency.md)::
+
+    with speedbump.latency("batch"):
+        run(batch)
 """
 
-from speedbump._speedbump import is_active, progress
+from speedbump._speedbump import _latency_begin, _latency_end, is_active, progress
 
-__all__ = ["is_active", "progress"]
+__all__ = ["is_active", "latency", "progress"]
+
+
+class latency:  # noqa: N801 - used like a function: `with speedbump.latency("x"):`
+    """Times the ``with`` (or ``async with``) block as one request of the
+    latency point ``name``; a block that raises is a request flagged as an
+    error. A no-op when the hook is not active. Each use is one request, so
+    one object may be entered again after it exits (not while inside)."""
+
+    __slots__ = ("_name", "_start")
+
+    def __init__(self, name: str) -> None:
+        self._name = str(name)
+        self._start = 0
+
+    def __enter__(self) -> "latency":
+        self._start = _latency_begin()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        _latency_end(self._name, self._start, exc_type is not None)
+        return False
+
+    async def __aenter__(self) -> "latency":
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        return self.__exit__(exc_type, exc, tb)

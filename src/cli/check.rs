@@ -79,6 +79,9 @@ fn write_errors(err: &mut impl Write, errors: &[PatternError]) -> io::Result<()>
 }
 
 /// One row per pattern in aligned columns, then the counts.
+/// The widest padded column of the table.
+const MAX_COLUMN_WIDTH: usize = 120;
+
 fn write_table(out: &mut impl Write, set: &PatternSet) -> io::Result<()> {
     let rows: Vec<(String, String, &str, String)> = set
         .lines()
@@ -92,13 +95,21 @@ fn write_table(out: &mut impl Write, set: &PatternSet) -> io::Result<()> {
             (line.to_string(), written, kind, pattern.describe())
         })
         .collect();
-    let line_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(4);
+    let line_width = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, MAX_COLUMN_WIDTH);
     let pattern_width = rows
         .iter()
         .map(|r| r.1.chars().count())
         .max()
         .unwrap_or(0)
-        .max("pattern".len());
+        .max("pattern".len())
+        // Padding widths must fit the formatter's u16 (a 65,536-character
+        // pattern panicked here); a longer pattern just overflows its column.
+        .min(MAX_COLUMN_WIDTH);
     writeln!(
         out,
         "{:>line_width$}  {:<pattern_width$}  {:<7}  meaning",

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod inspect;
+pub mod latency;
 pub mod options;
 pub mod rank;
 pub mod report;

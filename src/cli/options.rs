@@ -18,7 +18,7 @@ use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
 use crate::live::progress::RegexKind;
 use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
 use crate::pattern::PatternSet;
-use crate::units::{parse_duration_ns, parse_fraction, parse_positive_count, parse_seconds};
+use crate::units::{parse_fraction, parse_positive_count, parse_seconds};
 
 /// What is slowed: patterns and which calls of them.
 #[derive(Debug, Args)]
@@ -216,6 +216,8 @@ pub struct WorkloadArgs {
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub latency: super::latency::LatencyArgs,
 }
 
 /// The engine's configuration and options for these options and `command`.
@@ -227,6 +229,7 @@ pub fn engine_setup(
         targets,
         progress,
         experiment,
+        latency,
     } = workload;
     let progress_points = progress.points()?;
     progress.check_regex()?;
@@ -234,6 +237,7 @@ pub fn engine_setup(
         command,
         mode: experiment.mode.into(),
         progress_points,
+        latency_points: latency.points()?,
         progress_regex: progress.progress_regex.clone(),
         progress_regex_is_rate: progress.progress_regex_kind == RegexKind::Rate,
         warmup_s: experiment.warmup,
@@ -267,7 +271,7 @@ pub fn utf8_command(command: impl IntoIterator<Item = OsString>) -> anyhow::Resu
 
 /// A delay per call (`10us`, `1.5ms`, `10000` ns; 0 allowed).
 pub(crate) fn delay(s: &str) -> Result<u64, String> {
-    parse_duration_ns(s).map_err(|e| e.to_string())
+    crate::units::parse_delay_ns(s).map_err(|e| e.to_string())
 }
 
 /// A delay per call above 0.

@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 
+use super::latency::LatencyArgs;
 use super::options::{self, ProgressArgs, TargetArgs};
 use crate::live::launch::{StdinMode, signal_group};
 use crate::live::output::{OutputSink, Passthrough, Stream, write_all_lines};
@@ -55,6 +56,8 @@ pub struct RunArgs {
     pub delay: Option<u64>,
     #[command(flatten)]
     pub progress: ProgressArgs,
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// Units of work in flight, for latency per unit by Little's law.
     #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = parse_concurrency)]
     pub concurrency: f64,
@@ -125,6 +128,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// Everything checked before the workload starts.
 struct Plan {
     settings: LiveSettings,
+    latency_points: Vec<String>,
     schedule: Option<Schedule>,
     regex: Option<Arc<RegexProgress>>,
 }
@@ -167,6 +171,7 @@ impl Plan {
         };
         Ok(Plan {
             settings,
+            latency_points: args.latency.points()?,
             schedule,
             regex,
         })
@@ -217,6 +222,7 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
     config.regex = plan.regex.clone();
     config.api_name = args.progress.progress_name.clone();
     config.concurrency = args.concurrency;
+    config.latency_points = plan.latency_points.clone();
     config.stdin = if args.control_stdin || io::stdin().is_terminal() {
         StdinMode::Null
     } else {

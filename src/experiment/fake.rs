@@ -313,6 +313,7 @@ impl FakeWorkload {
             patterns,
             functions,
             functions_total,
+            latency: crate::live::latency::LatencyReport::default(),
         }
     }
 

@@ -39,6 +39,9 @@ pub struct ExperimentConfig {
     pub mode: Mode,
     /// Progress points, `module:qualname` (units = completed calls).
     pub progress_points: Vec<String>,
+    /// Latency points, `module:qualname`: each completed call is a request
+    /// whose latency the hook streams through the ring.
+    pub latency_points: Vec<String>,
     /// Regex over the workload's output lines; capture group 1 is the value.
     pub progress_regex: Option<String>,
     /// Whether the regex's value is a rate (`true`) or a running count.
@@ -73,6 +76,7 @@ impl Default for ExperimentConfig {
             command: Vec::new(),
             mode: Mode::Auto,
             progress_points: Vec::new(),
+            latency_points: Vec::new(),
             progress_regex: None,
             progress_regex_is_rate: true,
             warmup_s: 0.5,

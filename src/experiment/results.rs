@@ -162,23 +162,17 @@ impl ResultsFile {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
-    /// Writes the file atomically (temporary file, then rename).
+    /// Writes the file atomically (temporary file, then rename), safely in
+    /// a shared directory (see [`crate::ipc::replace`]).
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
         let io = |action, source| ResultsError::Io {
             action,
             path: path.to_path_buf(),
             source,
         };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
         let mut text = self.to_json();
         text.push('\n');
-        std::fs::write(&tmp, text).map_err(|e| io("write", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io("write", e)
-        })
+        crate::ipc::replace::write_replacing(path, text.as_bytes()).map_err(|e| io("write", e))
     }
 }
 

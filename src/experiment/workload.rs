@@ -147,6 +147,7 @@ impl Run {
         session_config.rate_window = options.sample_interval.max(Duration::from_secs(1));
         session_config.regex = regex.clone();
         session_config.api_name = options.progress_name.clone();
+        session_config.latency_points = config.latency_points.clone();
         session_config.stop_grace = options.stop_grace;
         let events: EventSink = {
             let sink = Arc::clone(sink);

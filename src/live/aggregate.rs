@@ -31,10 +31,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::latency::{LatencyCounts, LatencyReport, LatencyTable};
 use super::snapshot::{
     Counts, FunctionReading, PatternReading, ProcessCounts, ProcessReport, Rates,
 };
-use crate::ipc::{FunctionKind, Sample, flags};
+use crate::ipc::{DrainReport, FunctionKind, LatencyEvent, Sample, flags};
 
 /// One hooked process: its pid and start time (so a reused pid is another
 /// process).
@@ -235,6 +236,7 @@ pub struct Aggregator {
     progress_index: HashMap<Arc<str>, usize>,
     warnings: Vec<String>,
     warnings_taken: usize,
+    latency: LatencyTable,
 }
 
 impl Aggregator {
@@ -259,6 +261,7 @@ impl Aggregator {
             progress_index: HashMap::new(),
             warnings: Vec::new(),
             warnings_taken: 0,
+            latency: LatencyTable::new(window),
         }
     }
 
@@ -300,6 +303,55 @@ impl Aggregator {
         for row in &mut self.progress {
             row.series.clear_slot(slot);
         }
+        self.latency.clear_slot(slot);
+    }
+
+    /// Adds the latency records drained from one process's ring in this
+    /// tick. Call it after [`Self::observe`] of the same process's sample
+    /// taken after the drain, so every function id is named.
+    pub fn observe_latency(
+        &mut self,
+        key: ProcessKey,
+        events: &[LatencyEvent],
+        report: DrainReport,
+    ) {
+        let slot = self.slot;
+        let entry = self.processes.get(&key);
+        let mut unnamed = 0u64;
+        for event in events {
+            let name = entry.and_then(|e| {
+                usize::try_from(event.function.0)
+                    .ok()
+                    .and_then(|i| e.last.functions.get(i))
+                    .map(|f| &f.name)
+            });
+            match name {
+                Some(name) => self.latency.record(name, event, slot),
+                None => unnamed = unnamed.saturating_add(1),
+            }
+        }
+        self.latency
+            .add_invalid(report.invalid.saturating_add(unnamed));
+        self.latency
+            .set_dropped((key.pid, key.start), report.dropped_total);
+        if let Some(head) = report.corrupt_head {
+            let pid = key.pid;
+            self.warn(format!(
+                "process {pid}: its latency ring was corrupt (head {head}); its pending records \
+                 were skipped"
+            ));
+        }
+    }
+
+    /// Latency figures: over the rate window ([`RateBasis::Window`]) or the
+    /// whole run.
+    pub fn latency_report(&self, basis: RateBasis) -> LatencyReport {
+        self.latency.report(matches!(basis, RateBasis::Window))
+    }
+
+    /// The run's cumulative latency counts per latency point.
+    pub fn latency_totals(&self) -> Vec<(Arc<str>, LatencyCounts)> {
+        self.latency.totals()
     }
 
     /// Adds one process's sample taken in this tick. `stable` is false when

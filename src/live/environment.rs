@@ -39,6 +39,9 @@ pub fn workload_env(
     if std::env::var_os("PYTHONUNBUFFERED").is_none() {
         set("PYTHONUNBUFFERED", "1".into());
     }
+    if !config.latency_points.is_empty() {
+        set("SPEED_BUMP_LATENCY", config.latency_points.join(",").into());
+    }
     if config.env_fallback {
         let s = &config.settings;
         if s.enabled && s.has_includes() {

@@ -13,6 +13,7 @@
 //! | [`sampler`] | finding and sampling the segments of the session |
 //! | [`ticker`] | the sampling thread: a snapshot per tick |
 //! | [`aggregate`] | totals and rates over processes, generation-safe |
+//! | [`latency`] | request latency of latency points: HDR histograms from the rings |
 //! | [`apply`] | how long a settings change takes to reach every process |
 //! | [`output`] | the workload's output lines: shown and scanned |
 //! | [`progress`] | throughput from output lines (`--progress-regex`) |
@@ -54,6 +55,7 @@ pub mod environment;
 pub mod error;
 pub mod inject;
 pub mod interpreter;
+pub mod latency;
 pub mod launch;
 pub mod output;
 pub mod progress;

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::aggregate::{Aggregator, ProcessKey, ProcessMeta, ProcessStatus};
 use crate::ipc::procfs::{Liveness, process_liveness};
-use crate::ipc::{HeaderInfo, IpcError, Sample, SegmentView, list_segments};
+use crate::ipc::{
+    HeaderInfo, IpcError, LatencyEvent, RingConsumer, Sample, SegmentView, list_segments,
+};
 
 /// How long a segment may stay "not ready" before it is reported.
 const NOT_READY_GRACE: Duration = Duration::from_secs(5);
@@ -32,6 +34,10 @@ struct Tracked {
     start_ticks: Option<u64>,
     view: Option<SegmentView>,
     scratch: Sample,
+    /// The consumer side of the segment's latency ring (this launcher is
+    /// the ring's one consumer).
+    ring: Option<RingConsumer>,
+    events: Vec<LatencyEvent>,
 }
 
 /// The segments of one session directory.
@@ -102,6 +108,16 @@ impl SegmentSet {
             match SegmentView::open(&path, self.uid) {
                 Ok(view) => {
                     self.not_ready.remove(&path);
+                    let ring = match view.latency_ring(self.uid) {
+                        Ok(ring) => ring,
+                        Err(e) => {
+                            agg.warn(format!(
+                                "cannot read a latency ring (its process's request latencies \
+                                 are missing): {e}"
+                            ));
+                            None
+                        }
+                    };
                     let header = view.header();
                     let tracked = Tracked {
                         key: key_of(&header),
@@ -113,6 +129,8 @@ impl SegmentSet {
                         start_ticks: start_ticks_from_name(&path),
                         view: Some(view),
                         scratch: Sample::default(),
+                        ring,
+                        events: Vec::new(),
                     };
                     self.tracked.insert(path, tracked);
                 }
@@ -145,11 +163,21 @@ impl SegmentSet {
                 continue;
             };
             let alive = !check_liveness || is_alive(t.meta.pid, t.start_ticks);
+            // Drain before sampling: every function id in a record was
+            // published before the record, so the sample names them all.
+            t.events.clear();
+            let drained = t.ring.as_mut().map(|ring| {
+                let events = &mut t.events;
+                ring.drain(|e| events.push(e))
+            });
             let before = view.settings_generation();
             match view.sample_into(&mut t.scratch) {
                 Ok(()) => {
                     let stable = before == t.scratch.generation;
                     agg.observe(t.key, &t.meta, &mut t.scratch, stable);
+                    if let Some(report) = drained {
+                        agg.observe_latency(t.key, &t.events, report);
+                    }
                 }
                 Err(e) => {
                     failed.push((path.clone(), e));

@@ -43,7 +43,7 @@ use super::ticker::{SamplerContext, sampler_loop, window_ticks};
 use super::watchdog::{Watchdog, default_watchdog_exe};
 use crate::ipc::procfs::current_uid;
 use crate::ipc::{
-    ControlWriter, Session, clean_stale_sessions, default_base_dir, remove_session_dir,
+    ControlWriter, PrivateDir, Session, clean_stale_sessions, private_base, remove_session_dir,
 };
 
 /// Where the hook comes from.
@@ -96,6 +96,9 @@ pub struct SessionConfig {
     pub api_name: Option<String>,
     /// Units in flight (Little's law); 1 by default.
     pub concurrency: f64,
+    /// Latency points (`module:qualname` patterns), passed to the hook as
+    /// `SPEED_BUMP_LATENCY`; fixed for the run.
+    pub latency_points: Vec<String>,
     /// Between SIGINT and SIGTERM, and between SIGTERM and SIGKILL.
     pub stop_grace: Duration,
 }
@@ -132,6 +135,7 @@ impl SessionConfig {
             regex: None,
             api_name: None,
             concurrency: 1.0,
+            latency_points: Vec::new(),
             stop_grace: Duration::from_secs(3),
         }
     }
@@ -246,11 +250,19 @@ impl LiveSession {
         if config.command.is_empty() {
             return Err(EngineError::NoCommand);
         }
+        // A default base planted by another user is never used (nor
+        // cleaned): another private one is chosen, and the user told.
         let base = match &config.base_dir {
-            Some(base) => base.clone(),
-            None => default_base_dir()?,
+            Some(base) => PrivateDir::open(base, true)?,
+            None => {
+                let choice = private_base()?;
+                if let Some(note) = choice.note {
+                    sink(Event::Warning(note));
+                }
+                choice.dir
+            }
         };
-        match clean_stale_sessions(&base) {
+        match clean_stale_sessions(base.path()) {
             Ok(removed) if !removed.is_empty() => sink(Event::Warning(format!(
                 "removed {} stale session director{} of runs that were killed",
                 removed.len(),
@@ -261,7 +273,7 @@ impl LiveSession {
                 "could not clean stale sessions: {e}"
             ))),
         }
-        let session = Session::create(Some(&base))?;
+        let session = Session::create_in(&base)?;
         let dir = session.path().to_path_buf();
         let mut guard = DirGuard(Some(dir.clone()));
         let uid = current_uid();
@@ -710,6 +722,7 @@ impl LiveSession {
             throughput,
             warnings,
             launcher_cpu_s: own_cpu_seconds(),
+            latency: agg.latency_report(basis),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use super::latency::LatencyReport;
 use super::settings::LiveSettings;
 
 /// Calls, delayed calls and injected time.
@@ -183,6 +184,9 @@ pub struct LiveSnapshot {
     pub functions: Vec<FunctionReading>,
     /// How many functions there are in all.
     pub functions_total: usize,
+    /// Request latency of the latency points (`--latency`) over the rate
+    /// window; empty `points` when there are none.
+    pub latency: LatencyReport,
 }
 
 impl LiveSnapshot {
@@ -302,6 +306,8 @@ pub struct RunSummary {
     /// CPU time the launcher itself used (user + system, all its threads),
     /// in seconds; `null` if unknown.
     pub launcher_cpu_s: Option<f64>,
+    /// Request latency of the latency points over the whole run.
+    pub latency: LatencyReport,
 }
 
 impl RunSummary {

@@ -98,6 +98,7 @@ fn live_snapshot(ctx: &SamplerContext, agg: &Aggregator, now: Instant) -> LiveSn
         patterns: agg.pattern_readings(basis),
         functions,
         functions_total,
+        latency: agg.latency_report(basis),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::live::latency::{LatencyReading, LatencyReport};
 use crate::live::settings::LiveSettings;
 use crate::live::snapshot::{
     ApplyReport, FunctionReading, LiveSnapshot, PatternReading, Rates, RunSummary,
@@ -71,6 +72,37 @@ pub fn describe_throughput(t: &ThroughputReading) -> String {
     text
 }
 
+/// `m:handle p50 1.20 ms  p90 …  p99 …  max … (812 requests, 3 errors)`.
+pub fn describe_latency(r: &LatencyReading) -> String {
+    let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_ns);
+    let mut text = format!(
+        "{} p50 {}  p90 {}  p99 {}  max {} ({} requests",
+        r.name,
+        ns(r.p50_ns),
+        ns(r.p90_ns),
+        ns(r.p99_ns),
+        ns(r.max_ns),
+        format_count(r.samples)
+    );
+    if r.errors > 0 {
+        let _ = write!(text, ", {} raised", format_count(r.errors));
+    }
+    text.push(')');
+    text
+}
+
+/// `; 12 completions dropped (ring full)` when some were, else nothing.
+fn describe_dropped(report: &LatencyReport) -> String {
+    if report.dropped == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} completions dropped (ring full, not in the percentiles)",
+            format_count(report.dropped)
+        )
+    }
+}
+
 /// The settings in a few words: `delay 10.0 µs, every 10th call, 2 patterns`.
 pub fn describe_settings(settings: &LiveSettings) -> String {
     if !settings.enabled {
@@ -134,6 +166,10 @@ pub fn status_line(s: &LiveSnapshot) -> String {
             injected / 1e7
         );
     }
+    if let Some(point) = s.latency.points.first() {
+        let _ = write!(line, ", latency {}", describe_latency(point));
+        line.push_str(&describe_dropped(&s.latency));
+    }
     line
 }
 
@@ -175,6 +211,15 @@ pub fn status_block(
         lines.push("throughput: no progress source yet".to_owned());
     } else {
         lines.push(format!("throughput: {}", throughput.join("  ·  ")));
+    }
+    for point in s.latency.points.iter().take(3) {
+        lines.push(format!("latency: {}", describe_latency(point)));
+    }
+    if s.latency.dropped > 0 {
+        lines.push(format!(
+            "latency: {} completions dropped (ring full)",
+            format_count(s.latency.dropped)
+        ));
     }
     let name_width = width.saturating_sub(33).clamp(10, 60);
     let budget = height.saturating_sub(lines.len());
@@ -310,6 +355,28 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
                 t.per_second.map_or_else(|| "-".to_owned(), format_rate),
                 t.seconds_per_unit
                     .map_or_else(|| "-".to_owned(), format_seconds)
+            );
+        }
+    }
+    if !s.latency.points.is_empty() {
+        let _ = writeln!(out, "latency over the run{}:", describe_dropped(&s.latency));
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}",
+            "latency point", "requests", "raised", "p50", "p90", "p99", "max"
+        );
+        let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_ns);
+        for r in &s.latency.points {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}",
+                cut(&r.name, 34),
+                format_count(r.samples),
+                format_count(r.errors),
+                ns(r.p50_ns),
+                ns(r.p90_ns),
+                ns(r.p99_ns),
+                ns(r.max_ns)
             );
         }
     }
@@ -470,7 +537,43 @@ mod tests {
                 rates,
             }],
             functions_total: 7,
+            latency: LatencyReport::default(),
         }
+    }
+
+    #[test]
+    fn latency_shows_percentiles_samples_errors_and_drops() {
+        let mut s = snapshot();
+        s.latency = LatencyReport {
+            points: vec![LatencyReading {
+                name: "app:handle".into(),
+                samples: 1234,
+                errors: 5,
+                p50_ns: Some(1_200_000),
+                p90_ns: Some(3_000_000),
+                p99_ns: Some(9_800_000),
+                max_ns: Some(41_000_000),
+                mean_ns: Some(1.5e6),
+            }],
+            dropped: 12,
+            invalid: 0,
+        };
+        let line = status_line(&s);
+        assert!(
+            line.ends_with(
+                ", latency app:handle p50 1.20 ms  p90 3.00 ms  p99 9.80 ms  max 41.0 ms \
+                 (1.23k requests, 5 raised); 12 completions dropped (ring full, not in the \
+                 percentiles)"
+            ),
+            "{line}"
+        );
+        let block = status_block(&s, &LiveSettings::default(), 120, 20);
+        assert!(
+            block
+                .iter()
+                .any(|l| l.starts_with("latency: app:handle p50 1.20 ms")),
+            "{block:?}"
+        );
     }
 
     #[test]
@@ -518,6 +621,7 @@ mod tests {
             throughput: s.throughput.clone(),
             warnings: vec!["something".into()],
             launcher_cpu_s: Some(0.01),
+            latency: LatencyReport::default(),
         };
         let text = summary_text(&summary, 10);
         let lines: Vec<&str> = text.lines().collect();

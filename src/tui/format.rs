@@ -2,7 +2,7 @@
 //! delays, bars. Pure functions.
 
 use crate::analysis::{Interval, Verdict};
-use crate::units::{format_count, format_ns, parse_duration_ns};
+use crate::units::{format_count, format_ns, parse_delay_ns};
 
 /// A rate: `952`, `1.52k`, `3.40M`, `0.50` (below 10, two decimals).
 pub fn rate(per_s: f64) -> String {
@@ -64,7 +64,7 @@ pub fn change(drop: f64, drop_interval: Option<Interval>) -> String {
 pub fn parse_delays(text: &str) -> Result<Vec<u64>, String> {
     let mut delays = Vec::new();
     for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
-        delays.push(parse_duration_ns(part).map_err(|e| e.to_string())?);
+        delays.push(parse_delay_ns(part).map_err(|e| e.to_string())?);
     }
     delays.sort_unstable();
     delays.dedup();

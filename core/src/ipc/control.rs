@@ -67,8 +67,18 @@ pub const MAX_PATTERN_DELAYS: usize = ((OFFSET_PATTERNS - OFFSET_PATTERN_DELAYS)
 const OFFSET_PROGRESS: u64 = OFFSET_PATTERNS + PATTERNS_BYTES as u64;
 /// Size of the control file in bytes.
 pub const CONTROL_SIZE: u64 = OFFSET_PROGRESS + PROGRESS_POINTS_BYTES as u64;
-/// How often a reader retries a copy torn by a concurrent write.
-const READ_ATTEMPTS: u32 = 1000;
+/// How long a reader waits for a launcher that is mid-update (preempted
+/// on a busy machine, it can stay so for many milliseconds) before giving
+/// up; it yields a few times first, then sleeps with a doubling backoff.
+const READ_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+const READ_YIELDS: u32 = 100;
+const READ_FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+const READ_MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(10);
+/// Offset of the `i`th per-pattern delay (`i < MAX_PATTERN_DELAYS`, so
+/// inside the header page; saturates rather than wraps otherwise).
+fn pattern_delay_offset(i: usize) -> u64 {
+    OFFSET_PATTERN_DELAYS.saturating_add((i as u64).saturating_mul(8))
+}
 
 /// Bits of the control block's `flags`.
 pub mod control_flags {
@@ -253,7 +263,7 @@ impl ControlWriter {
             settings.pattern_delays_ns.len() as u32,
         );
         for (i, delay) in settings.pattern_delays_ns.iter().enumerate() {
-            self.atomic(OFFSET_PATTERN_DELAYS + 8 * i as u64)
+            self.atomic(pattern_delay_offset(i))
                 .store(*delay, Ordering::Relaxed);
         }
         self.write_bytes(OFFSET_PATTERNS, settings.patterns.as_bytes());
@@ -341,15 +351,34 @@ impl ControlReader {
     }
 
     /// Copies the current settings and their generation, retrying while the
-    /// launcher is writing.
+    /// launcher is writing: a few yields, then sleeps with a doubling
+    /// backoff, for up to two seconds in all (then [`IpcError::ControlBusy`]).
     pub fn read(&self) -> Result<(u64, ControlSettings), IpcError> {
         let mut patterns = Vec::new();
         let mut progress = Vec::new();
-        for _ in 0..READ_ATTEMPTS {
+        let deadline = std::time::Instant::now().checked_add(READ_PATIENCE);
+        let mut attempts: u32 = 0;
+        let mut sleep = READ_FIRST_SLEEP;
+        let mut wait = || {
+            attempts = attempts.saturating_add(1);
+            if attempts <= READ_YIELDS {
+                std::thread::yield_now();
+                return true;
+            }
+            if deadline.is_none_or(|deadline| std::time::Instant::now() >= deadline) {
+                return false;
+            }
+            std::thread::sleep(sleep);
+            sleep = sleep.saturating_mul(2).min(READ_MAX_SLEEP);
+            true
+        };
+        loop {
             let before: u64 = self.region.read_acquire(OFFSET_SEQUENCE)?;
             if before % 2 == 1 {
-                std::thread::yield_now();
-                continue;
+                if wait() {
+                    continue;
+                }
+                break;
             }
             let delay_ns: u64 = self.region.read(OFFSET_DELAY)?;
             let frequency: u64 = self.region.read(OFFSET_FREQUENCY)?;
@@ -360,10 +389,7 @@ impl ControlReader {
             let delays_len = (delays_len as usize).min(MAX_PATTERN_DELAYS);
             let mut pattern_delays_ns = Vec::with_capacity(delays_len);
             for i in 0..delays_len {
-                pattern_delays_ns.push(
-                    self.region
-                        .read::<u64>(OFFSET_PATTERN_DELAYS + 8 * i as u64)?,
-                );
+                pattern_delays_ns.push(self.region.read::<u64>(pattern_delay_offset(i))?);
             }
             let patterns_len = patterns_len.min(PATTERNS_BYTES);
             let progress_len = progress_len.min(PROGRESS_POINTS_BYTES);
@@ -374,7 +400,10 @@ impl ControlReader {
             fence(Ordering::Acquire);
             let after: u64 = self.region.read(OFFSET_SEQUENCE)?;
             if after != before {
-                continue;
+                if wait() {
+                    continue;
+                }
+                break;
             }
             let settings = ControlSettings {
                 delay_ns,

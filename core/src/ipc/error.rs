@@ -396,6 +396,16 @@ pub enum IpcError {
 }
 
 impl IpcError {
+    /// A directory that is not a private directory of ours (another user's,
+    /// open to others, or not a directory at all, e.g. a link): nothing in it
+    /// may be trusted or touched.
+    pub fn is_unsafe_directory(&self) -> bool {
+        matches!(
+            self,
+            Self::WrongOwner { .. } | Self::InsecurePermissions { .. } | Self::NotADirectory { .. }
+        )
+    }
+
     /// Shorthand for [`IpcError::Io`].
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {

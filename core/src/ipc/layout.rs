@@ -7,11 +7,13 @@
 //! atomics can be used in place.
 //!
 //! ```text
-//! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 264 used)
+//! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 280 used)
 //! function_table_offset    function_capacity × FunctionSlot (40 bytes)
 //! pattern_table_offset     pattern_capacity  × PatternSlot  (48 bytes)
 //! progress_table_offset    progress_capacity × ProgressSlot (16 bytes)
 //! name_arena_offset        name_arena_bytes of UTF-8 names
+//! latency_ring_offset      RingControl (128 bytes), then
+//!                          latency_ring_records × LatencyRecord (24 bytes)
 //! segment_size             end of file (page-aligned)
 //! ```
 //!
@@ -34,6 +36,11 @@
 //!
 //! Atomic fields (counters, flags, `pattern_slot`, generations) change at any
 //! time and are read with single loads. Counters only grow.
+//!
+//! The latency ring is the one section that is not append-only: it is a
+//! single-producer/single-consumer queue of completed calls (see
+//! [`super::ring`] for its protocol). A segment whose `latency_ring_records`
+//! is 0 has no ring.
 
 use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -148,6 +155,13 @@ pub struct Header {
     /// Human label (script name, argv summary): UTF-8, NUL-padded, cut on a
     /// char boundary.
     pub label: [u8; LABEL_BYTES],
+    /// Byte offset of the latency ring section (page-aligned; 0 = no ring).
+    pub latency_ring_offset: u64,
+    /// Records the latency ring holds (a power of two; 0 = no ring).
+    pub latency_ring_records: u32,
+    /// Size of one [`LatencyRecord`] in bytes (24), so a reader can refuse a
+    /// ring it does not understand.
+    pub latency_record_bytes: u32,
 }
 
 /// What a function slot counts.
@@ -318,9 +332,65 @@ pub struct ProgressSlot {
     _pad: [u8; 2],
 }
 
+/// Default number of records in a segment's latency ring (1.5 MiB; pages
+/// are touched only once latency records are written).
+pub const DEFAULT_LATENCY_RING_RECORDS: u32 = 1 << 16;
+/// Largest supported latency ring, in records.
+pub const MAX_LATENCY_RING_RECORDS: u32 = 1 << 24;
+/// Size of [`RingControl`] in bytes; records follow it.
+pub const RING_CONTROL_BYTES: u64 = 128;
+/// Size of one [`LatencyRecord`] in bytes.
+pub const LATENCY_RECORD_BYTES: u32 = 24;
+
+/// Bits of [`LatencyRecord::flags`].
+pub mod latency_flags {
+    /// The call ended by an exception (`PY_UNWIND`, or an exception leaving
+    /// a `speedbump.latency()` block): a request that failed.
+    pub const ERROR: u32 = 1 << 0;
+}
+
+/// The head of the latency ring section. The producer's fields and the
+/// consumer's `tail` live on different cache lines.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RingControl {
+    /// Records written so far (the next record goes to `head % records`);
+    /// stored with `Release` by the producer after the record is complete.
+    pub head: AtomicU64,
+    /// Completions not recorded because the ring was full (never blocks).
+    pub dropped: AtomicU64,
+    _producer_pad: [u64; 6],
+    /// Records consumed so far; stored with `Release` by the single consumer
+    /// (the launcher) after it has copied them out.
+    pub tail: AtomicU64,
+    _consumer_pad: [u64; 7],
+}
+
+/// One completed call of a latency point (24 bytes). Fields are atomics only
+/// so that both sides access shared memory without data races in the Rust
+/// memory model; they are written with `Relaxed` stores (plain moves) and
+/// published by [`RingControl::head`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct LatencyRecord {
+    /// Function id (slot in the function table) of the latency point.
+    pub function: AtomicU32,
+    /// Bit set of [`latency_flags`].
+    pub flags: AtomicU32,
+    /// When the call started, `CLOCK_MONOTONIC` ns.
+    pub start_ns: AtomicU64,
+    /// When the call completed, `CLOCK_MONOTONIC` ns.
+    pub end_ns: AtomicU64,
+}
+
 // The layout is a file format: pin it.
 const _: () = {
-    assert!(size_of::<Header>() == 264);
+    assert!(size_of::<Header>() == 280);
+    assert!(offset_of!(Header, latency_ring_offset) == 264);
+    assert!(size_of::<RingControl>() == RING_CONTROL_BYTES as usize);
+    assert!(offset_of!(RingControl, tail) == 64);
+    assert!(size_of::<LatencyRecord>() == LATENCY_RECORD_BYTES as usize);
+    assert!(align_of::<LatencyRecord>() == 8);
     assert!(size_of::<Header>() <= HEADER_RESERVED_BYTES as usize);
     assert!(offset_of!(Header, functions_published) == 104);
     assert!(offset_of!(Header, settings_generation) == 120);
@@ -416,14 +486,36 @@ pub struct SectionLayout {
     pub progress_table_offset: u64,
     /// Byte offset of the name arena.
     pub name_arena_offset: u64,
+    /// Byte offset of the latency ring (0 when it holds no records).
+    pub latency_ring_offset: u64,
+    /// Records in the latency ring (0 = none).
+    pub latency_ring_records: u32,
     /// Total segment size in bytes (page-aligned).
     pub segment_size: u64,
 }
 
 impl SectionLayout {
-    /// Lays out the sections for `caps`, each on a page boundary.
+    /// Lays out the sections for `caps` and the default latency ring, each
+    /// on a page boundary.
     pub fn for_capacities(caps: &Capacities) -> Result<Self, IpcError> {
+        Self::with_ring(caps, DEFAULT_LATENCY_RING_RECORDS)
+    }
+
+    /// Lays out the sections for `caps` and a latency ring of
+    /// `latency_ring_records` (0, or a power of two up to
+    /// [`MAX_LATENCY_RING_RECORDS`]).
+    pub fn with_ring(caps: &Capacities, latency_ring_records: u32) -> Result<Self, IpcError> {
         caps.validate()?;
+        if latency_ring_records > MAX_LATENCY_RING_RECORDS
+            || (latency_ring_records != 0 && !latency_ring_records.is_power_of_two())
+        {
+            return Err(IpcError::InvalidCapacities {
+                what: "latency_ring_records (0 or a power of two)",
+                value: latency_ring_records.into(),
+                min: 0,
+                max: MAX_LATENCY_RING_RECORDS.into(),
+            });
+        }
         let overflow = || IpcError::InvalidCapacities {
             what: "total segment size",
             value: u64::MAX,
@@ -453,13 +545,27 @@ impl SectionLayout {
             size_of::<ProgressSlot>(),
         )
         .ok_or_else(overflow)?;
-        let segment_size =
-            after(name_arena_offset, caps.name_arena_bytes, 1).ok_or_else(overflow)?;
+        let arena_end = after(name_arena_offset, caps.name_arena_bytes, 1).ok_or_else(overflow)?;
+        let (latency_ring_offset, segment_size) = if latency_ring_records == 0 {
+            (0, arena_end)
+        } else {
+            let records = u64::from(latency_ring_records)
+                .checked_mul(u64::from(LATENCY_RECORD_BYTES))
+                .and_then(|bytes| bytes.checked_add(RING_CONTROL_BYTES))
+                .ok_or_else(overflow)?;
+            let end = arena_end
+                .checked_add(records)
+                .and_then(|end| align_up(end, SECTION_ALIGN))
+                .ok_or_else(overflow)?;
+            (arena_end, end)
+        };
         Ok(Self {
             function_table_offset,
             pattern_table_offset,
             progress_table_offset,
             name_arena_offset,
+            latency_ring_offset,
+            latency_ring_records,
             segment_size,
         })
     }
@@ -496,7 +602,22 @@ mod tests {
         assert_eq!(l.pattern_table_offset, 4096 + 16384 * 40);
         assert_eq!(l.progress_table_offset, l.pattern_table_offset + 1024 * 48);
         assert_eq!(l.name_arena_offset, l.progress_table_offset + 4096);
-        assert_eq!(l.segment_size, l.name_arena_offset + (4 << 20));
+        assert_eq!(l.latency_ring_offset, l.name_arena_offset + (4 << 20));
+        assert_eq!(l.latency_ring_records, DEFAULT_LATENCY_RING_RECORDS);
+        assert_eq!(
+            l.segment_size,
+            l.latency_ring_offset + 128 + (24 << 16) + 4096 - 128
+        );
+    }
+
+    #[test]
+    fn ring_sizes_must_be_powers_of_two() {
+        let caps = Capacities::default();
+        let none = SectionLayout::with_ring(&caps, 0).unwrap();
+        assert_eq!(none.latency_ring_offset, 0);
+        let err = SectionLayout::with_ring(&caps, 1000).unwrap_err();
+        assert!(err.to_string().contains("latency_ring_records"), "{err}");
+        assert!(SectionLayout::with_ring(&caps, MAX_LATENCY_RING_RECORDS * 2).is_err());
     }
 
     #[test]

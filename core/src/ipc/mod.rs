@@ -28,7 +28,11 @@
 //! - [`layout`]: the version-1 byte layout shared by both sides.
 //! - [`writer`]: [`SegmentWriter`], used by the hook.
 //! - [`reader`]: [`SegmentView`], used by the launcher.
+//! - [`ring`]: the latency ring, one record per completed call of a latency
+//!   point: [`RingProducer`] (hook) and [`RingConsumer`] (launcher). It is the
+//!   one part of a segment that is a queue rather than append-only.
 //! - [`session`]: the private session directory and stale-session cleanup.
+//! - [`replace`]: replacing report files safely in shared directories.
 //! - [`procfs`] and [`clock`]: process start times and clocks from the kernel.
 //!
 //! Live control (the `control` block that re-targets running processes) is
@@ -57,6 +61,8 @@ pub mod layout;
 pub mod procfs;
 pub mod reader;
 mod region;
+pub mod replace;
+pub mod ring;
 pub mod session;
 pub mod writer;
 
@@ -67,13 +73,15 @@ pub use control::{
 };
 pub use error::IpcError;
 pub use layout::{
-    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, PatternId, PatternSlot, ProgressId,
-    ProgressSlot, flags,
+    Capacities, DEFAULT_LATENCY_RING_RECORDS, FunctionId, FunctionKind, FunctionSlot, Header,
+    PatternId, PatternSlot, ProgressId, ProgressSlot, flags, latency_flags,
 };
 pub use procfs::{current_uid, process_start_ticks};
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
+pub use ring::{DrainReport, LatencyEvent, RingConsumer, RingProducer};
 pub use session::{
-    Session, clean_stale_sessions, default_base_dir, ensure_session_dir, list_segments,
-    new_session_path, remove_session_dir, segment_path,
+    BaseChoice, PrivateDir, Session, clean_stale_sessions, default_base_dir, ensure_session_dir,
+    image_segment_path, list_segments, new_session_path, private_base, private_base_at,
+    random_image_id, remove_session_dir, segment_path, session_owner,
 };
 pub use writer::{ProcessInfo, SegmentWriter};

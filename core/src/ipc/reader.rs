@@ -26,10 +26,12 @@ use rustix::fs::{Mode, OFlags};
 use super::clock::now_unix_ns;
 use super::error::IpcError;
 use super::layout::{
-    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, LABEL_BYTES, LAYOUT_VERSION, MAGIC,
-    NAME_LOST, NAME_LOST_OFFSET, PatternId, PatternSlot, ProgressId, ProgressSlot, flags,
+    Capacities, FunctionId, FunctionKind, FunctionSlot, Header, LABEL_BYTES, LATENCY_RECORD_BYTES,
+    LAYOUT_VERSION, MAGIC, MAX_LATENCY_RING_RECORDS, NAME_LOST, NAME_LOST_OFFSET, PatternId,
+    PatternSlot, ProgressId, ProgressSlot, RING_CONTROL_BYTES, SECTION_ALIGN, flags,
 };
 use super::region::{Region, Scalar};
+use super::ring::RingConsumer;
 
 /// Header values of a segment, copied out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +165,8 @@ struct FixedHeader {
     pattern_table_offset: u64,
     progress_table_offset: u64,
     name_arena_offset: u64,
+    /// Latency ring section (offset, records); `None` when there is none.
+    latency_ring: Option<(u64, u32)>,
 }
 
 /// Published counts loaded (with acquire) and checked for one sample.
@@ -210,34 +214,8 @@ impl SegmentView {
     /// section inside the segment after the header, 8-byte aligned; published
     /// counts within capacities.
     pub fn open(path: &Path, expected_uid: u32) -> Result<Self, IpcError> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| IpcError::io("open segment", path, e.into()))?;
-        let file = File::from(fd);
-        let meta = file
-            .metadata()
-            .map_err(|e| IpcError::io("inspect segment", path, e))?;
-        if !meta.file_type().is_file() {
-            return Err(IpcError::NotARegularFile {
-                path: path.to_path_buf(),
-            });
-        }
-        if meta.uid() != expected_uid {
-            return Err(IpcError::WrongOwner {
-                path: path.to_path_buf(),
-                owner: meta.uid(),
-                expected: expected_uid,
-            });
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(IpcError::InsecurePermissions {
-                path: path.to_path_buf(),
-                mode: meta.mode() & 0o7777,
-            });
-        }
+        let (file, meta) =
+            open_private_segment(path, OFlags::RDONLY, "open segment", expected_uid)?;
         let size = meta.len();
         if size == 0 {
             return Err(IpcError::NotReady {
@@ -314,6 +292,28 @@ impl SegmentView {
     /// Table capacities as validated at `open`.
     pub fn capacities(&self) -> Capacities {
         self.fixed.caps
+    }
+
+    /// Records in the segment's latency ring (0 = none).
+    pub fn latency_ring_records(&self) -> u32 {
+        self.fixed.latency_ring.map_or(0, |(_, records)| records)
+    }
+
+    /// Opens the consumer side of the segment's latency ring (`None` when the
+    /// segment has none). Only the session's launcher may drain a ring: the
+    /// consumer maps it writable to hand slots back to the producer.
+    pub fn latency_ring(&self, expected_uid: u32) -> Result<Option<RingConsumer>, IpcError> {
+        let Some((offset, records)) = self.fixed.latency_ring else {
+            return Ok(None);
+        };
+        RingConsumer::open(
+            self.path(),
+            expected_uid,
+            offset,
+            records,
+            self.fixed.caps.functions,
+        )
+        .map(Some)
     }
 
     /// Samples every published entry into a new [`Sample`].
@@ -536,6 +536,46 @@ impl SegmentView {
     }
 }
 
+/// Opens a segment file without following links (`access`: `RDONLY` or
+/// `RDWR`) and checks that it is a regular file owned by `expected_uid`
+/// with no group/other permission bits.
+pub(crate) fn open_private_segment(
+    path: &Path,
+    access: OFlags,
+    what: &'static str,
+    expected_uid: u32,
+) -> Result<(File, std::fs::Metadata), IpcError> {
+    let fd = rustix::fs::open(
+        path,
+        access | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| IpcError::io(what, path, e.into()))?;
+    let file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| IpcError::io("inspect segment", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(IpcError::NotARegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.uid() != expected_uid {
+        return Err(IpcError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            expected: expected_uid,
+        });
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(IpcError::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok((file, meta))
+}
+
 /// Number of cached entries as a table index.
 fn cached_len<T>(cache: &[T]) -> u32 {
     u32::try_from(cache.len()).unwrap_or(u32::MAX)
@@ -659,6 +699,8 @@ fn validate_header(region: &Region, size: u64) -> Result<FixedHeader, IpcError> 
         name_arena_offset,
     ] = offsets;
 
+    let latency_ring = validate_latency_ring(region, header_size, segment_size)?;
+
     let mut label_bytes = Vec::with_capacity(LABEL_BYTES);
     region.copy_bytes(
         header_field(offset_of!(Header, label)),
@@ -685,5 +727,43 @@ fn validate_header(region: &Region, size: u64) -> Result<FixedHeader, IpcError> 
         pattern_table_offset,
         progress_table_offset,
         name_arena_offset,
+        latency_ring,
     })
+}
+
+/// Checks the latency ring fields: none (both zero), or a power-of-two
+/// count of 24-byte records in a page-aligned section inside the segment.
+fn validate_latency_ring(
+    region: &Region,
+    header_size: u32,
+    segment_size: u64,
+) -> Result<Option<(u64, u32)>, IpcError> {
+    let offset: u64 = region.read(header_field(offset_of!(Header, latency_ring_offset)))?;
+    let records: u32 = region.read(header_field(offset_of!(Header, latency_ring_records)))?;
+    let record_bytes: u32 = region.read(header_field(offset_of!(Header, latency_record_bytes)))?;
+    if offset == 0 && records == 0 {
+        return Ok(None);
+    }
+    let len = u64::from(records)
+        .saturating_mul(u64::from(LATENCY_RECORD_BYTES))
+        .saturating_add(RING_CONTROL_BYTES);
+    let fits = record_bytes == LATENCY_RECORD_BYTES
+        && records.is_power_of_two()
+        && records <= MAX_LATENCY_RING_RECORDS
+        && offset >= u64::from(header_size)
+        && offset % SECTION_ALIGN == 0
+        && offset
+            .checked_add(len)
+            .is_some_and(|end| end <= segment_size);
+    if !fits {
+        return Err(IpcError::SectionOutOfBounds {
+            path: region.path().to_path_buf(),
+            section: "latency ring",
+            offset,
+            len,
+            header_size: header_size.into(),
+            segment_size,
+        });
+    }
+    Ok(Some((offset, records)))
 }

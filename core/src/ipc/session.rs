@@ -17,10 +17,14 @@
 //! Names embed the process start time (clock ticks since boot) next to each
 //! pid, so a recycled pid is never mistaken for the original process.
 
-use std::fs::{DirBuilder, Metadata};
+use std::ffi::OsStr;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
 use super::clock::now_boottime_ns;
 use super::error::IpcError;
@@ -53,27 +57,38 @@ impl Session {
     /// Creates a new session directory (0700) under `base`, or under the
     /// default base ([`default_base_dir`]) when `base` is `None`. The base is
     /// created (0700) if missing and must be ours and private.
+    ///
+    /// With `None`, a default base that another user planted (or made
+    /// public, or replaced by a link) is not used: another private base is
+    /// created beside it (see [`private_base`]).
     pub fn create(base: Option<&Path>) -> Result<Self, IpcError> {
         let base = match base {
-            Some(base) => base.to_path_buf(),
-            None => default_base_dir()?,
+            Some(base) => PrivateDir::open(base, true)?,
+            None => private_base()?.dir,
         };
-        ensure_private_dir(&base)?;
+        Self::create_in(&base)
+    }
+
+    /// Creates a new session directory in the opened private `base`.
+    pub fn create_in(base: &PrivateDir) -> Result<Self, IpcError> {
         let pid = current_pid();
         let start_ticks = process_start_ticks(pid)?;
         for attempt in 0..NAME_ATTEMPTS {
             let suffix = random_suffix(attempt);
-            let path = base.join(format!("{SESSION_PREFIX}{pid}-{start_ticks}-{suffix:016x}"));
-            match DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    verify_private_dir(&path)?;
-                    return Ok(Self { path });
+            let name = format!("{SESSION_PREFIX}{pid}-{start_ticks}-{suffix:016x}");
+            match base.make_child_dir(&name, true) {
+                Ok(dir) => return Ok(Self { path: dir.path }),
+                Err(IpcError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(IpcError::io("create session directory", path, e)),
+                Err(e) => return Err(e),
             }
         }
-        Err(IpcError::SessionNameExhausted { base })
+        Err(IpcError::SessionNameExhausted {
+            base: base.path.clone(),
+        })
     }
 
     /// The session directory.
@@ -93,10 +108,262 @@ impl Session {
 /// it to its children at start-up, and whichever process matches first
 /// creates it with [`ensure_session_dir`] (so a run that matches nothing
 /// leaves no directory).
-pub fn new_session_path(pid: u32, start_ticks: u64) -> Result<PathBuf, IpcError> {
-    let base = default_base_dir()?;
+///
+/// The base is opened and checked now (see [`private_base`]); the returned
+/// note says why another base than the default was chosen, for the caller to
+/// print once.
+pub fn new_session_path(pid: u32, start_ticks: u64) -> Result<(PathBuf, Option<String>), IpcError> {
+    let base = private_base()?;
     let suffix = random_suffix(0);
-    Ok(base.join(format!("{SESSION_PREFIX}{pid}-{start_ticks}-{suffix:016x}")))
+    let path = base
+        .dir
+        .path
+        .join(format!("{SESSION_PREFIX}{pid}-{start_ticks}-{suffix:016x}"));
+    Ok((path, base.note))
+}
+
+/// A private base directory chosen for new sessions, and why it is not the
+/// default one (when it is not).
+#[derive(Debug)]
+pub struct BaseChoice {
+    /// The opened, checked base.
+    pub dir: PrivateDir,
+    /// Set when the default base was unsafe and another was created: one
+    /// line saying so, for the user.
+    pub note: Option<String>,
+}
+
+/// Opens the default base ([`default_base_dir`]), creating it if missing.
+/// When it exists but is not a private directory of ours (another local
+/// user planted it, it is a link, or it is open to others), nothing in it
+/// is touched: a fresh private base `<default>-<random>` is created beside
+/// it (exclusively, mode 0700) and used instead, so a planted base can
+/// neither redirect our files nor lock us out.
+pub fn private_base() -> Result<BaseChoice, IpcError> {
+    private_base_at(&default_base_dir()?)
+}
+
+/// [`private_base`] with `default` as the default base.
+pub fn private_base_at(default: &Path) -> Result<BaseChoice, IpcError> {
+    let default = default.to_path_buf();
+    let error = match PrivateDir::open(&default, true) {
+        Ok(dir) => return Ok(BaseChoice { dir, note: None }),
+        Err(error) if error.is_unsafe_directory() => error,
+        Err(error) => return Err(error),
+    };
+    let parent = default.parent().unwrap_or(Path::new("/"));
+    let stem = default.file_name().unwrap_or(OsStr::new("speedbump"));
+    for attempt in 0..NAME_ATTEMPTS {
+        let mut name = stem.to_os_string();
+        name.push(format!("-{:016x}", random_suffix(attempt)));
+        let path = parent.join(&name);
+        match rustix::fs::mkdir(&path, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {
+                let dir = PrivateDir::open(&path, false)?;
+                let note = format!(
+                    "not using the session base {}: {error}; using the private directory {} instead",
+                    default.display(),
+                    path.display()
+                );
+                return Ok(BaseChoice {
+                    dir,
+                    note: Some(note),
+                });
+            }
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => {
+                return Err(IpcError::io(
+                    "create session base directory",
+                    path,
+                    e.into(),
+                ));
+            }
+        }
+    }
+    Err(IpcError::SessionNameExhausted { base: default })
+}
+
+/// A directory opened without following a link at its last component and
+/// checked to be ours with no group or other access. Everything inside it is
+/// created and removed relative to the open descriptor (`openat`,
+/// `unlinkat`), so renaming or replacing the path afterwards cannot redirect
+/// us.
+#[derive(Debug)]
+pub struct PrivateDir {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl PrivateDir {
+    /// Opens `path` (created 0700 first if missing and `create`) and checks
+    /// it; see the type docs.
+    pub fn open(path: &Path, create: bool) -> Result<Self, IpcError> {
+        if create {
+            match rustix::fs::mkdir(path, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(IpcError::io("create directory", path, e.into())),
+            }
+        }
+        let fd = rustix::fs::open(path, dir_flags(), Mode::empty())
+            .map_err(|e| open_dir_error(path, e))?;
+        verify_private_fd(&fd, path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            fd,
+        })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the subdirectory `name` (created 0700 first when `create`;
+    /// with `exclusive`, an existing one is an `AlreadyExists` error) and
+    /// checks it like [`PrivateDir::open`].
+    fn make_child_dir(&self, name: &str, exclusive: bool) -> Result<PrivateDir, IpcError> {
+        let path = self.path.join(name);
+        match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::EXIST) if !exclusive => {}
+            Err(e) => return Err(IpcError::io("create session directory", path, e.into())),
+        }
+        self.child_dir(name, true)
+    }
+
+    /// Opens the existing subdirectory `name` (never through a link),
+    /// checked to be ours and, if `private`, closed to others.
+    fn child_dir(&self, name: &str, private: bool) -> Result<PrivateDir, IpcError> {
+        let path = self.path.join(name);
+        let fd = rustix::fs::openat(&self.fd, name, dir_flags(), Mode::empty())
+            .map_err(|e| open_dir_error(&path, e))?;
+        match verify_private_fd(&fd, &path) {
+            Err(IpcError::InsecurePermissions { .. }) if !private => {}
+            result => result?,
+        }
+        Ok(PrivateDir { path, fd })
+    }
+
+    /// Creates the file `name` in this directory, exclusively (an existing
+    /// file or link is an error), never following a link, with `mode`.
+    pub fn create_file(&self, name: &str, mode: u32) -> Result<std::fs::File, IpcError> {
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(std::fs::File::from)
+            .map_err(|e| IpcError::io("create file", self.path.join(name), e.into()))
+    }
+
+    /// Removes `file` from this directory (never through a link: the entry
+    /// itself goes). Missing is fine.
+    pub fn remove_file(&self, name: &str) {
+        let _ = rustix::fs::unlinkat(&self.fd, name, AtFlags::empty());
+    }
+
+    /// Removes the session directory `name` below this one: its entries
+    /// first, through a descriptor of the directory, then the directory,
+    /// after checking that the entry still names the directory we emptied.
+    /// Missing is fine.
+    fn remove_child_dir(&self, name: &str) -> Result<(), IpcError> {
+        let path = self.path.join(name);
+        // Ours, though maybe not private (made by hand): safe to empty,
+        // since this directory (its parent) is private.
+        let dir = match self.child_dir(name, false) {
+            Ok(dir) => dir,
+            Err(IpcError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        dir.remove_entries()?;
+        let opened = rustix::fs::fstat(&dir.fd)
+            .map_err(|e| IpcError::io("inspect session directory", &path, e.into()))?;
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if same_file(&now, &opened) => {}
+            Ok(_) => return Err(IpcError::NotADirectory { path }),
+            Err(rustix::io::Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(IpcError::io("inspect session directory", path, e.into())),
+        }
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(IpcError::io("remove session directory", path, e.into())),
+        }
+    }
+
+    /// Unlinks every entry of this directory that is not a directory (a
+    /// session holds only files); links are removed, never followed.
+    fn remove_entries(&self) -> Result<(), IpcError> {
+        let listing = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())
+            .map_err(|e| IpcError::io("list session directory", &self.path, e.into()))?;
+        let dir = Dir::read_from(&listing)
+            .map_err(|e| IpcError::io("list session directory", &self.path, e.into()))?;
+        for entry in dir {
+            let entry =
+                entry.map_err(|e| IpcError::io("list session directory", &self.path, e.into()))?;
+            let name = entry.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let flags = if entry.file_type() == FileType::Directory {
+                AtFlags::REMOVEDIR // only an empty one goes
+            } else {
+                AtFlags::empty()
+            };
+            match rustix::fs::unlinkat(&self.fd, name, flags) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTEMPTY) => {}
+                Err(e) => {
+                    let path = self.path.join(OsStr::from_bytes(name.to_bytes()));
+                    return Err(IpcError::io("remove", path, e.into()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// A link or a non-directory at the last component is "not a directory".
+fn open_dir_error(path: &Path, errno: rustix::io::Errno) -> IpcError {
+    match errno {
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => IpcError::NotADirectory {
+            path: path.to_path_buf(),
+        },
+        e => IpcError::io("open directory", path, e.into()),
+    }
+}
+
+fn same_file(a: &Stat, b: &Stat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+/// An opened directory owned by us with no group/other access.
+fn verify_private_fd(fd: &OwnedFd, path: &Path) -> Result<(), IpcError> {
+    let stat = rustix::fs::fstat(fd.as_fd())
+        .map_err(|e| IpcError::io("inspect directory", path, e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
+        return Err(IpcError::NotADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let uid = current_uid();
+    if stat.st_uid != uid {
+        return Err(IpcError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: stat.st_uid,
+            expected: uid,
+        });
+    }
+    let mode = stat.st_mode & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(IpcError::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
 }
 
 /// The default base directory (not created; see the module docs).
@@ -122,6 +389,33 @@ pub fn segment_path(session_dir: &Path, pid: u32, start_ticks: u64) -> PathBuf {
     session_dir.join(format!("p-{pid}-{start_ticks}.{SEGMENT_EXTENSION}"))
 }
 
+/// Path of the segment of one program image of process `pid`:
+/// `<session_dir>/p-<pid>-<start_ticks>-<image:016x>.seg`. `exec` keeps the
+/// pid and the start time, so a process that execs (a fork child running
+/// `execv`, a root that execs itself) would otherwise collide with its own
+/// earlier segment; `image` is a random number drawn once per image (see
+/// [`random_image_id`]).
+pub fn image_segment_path(session_dir: &Path, pid: u32, start_ticks: u64, image: u64) -> PathBuf {
+    session_dir.join(format!(
+        "p-{pid}-{start_ticks}-{image:016x}.{SEGMENT_EXTENSION}"
+    ))
+}
+
+/// A random number naming this program image's segments (see
+/// [`image_segment_path`]).
+pub fn random_image_id() -> u64 {
+    random_suffix(0)
+}
+
+/// The owner (pid, start ticks) named by a session path
+/// (`s-<pid>-<ticks>-<suffix>`), if it is one.
+pub fn session_owner(session_dir: &Path) -> Option<(u32, u64)> {
+    session_dir
+        .file_name()
+        .and_then(OsStr::to_str)
+        .and_then(parse_session_name)
+}
+
 /// The segment files (`*.seg`) in a session directory, sorted by path.
 pub fn list_segments(session_dir: &Path) -> Result<Vec<PathBuf>, IpcError> {
     let entries = std::fs::read_dir(session_dir)
@@ -142,8 +436,25 @@ pub fn list_segments(session_dir: &Path) -> Result<Vec<PathBuf>, IpcError> {
 /// hooked process that found the session path in its environment. Creates it
 /// (and missing parents) with mode 0700, or verifies the owner and mode of
 /// an existing one. Safe against other processes doing the same at once.
-pub fn ensure_session_dir(path: &Path) -> Result<(), IpcError> {
-    ensure_private_dir(path)
+///
+/// The base (the parent) must itself be a private directory of ours; the
+/// session is created and checked relative to a descriptor of it, never
+/// through a link. The opened session directory is returned so that files
+/// are created in it with [`PrivateDir::create_file`].
+pub fn ensure_session_dir(path: &Path) -> Result<PrivateDir, IpcError> {
+    let (base, name) = split_session_path(path)?;
+    let base = PrivateDir::open(base, true)?;
+    base.make_child_dir(name, false)
+}
+
+/// Base directory and (UTF-8) name of a session path.
+fn split_session_path(path: &Path) -> Result<(&Path, &str), IpcError> {
+    match (path.parent(), path.file_name().and_then(OsStr::to_str)) {
+        (Some(base), Some(name)) if !base.as_os_str().is_empty() => Ok((base, name)),
+        _ => Err(IpcError::NotADirectory {
+            path: path.to_path_buf(),
+        }),
+    }
 }
 
 /// Removes the session directories under `base` whose owner is gone (its pid
@@ -153,7 +464,18 @@ pub fn ensure_session_dir(path: &Path) -> Result<(), IpcError> {
 ///
 /// Owners that `/proc` cannot vouch for either way are kept. If `/proc` does
 /// not even show this process, nothing is removed (liveness cannot be told).
+///
+/// The base must be a private directory of ours (checked through a
+/// descriptor, never through a link); otherwise nothing is touched and the
+/// check's error is returned.
 pub fn clean_stale_sessions(base: &Path) -> Result<Vec<PathBuf>, IpcError> {
+    let base_dir = match PrivateDir::open(base, false) {
+        Ok(dir) => dir,
+        Err(IpcError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
     let entries = match std::fs::read_dir(base) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -161,7 +483,6 @@ pub fn clean_stale_sessions(base: &Path) -> Result<Vec<PathBuf>, IpcError> {
     };
     // Without a working /proc every process would look dead.
     process_start_ticks(current_pid())?;
-    let uid = current_uid();
     let mut removed = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| IpcError::io("list session base directory", base, e))?;
@@ -170,16 +491,17 @@ pub fn clean_stale_sessions(base: &Path) -> Result<Vec<PathBuf>, IpcError> {
         else {
             continue;
         };
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if !meta.is_dir() || meta.uid() != uid {
-            continue;
-        }
+        let Ok(session) = base_dir.child_dir(&name, false) else {
+            continue; // not a private directory of ours: not ours to remove
+        };
+        drop(session);
         if process_liveness(pid, start_ticks) != Liveness::Gone || any_writer_alive(&path) {
             continue;
         }
-        remove_session_dir(&path)?;
+        base_dir.remove_child_dir(&name)?;
         removed.push(path);
     }
     Ok(removed)
@@ -200,8 +522,15 @@ fn parse_segment_name(name: &str) -> Option<(u32, u64)> {
         .strip_prefix("p-")?
         .strip_suffix(SEGMENT_EXTENSION)?
         .strip_suffix('.')?;
-    let (pid, ticks) = stem.split_once('-')?;
-    Some((pid.parse().ok()?, ticks.parse().ok()?))
+    let mut parts = stem.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    let ticks = parts.next()?.parse().ok()?;
+    if let Some(image) = parts.next()
+        && u64::from_str_radix(image, 16).is_err()
+    {
+        return None;
+    }
+    Some((pid, ticks))
 }
 
 /// Does any segment in `session_dir` belong to a process that may still run?
@@ -218,67 +547,49 @@ fn any_writer_alive(session_dir: &Path) -> bool {
     })
 }
 
-/// Removes the files in `dir` and then `dir`; NotFound is success.
+/// Removes the files in the session directory `dir` and then `dir`;
+/// NotFound is success.
+///
+/// Safe against another user's links and renames: the base (the parent)
+/// must be a private directory of ours, the session is opened through it
+/// without following links, emptied through its descriptor, and removed
+/// only if the name still refers to the directory that was emptied. A base
+/// created beside a planted default (see [`private_base`]) is removed too
+/// once empty.
 pub fn remove_session_dir(dir: &Path) -> Result<(), IpcError> {
-    let ignore_missing = |result: io::Result<()>, action, path: &Path| match result {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(IpcError::io(action, path, e)),
-        _ => Ok(()),
+    let (base, name) = split_session_path(dir)?;
+    let base_dir = match PrivateDir::open(base, false) {
+        Ok(base_dir) => base_dir,
+        Err(IpcError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(IpcError::io("list session directory", dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| IpcError::io("list session directory", dir, e))?;
-        let path = entry.path();
-        // Never follow links: only the entry itself is removed.
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        let result = if is_dir {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        ignore_missing(result, "remove", &path)?;
-    }
-    ignore_missing(std::fs::remove_dir(dir), "remove session directory", dir)
-}
-
-/// Creates `path` (and missing parents) with mode 0700 if needed, then
-/// checks that it is a private directory of ours.
-fn ensure_private_dir(path: &Path) -> Result<(), IpcError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| IpcError::io("create directory", path, e))?;
-    verify_private_dir(path)
-}
-
-/// A real directory (not a symlink), owned by us, no group/other access.
-fn verify_private_dir(path: &Path) -> Result<(), IpcError> {
-    let meta: Metadata =
-        std::fs::symlink_metadata(path).map_err(|e| IpcError::io("inspect directory", path, e))?;
-    if !meta.is_dir() {
-        return Err(IpcError::NotADirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let uid = current_uid();
-    if meta.uid() != uid {
-        return Err(IpcError::WrongOwner {
-            path: path.to_path_buf(),
-            owner: meta.uid(),
-            expected: uid,
-        });
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(IpcError::InsecurePermissions {
-            path: path.to_path_buf(),
-            mode: meta.mode() & 0o7777,
-        });
-    }
+    base_dir.remove_child_dir(name)?;
+    remove_fallback_base(&base_dir);
     Ok(())
+}
+
+/// Removes a base made by [`private_base`] (`<default>-<16 hex digits>`)
+/// when it is empty; never the default base, which stays for later runs.
+fn remove_fallback_base(base: &PrivateDir) {
+    let Ok(default) = default_base_dir() else {
+        return;
+    };
+    let (Some(parent), Some(stem)) = (default.parent(), default.file_name()) else {
+        return;
+    };
+    let is_fallback = base.path.parent() == Some(parent)
+        && base.path.file_name().is_some_and(|name| {
+            name.as_bytes()
+                .strip_prefix(stem.as_bytes())
+                .and_then(|rest| rest.strip_prefix(b"-"))
+                .is_some_and(|hex| hex.len() == 16 && hex.iter().all(u8::is_ascii_hexdigit))
+        });
+    if is_fallback {
+        // rmdir never follows a link and fails on a non-empty directory.
+        let _ = rustix::fs::rmdir(&base.path);
+    }
 }
 
 /// 64 unpredictable bits for a session name, from the kernel's random pool;
@@ -324,6 +635,15 @@ mod tests {
         assert_eq!(path, Path::new("/x/p-7-99.seg"));
         let name = path.file_name().unwrap().to_str().unwrap();
         assert_eq!(parse_segment_name(name), Some((7, 99)));
+        let path = image_segment_path(Path::new("/x"), 7, 99, 0xab);
+        assert_eq!(path, Path::new("/x/p-7-99-00000000000000ab.seg"));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_segment_name(name), Some((7, 99)));
+        assert_eq!(parse_segment_name("p-7-99-zz.seg"), None);
+        assert_eq!(
+            session_owner(Path::new("/b/s-12-345-00ff")),
+            Some((12, 345))
+        );
     }
 
     #[test]

@@ -23,11 +23,14 @@ use memmap2::{MmapOptions, MmapRaw};
 use super::clock::now_unix_ns;
 use super::error::IpcError;
 use super::layout::{
-    Capacities, FunctionId, FunctionKind, FunctionSlot, HEADER_RESERVED_BYTES, Header, LABEL_BYTES,
-    LAYOUT_VERSION, MAGIC, MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME, PatternId, PatternSlot,
-    ProgressId, ProgressSlot, SectionLayout, flags, truncate_utf8,
+    Capacities, DEFAULT_LATENCY_RING_RECORDS, FunctionId, FunctionKind, FunctionSlot,
+    HEADER_RESERVED_BYTES, Header, LABEL_BYTES, LATENCY_RECORD_BYTES, LAYOUT_VERSION, MAGIC,
+    MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME, PatternId, PatternSlot, ProgressId, ProgressSlot,
+    RING_CONTROL_BYTES, SectionLayout, flags, truncate_utf8,
 };
 use super::procfs::{current_pid, current_uid, parent_pid, process_start_boottime_ns};
+use super::ring::RingProducer;
+use super::session::PrivateDir;
 
 /// Identity of the process that owns a segment, written into its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,26 @@ pub struct SegmentWriter {
     progress_ids: HashMap<Arc<str>, u32>,
 }
 
+/// Sizes the segment file and reserves its blocks now. A segment file is
+/// written through a shared mapping, and a page that a full filesystem (a
+/// small tmpfs /dev/shm, e.g. Docker's 64 MB default) cannot back raises
+/// SIGBUS in the program when first touched; with the blocks reserved up
+/// front, a full filesystem is an error here instead, and the hook falls
+/// back to private memory. Filesystems without `fallocate` get a plain
+/// (sparse) size.
+fn reserve(file: &File, size: u64) -> std::io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, size) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => file.set_len(size),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `O_NOFOLLOW` for `OpenOptions::custom_flags`.
+fn libc_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
 fn segment_len(sections: &SectionLayout) -> Result<usize, IpcError> {
     usize::try_from(sections.segment_size).map_err(|_| IpcError::InvalidCapacities {
         what: "total segment size",
@@ -118,12 +141,24 @@ impl SegmentWriter {
     /// that sees the magic sees a complete header ([`IpcError::NotReady`]
     /// before that). If creation fails the half-made file is removed.
     pub fn create(path: &Path, info: &ProcessInfo, caps: Capacities) -> Result<Self, IpcError> {
-        let sections = SectionLayout::for_capacities(&caps)?;
+        Self::create_with_ring(path, info, caps, DEFAULT_LATENCY_RING_RECORDS)
+    }
+
+    /// [`Self::create`] with a latency ring of `latency_ring_records` (0 for
+    /// none, else a power of two).
+    pub fn create_with_ring(
+        path: &Path,
+        info: &ProcessInfo,
+        caps: Capacities,
+        latency_ring_records: u32,
+    ) -> Result<Self, IpcError> {
+        let sections = SectionLayout::with_ring(&caps, latency_ring_records)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc_nofollow())
             .open(path)
             .map_err(|e| IpcError::io("create segment file", path, e))?;
         match Self::init(file, path, info, caps, sections) {
@@ -137,12 +172,61 @@ impl SegmentWriter {
         }
     }
 
+    /// [`Self::create`] for the file `name` in the opened private session
+    /// directory `dir`: created exclusively through the directory's
+    /// descriptor, never through a link.
+    pub fn create_in(
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let sections = SectionLayout::for_capacities(&caps)?;
+        let file = dir.create_file(name, 0o600)?;
+        let path = dir.path().join(name);
+        match Self::init(file, &path, info, caps, sections) {
+            Ok(writer) => Ok(writer),
+            Err(e) => {
+                dir.remove_file(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Self::create_like`] into `dir` (see [`Self::create_in`]).
+    pub fn create_like_in(
+        &self,
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+    ) -> Result<Self, IpcError> {
+        let mut child = Self::create_in(dir, name, info, self.caps)?;
+        match self.replay_into(&mut child) {
+            Ok(()) => Ok(child),
+            Err(e) => {
+                drop(child);
+                dir.remove_file(name);
+                Err(e)
+            }
+        }
+    }
+
     /// A segment in private anonymous memory, for when no file can be
     /// created (no /dev/shm, a full disk): the hook keeps counting and
     /// delaying, though no other process can read the counts. `path()` is
     /// empty.
     pub fn create_anonymous(info: &ProcessInfo, caps: Capacities) -> Result<Self, IpcError> {
-        let sections = SectionLayout::for_capacities(&caps)?;
+        Self::create_anonymous_with_ring(info, caps, DEFAULT_LATENCY_RING_RECORDS)
+    }
+
+    /// [`Self::create_anonymous`] with a latency ring of
+    /// `latency_ring_records` (0 for none, else a power of two).
+    pub fn create_anonymous_with_ring(
+        info: &ProcessInfo,
+        caps: Capacities,
+        latency_ring_records: u32,
+    ) -> Result<Self, IpcError> {
+        let sections = SectionLayout::with_ring(&caps, latency_ring_records)?;
         let len = segment_len(&sections)?;
         let map = MmapOptions::new()
             .len(len)
@@ -153,7 +237,8 @@ impl SegmentWriter {
 
     /// [`Self::create_like`] into anonymous memory (see [`Self::create_anonymous`]).
     pub fn create_anonymous_like(&self, info: &ProcessInfo) -> Result<Self, IpcError> {
-        let mut child = Self::create_anonymous(info, self.caps)?;
+        let mut child =
+            Self::create_anonymous_with_ring(info, self.caps, self.sections.latency_ring_records)?;
         self.replay_into(&mut child)?;
         Ok(child)
     }
@@ -165,8 +250,8 @@ impl SegmentWriter {
         caps: Capacities,
         sections: SectionLayout,
     ) -> Result<Self, IpcError> {
-        file.set_len(sections.segment_size)
-            .map_err(|e| IpcError::io("size segment file", path, e))?;
+        reserve(&file, sections.segment_size)
+            .map_err(|e| IpcError::io("reserve space for segment file", path, e))?;
         let len = segment_len(&sections)?;
         let map = MmapOptions::new()
             .len(len)
@@ -213,6 +298,9 @@ impl SegmentWriter {
             settings_generation: AtomicU64::new(0),
             last_update_unix_ns: AtomicU64::new(0),
             label,
+            latency_ring_offset: sections.latency_ring_offset,
+            latency_ring_records: sections.latency_ring_records,
+            latency_record_bytes: LATENCY_RECORD_BYTES,
         };
         // SAFETY: the mapping is at least HEADER_RESERVED_BYTES long (the
         // function table starts there), page-aligned (so aligned for Header),
@@ -286,7 +374,8 @@ impl SegmentWriter {
     /// child reflect the moment of the fork, exactly like the hook's cached
     /// ids.
     pub fn create_like(&self, path: &Path, info: &ProcessInfo) -> Result<Self, IpcError> {
-        let mut child = Self::create(path, info, self.caps)?;
+        let mut child =
+            Self::create_with_ring(path, info, self.caps, self.sections.latency_ring_records)?;
         match self.replay_into(&mut child) {
             Ok(()) => Ok(child),
             Err(e) => {
@@ -548,6 +637,27 @@ impl SegmentWriter {
         self.header()
             .last_update_unix_ns
             .store(now_unix_ns, Ordering::Relaxed);
+    }
+
+    /// The producer side of this segment's latency ring (`None` when the
+    /// segment has none). Its control block starts zeroed (the file is new),
+    /// so the ring starts empty.
+    ///
+    /// The producer points into this writer's mapping: it may be used only
+    /// while `self` lives (see [`RingProducer::push`]).
+    pub fn latency_producer(&self) -> Option<RingProducer> {
+        let records = self.sections.latency_ring_records;
+        if records == 0 {
+            return None;
+        }
+        let control = self.at(self.sections.latency_ring_offset);
+        let first = control.wrapping_add(usize::try_from(RING_CONTROL_BYTES).ok()?);
+        Some(RingProducer::new(control.cast(), first.cast(), records))
+    }
+
+    /// Records in this segment's latency ring (0 = none).
+    pub fn latency_ring_records(&self) -> u32 {
+        self.sections.latency_ring_records
     }
 
     /// Current [`flags`] bits.

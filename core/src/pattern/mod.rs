@@ -27,7 +27,7 @@ mod set;
 mod suggest;
 
 pub use error::PatternError;
-pub use set::PatternSet;
+pub use set::{PatternSet, targets_file_warning};
 pub use suggest::suggest_relaxation;
 
 use glob::Glob;

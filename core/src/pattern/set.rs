@@ -141,8 +141,59 @@ fn parse_collecting(source: &str, text: &str) -> (PatternSet, Vec<PatternError>)
 }
 
 /// The file's text, or an error naming the reason (I/O or encoding).
+/// Advice given with every refusal of a targets file.
+const PRIVATE_PATH_ADVICE: &str =
+    "keep target files in a directory of your own (e.g. ~/speedbump-targets.txt), not in /tmp";
+
+/// Reads a regular file, never through a link and never blocking: another
+/// user's FIFO at a shared path (e.g. in /tmp) would otherwise hang every
+/// hooked process at start, and their link would choose our patterns.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    use std::io::Read;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            std::io::Error::other(format!(
+                "it is a symbolic link, which speedbump does not follow; {PRIVATE_PATH_ADVICE}"
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(std::io::Error::other(format!(
+            "not a regular file (a directory, FIFO or device); {PRIVATE_PATH_ADVICE}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A warning when another user could change the targets file at `path`
+/// (it is writable by group or others, or owned by another user), with
+/// advice; `None` when only we (or root) can.
+pub fn targets_file_warning(path: &Path) -> Option<String> {
+    let stat = rustix::fs::lstat(path).ok()?;
+    let uid = rustix::process::getuid().as_raw();
+    let mode = stat.st_mode & 0o7777;
+    let problem = if stat.st_uid != uid && stat.st_uid != 0 {
+        format!("is owned by uid {}", stat.st_uid)
+    } else if mode & 0o022 != 0 {
+        format!("has mode {mode:04o}, so other users can change it")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the targets file {} {problem}: they choose what is slowed; {PRIVATE_PATH_ADVICE}",
+        path.display()
+    ))
+}
+
 fn read_text(source: &str, path: &Path) -> Result<String, PatternError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = read_regular_file(path).map_err(|e| {
         let mut reason = e.to_string();
         // "No such file or directory (os error 2)": the number helps nobody.
         if let Some(at) = reason.find(" (os error ") {
@@ -182,4 +233,52 @@ fn read_text(source: &str, path: &Path) -> Result<String, PatternError> {
             "not valid UTF-8; save the file as UTF-8",
         )
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod file_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// Another user's FIFO at the targets path used to hang every hooked
+    /// process at start; their link chose our patterns.
+    #[test]
+    fn targets_files_that_are_fifos_links_or_directories_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.txt");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let real = dir.path().join("real.txt");
+        std::fs::write(&real, "*:*\n").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        for path in [fifo.as_path(), link.as_path(), dir.path()] {
+            let err = PatternSet::load(path).unwrap_err().one_line();
+            assert!(err.contains("not in /tmp"), "{err}");
+        }
+        assert_eq!(PatternSet::load(&real).unwrap().includes().len(), 1);
+    }
+
+    #[test]
+    fn a_targets_file_others_can_change_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        std::fs::write(&path, "*:*\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(targets_file_warning(&path), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let warning = targets_file_warning(&path).unwrap();
+        assert!(
+            warning.contains("0666") && warning.contains("not in /tmp"),
+            "{warning}"
+        );
+    }
 }

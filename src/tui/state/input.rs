@@ -6,7 +6,7 @@ use crossterm::event::KeyEvent;
 use crate::experiment::Command;
 use crate::live::LiveSettings;
 use crate::live::settings::normalise_pattern;
-use crate::units::{parse_duration_ns, parse_positive_count};
+use crate::units::{parse_delay_ns, parse_positive_count};
 
 use super::{State, Tone};
 use crate::tui::editor::{Edit, Editor, Field};
@@ -327,7 +327,7 @@ impl State {
                 }
                 self.sweep.delays_ns = delays;
             }),
-            Field::Delay => parse_duration_ns(text)
+            Field::Delay => parse_delay_ns(text)
                 .map_err(|e| e.to_string())
                 .and_then(|ns| {
                     if ns == 0 {

@@ -208,6 +208,7 @@ mod tests {
             patterns: Vec::new(),
             functions: Vec::new(),
             functions_total: 0,
+            latency: crate::live::latency::LatencyReport::default(),
         };
         live.push(Box::new(snapshot(reading(
             SourceKind::Regex,

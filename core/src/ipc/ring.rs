@@ -1,0 +1,342 @@
+//! The latency ring: one record per completed call of a latency point,
+//! from the hook (the single producer, serialised by the GIL) to the
+//! launcher (the single consumer), through the segment's shared mapping.
+//!
+//! # Why not the `ringbuf` crate
+//!
+//! `ringbuf`'s storage is a heap allocation owned by Rust values (`Arc`ed
+//! shared state with pointers inside): it cannot live in a file mapped at
+//! different addresses by two processes, and neither side could validate
+//! the other's indices. This ring is a `#[repr(C)]` block of plain atomics
+//! at a fixed offset in the segment ([`RingControl`], then the
+//! [`LatencyRecord`]s), which both processes map; indices are free-running
+//! `u64` counts, so no pointer ever crosses the process boundary.
+//!
+//! # Protocol
+//!
+//! - The producer writes record `head % records`, then stores `head + 1`
+//!   with `Release`. Before writing it checks for room against a cached
+//!   `tail`; only when the ring looks full does it reload `tail` (`Acquire`).
+//!   A full ring **drops** the record and bumps `dropped`: the program never
+//!   waits for the launcher.
+//! - The consumer loads `head` (`Acquire`), copies the records in
+//!   `[tail, head)`, then stores `tail` (`Release`), which hands the slots
+//!   back to the producer.
+//!
+//! The consumer trusts nothing it reads: a `head` behind its `tail` or more
+//! than a ring ahead of it is a corrupt ring (reported, then skipped by
+//! jumping to `head`), and a record naming a function outside the table or
+//! ending before it starts is counted as invalid and skipped. The producer
+//! only ever writes at `head % records`, so whatever the consumer's `tail`
+//! says, it stays inside the ring.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+use rustix::fs::OFlags;
+
+use super::error::IpcError;
+use super::layout::{
+    FunctionId, LATENCY_RECORD_BYTES, LatencyRecord, RING_CONTROL_BYTES, RingControl, latency_flags,
+};
+use super::reader::open_private_segment;
+
+/// The producer side of a latency ring, held by the hook.
+///
+/// It holds raw pointers into the writer's mapping; see [`Self::push`] for
+/// when they may be used.
+#[derive(Debug)]
+pub struct RingProducer {
+    control: *const RingControl,
+    records: *const LatencyRecord,
+    mask: u64,
+    capacity: u64,
+    /// The consumer's `tail` as last loaded: room is checked against it and
+    /// reloaded only when the ring looks full, so a push does not touch the
+    /// consumer's cache line.
+    cached_tail: u64,
+}
+
+// SAFETY: the pointers target a shared mapping, not thread-local data; the
+// hook moves the producer between threads only with the GIL, which
+// serialises every use (single producer).
+unsafe impl Send for RingProducer {}
+
+impl RingProducer {
+    /// `records` must be a power of two; `control` and `first` must point
+    /// into a live mapping holding the ring (see
+    /// [`super::SegmentWriter::latency_producer`]).
+    pub(crate) fn new(
+        control: *const RingControl,
+        first: *const LatencyRecord,
+        records: u32,
+    ) -> Self {
+        let capacity = u64::from(records);
+        // SAFETY: `control` points at the ring's control block inside the
+        // writer's live mapping (caller's contract), aligned (page start).
+        let cached_tail = unsafe { (*control).tail.load(Ordering::Acquire) };
+        Self {
+            control,
+            records: first,
+            mask: capacity.saturating_sub(1),
+            capacity,
+            cached_tail,
+        }
+    }
+
+    /// Records one completed call; returns `false` (and counts a drop) when
+    /// the ring is full. Never blocks.
+    ///
+    /// # Safety
+    /// The [`super::SegmentWriter`] that made this producer is still alive
+    /// (its mapping is not unmapped), and no other thread pushes at the same
+    /// time (the hook holds the GIL).
+    #[inline(always)]
+    pub unsafe fn push(
+        &mut self,
+        function: FunctionId,
+        flags: u32,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> bool {
+        // SAFETY: the control block lies in the live mapping (contract).
+        let control = unsafe { &*self.control };
+        let head = control.head.load(Ordering::Relaxed);
+        if head.wrapping_sub(self.cached_tail) >= self.capacity {
+            self.cached_tail = control.tail.load(Ordering::Acquire);
+            if head.wrapping_sub(self.cached_tail) >= self.capacity {
+                control.dropped.store(
+                    control.dropped.load(Ordering::Relaxed).wrapping_add(1),
+                    Ordering::Relaxed,
+                );
+                return false;
+            }
+        }
+        let index = usize::try_from(head & self.mask).unwrap_or(0);
+        // SAFETY: index <= mask < capacity records, all inside the mapping;
+        // the slot is free (head - tail < capacity: the consumer is done
+        // with it), and the fields are atomics.
+        let record = unsafe { &*self.records.wrapping_add(index) };
+        record.function.store(function.0, Ordering::Relaxed);
+        record.flags.store(flags, Ordering::Relaxed);
+        record.start_ns.store(start_ns, Ordering::Relaxed);
+        record.end_ns.store(end_ns, Ordering::Relaxed);
+        control.head.store(head.wrapping_add(1), Ordering::Release);
+        true
+    }
+
+    /// Records that did not fit so far (this process's drops).
+    ///
+    /// # Safety
+    /// As for [`Self::push`].
+    pub unsafe fn dropped(&self) -> u64 {
+        // SAFETY: as in `push`.
+        unsafe { (*self.control).dropped.load(Ordering::Relaxed) }
+    }
+}
+
+/// One completed call read from a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyEvent {
+    /// The latency point (function id in the segment's function table).
+    pub function: FunctionId,
+    /// Bit set of [`latency_flags`].
+    pub flags: u32,
+    /// Start, `CLOCK_MONOTONIC` ns.
+    pub start_ns: u64,
+    /// Completion, `CLOCK_MONOTONIC` ns (`>= start_ns`).
+    pub end_ns: u64,
+}
+
+impl LatencyEvent {
+    /// End minus start, in ns.
+    pub fn latency_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// Whether the call raised ([`latency_flags::ERROR`]).
+    pub fn is_error(&self) -> bool {
+        self.flags & latency_flags::ERROR != 0
+    }
+}
+
+/// What one [`RingConsumer::drain`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Valid records passed to the callback.
+    pub records: u64,
+    /// Records skipped as invalid (unknown function, end before start).
+    pub invalid: u64,
+    /// The producer's cumulative drop count (ring full), as read now.
+    pub dropped_total: u64,
+    /// `Some(head)` when the ring's head was impossible (behind the tail or
+    /// more than a ring ahead): nothing was read and the consumer jumped to
+    /// it. Report it once; later drains continue from there.
+    pub corrupt_head: Option<u64>,
+}
+
+/// The consumer side of one segment's latency ring, held by the launcher.
+/// Exactly one consumer may drain a ring (the session's launcher).
+#[derive(Debug)]
+pub struct RingConsumer {
+    map: MmapRaw,
+    path: PathBuf,
+    capacity: u64,
+    mask: u64,
+    /// Our own copy of `tail` (the shared one could be scribbled on).
+    tail: u64,
+    function_capacity: u32,
+}
+
+impl RingConsumer {
+    /// Maps the ring section `[offset, offset + RING_CONTROL_BYTES +
+    /// records × 24)` of the segment at `path` read-write (the consumer
+    /// publishes `tail`). `offset`, `records` and `function_capacity` come
+    /// from a validated header ([`super::SegmentView::latency_ring`]); the
+    /// file is checked again here (regular, owner, mode, size).
+    pub fn open(
+        path: &Path,
+        expected_uid: u32,
+        offset: u64,
+        records: u32,
+        function_capacity: u32,
+    ) -> Result<Self, IpcError> {
+        let capacity = u64::from(records);
+        let len = capacity
+            .checked_mul(u64::from(LATENCY_RECORD_BYTES))
+            .and_then(|b| b.checked_add(RING_CONTROL_BYTES));
+        let (file, meta) = open_private_segment(
+            path,
+            OFlags::RDWR,
+            "open segment for its latency ring",
+            expected_uid,
+        )?;
+        let fits = records.is_power_of_two()
+            && offset % 4096 == 0
+            && len
+                .and_then(|len| offset.checked_add(len))
+                .is_some_and(|end| end <= meta.len());
+        let out_of_bounds = || IpcError::SectionOutOfBounds {
+            path: path.to_path_buf(),
+            section: "latency ring",
+            offset,
+            len: len.unwrap_or(u64::MAX),
+            header_size: 0,
+            segment_size: meta.len(),
+        };
+        let (true, Some(len)) = (fits, len.and_then(|l| usize::try_from(l).ok())) else {
+            return Err(out_of_bounds());
+        };
+        let map = MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .map_raw(&file)
+            .map_err(|e| IpcError::io("map latency ring", path, e))?;
+        let mut consumer = Self {
+            map,
+            path: path.to_path_buf(),
+            capacity,
+            mask: capacity.saturating_sub(1),
+            tail: 0,
+            function_capacity,
+        };
+        // Start where a previous consumer (if any) stopped, but never more
+        // than one ring behind the head.
+        let tail = consumer.word(TAIL).load(Ordering::Acquire);
+        let head = consumer.word(HEAD).load(Ordering::Acquire);
+        consumer.tail = if head.wrapping_sub(tail) <= capacity {
+            tail
+        } else {
+            head
+        };
+        Ok(consumer)
+    }
+
+    /// The segment file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records in the ring.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The producer's cumulative drop count.
+    pub fn dropped(&self) -> u64 {
+        self.word(DROPPED).load(Ordering::Relaxed)
+    }
+
+    /// Passes every record published since the last drain to `each`, then
+    /// hands their slots back to the producer.
+    pub fn drain(&mut self, mut each: impl FnMut(LatencyEvent)) -> DrainReport {
+        let head = self.word(HEAD).load(Ordering::Acquire);
+        let mut report = DrainReport {
+            dropped_total: self.dropped(),
+            ..DrainReport::default()
+        };
+        let pending = head.wrapping_sub(self.tail);
+        if pending > self.capacity {
+            report.corrupt_head = Some(head);
+            self.tail = head;
+            self.word(TAIL).store(head, Ordering::Release);
+            return report;
+        }
+        let mut position = self.tail;
+        while position != head {
+            let event = self.record(position & self.mask);
+            let valid = event.function.0 < self.function_capacity && event.end_ns >= event.start_ns;
+            if valid {
+                report.records = report.records.wrapping_add(1);
+                each(event);
+            } else {
+                report.invalid = report.invalid.wrapping_add(1);
+            }
+            position = position.wrapping_add(1);
+        }
+        self.tail = head;
+        self.word(TAIL).store(head, Ordering::Release);
+        report
+    }
+
+    /// The control word at byte `offset` of the ring section.
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: HEAD, DROPPED and TAIL lie inside the control block at the
+        // start of the mapping (at least RING_CONTROL_BYTES long), 8-aligned
+        // (the mapping is page-aligned); the mapping is writable and lives as
+        // long as `self`, and atomics tolerate the producer's concurrent use.
+        unsafe { &*self.map.as_ptr().wrapping_add(offset).cast::<AtomicU64>() }
+    }
+
+    /// Copies record `index` (< capacity) out of the ring.
+    fn record(&self, index: u64) -> LatencyEvent {
+        let base = usize::try_from(RING_CONTROL_BYTES).unwrap_or(0);
+        let size = usize::try_from(LATENCY_RECORD_BYTES).unwrap_or(0);
+        let offset = usize::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_mul(size))
+            .and_then(|o| o.checked_add(base))
+            .unwrap_or(base);
+        // SAFETY: index < capacity, so the record lies inside the mapping
+        // (checked at open); 8-aligned (128 + 24·i); its fields are atomics
+        // the producer also accesses atomically.
+        let record = unsafe {
+            &*self
+                .map
+                .as_ptr()
+                .wrapping_add(offset)
+                .cast::<LatencyRecord>()
+        };
+        LatencyEvent {
+            function: FunctionId(record.function.load(Ordering::Relaxed)),
+            flags: record.flags.load(Ordering::Relaxed),
+            start_ns: record.start_ns.load(Ordering::Relaxed),
+            end_ns: record.end_ns.load(Ordering::Relaxed),
+        }
+    }
+}
+
+const HEAD: usize = std::mem::offset_of!(RingControl, head);
+const DROPPED: usize = std::mem::offset_of!(RingControl, dropped);
+const TAIL: usize = std::mem::offset_of!(RingControl, tail);

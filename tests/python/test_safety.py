@@ -1,0 +1,206 @@
+"""Safety inside someone else's process (docs/env.md): no file of the user's
+at risk from another local user, and no call lost to the hook's own
+machinery (calibration, exec, session directories)."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PYTHON, function, leftover_files
+
+
+def sessions_left(runtime_dir):
+    return [p for p in leftover_files(runtime_dir) if Path(p).name.startswith("s-")]
+
+
+# --- item 4: calibration never swaps the live state ---------------------
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_a_calibration_racing_a_threads_first_match_loses_no_call(run_py, attempt):
+    source = """
+    import sys, threading
+    import speedbump._speedbump as hook
+
+    def work():
+        pass
+
+    go = threading.Event()
+    def worker():
+        go.wait()
+        for _ in range(10_000):
+            work()
+
+    sys.setswitchinterval(1e-6)
+    t = threading.Thread(target=worker)
+    t.start()
+    go.set()
+    hook._measure_fixed_cost_ns()
+    t.join()
+    """
+    r = run_py(source, patterns="*:*\n", env={"SPEED_BUMP_DELAY_NS": "0"})
+    assert r.returncode == 0, r.stderr
+    assert function(r.report, "__main__:work")["calls"] == 10_000
+    names = [f["name"] for f in r.report["functions"]]
+    assert not [n for n in names if n.startswith("<unknown>")], names
+
+
+# --- item 5: exec keeps the pid and start time ---------------------------
+
+def test_fork_exec_children_are_all_counted(run_py):
+    source = """
+    import os, sys
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.executable, [sys.executable, "child.py"])
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    """
+    child = "def leaf(): pass\nfor _ in range(400): leaf()\n"
+    r = run_py(source, patterns="__main__:leaf", files={"child.py": child})
+    assert r.returncode == 0, r.stderr
+    assert function(r.report, "__main__:leaf")["calls"] == 1_600
+
+
+def test_subprocess_with_preexec_fn_is_counted(run_py):
+    source = """
+    import subprocess, sys
+    for _ in range(4):
+        subprocess.run([sys.executable, "child.py"], check=True, preexec_fn=lambda: None)
+    """
+    child = "def leaf(): pass\nfor _ in range(400): leaf()\n"
+    r = run_py(source, patterns="__main__:leaf", files={"child.py": child})
+    assert r.returncode == 0, r.stderr
+    assert function(r.report, "__main__:leaf")["calls"] == 1_600
+
+
+def test_a_root_that_execs_itself_still_summarises_and_cleans_up(run_py, runtime_dir):
+    source = """
+    import os, sys
+    def f():
+        pass
+    for _ in range(10):
+        f()
+    if len(sys.argv) == 1:
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "main.py", "again"])
+    """
+    r = run_py(source, patterns="__main__:f")
+    assert r.returncode == 0, r.stderr
+    assert r.report is not None, r.stderr
+    assert function(r.report, "__main__:f")["calls"] == 20
+    assert len(r.speedbump_lines()) == 1, r.stderr
+    assert sessions_left(runtime_dir) == []
+
+
+# --- item 2: report temporaries -------------------------------------------
+
+def test_a_link_at_the_old_report_temporary_name_is_not_followed(run_py, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    work = tmp_path / "work"
+    work.mkdir()
+    report = work / "r.json"
+    (work / "r.json.tmp").symlink_to(victim)
+    r = run_py("def f(): pass\nf()\n", patterns="__main__:f", report=False,
+               env={"SPEED_BUMP_REPORT": str(report)})
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "precious"
+    assert '"calls": 1' in report.read_text()
+
+
+@pytest.mark.parametrize("report", ["/dev/full", "/dev/null", "/no/such/dir/r.json"])
+def test_a_report_path_that_cannot_be_a_file_is_an_error_before_the_program(run_py, report):
+    r = run_py("print('ran')\n", report=False, env={"SPEED_BUMP_REPORT": report})
+    assert r.returncode == 2, r.stderr
+    assert "ran" not in r.stdout
+    assert "SPEED_BUMP_REPORT" in r.stderr
+
+
+# --- item 3: the targets file ------------------------------------------------
+
+def test_a_fifo_as_targets_file_is_refused_without_hanging(run_py, tmp_path):
+    fifo = tmp_path / "all.txt"
+    os.mkfifo(fifo)
+    r = run_py("print('ran')\n", patterns=None, report=False, timeout=30,
+               env={"SPEED_BUMP_TARGETS": str(fifo)})
+    assert r.returncode == 2, r.stderr
+    assert "not a regular file" in r.stderr
+
+
+# --- item 1: a session base planted by another local user ------------------
+
+ATTACKER = "speedbump-attacker"
+
+
+def attacker_uid():
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root (and useradd) to make a second local user")
+    try:
+        return pwd.getpwnam(ATTACKER).pw_uid
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", ATTACKER], check=False, capture_output=True)
+        return pwd.getpwnam(ATTACKER).pw_uid
+
+
+def test_a_planted_base_with_a_link_swap_touches_no_file_of_the_victim(run_py, tmp_path):
+    uid = attacker_uid()
+    # A runtime directory that plays /dev/shm: ours, sticky, open to all (and
+    # reachable by the other user, unlike pytest's private tmp_path).
+    runtime = Path(tempfile.mkdtemp(prefix="speedbump-shm-"))
+    try:
+        os.chmod(runtime, 0o1777)
+        check_planted_base(run_py, tmp_path, runtime, uid)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def check_planted_base(run_py, tmp_path, runtime, uid):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    base = runtime / "speedbump"
+    pid = os.fork()
+    if pid == 0:  # the attacker
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.umask(0)
+            base.mkdir(mode=0o777)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for entry in os.listdir(base):
+                    if entry.startswith("s-") and not os.path.islink(base / entry):
+                        os.rename(base / entry, base / ("moved-" + entry))
+                        os.symlink(victim, base / entry)
+                time.sleep(0.001)
+        finally:
+            os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while not base.exists():
+            assert time.monotonic() < deadline, "the other user could not plant the base"
+            time.sleep(0.01)
+        r = run_py("import time\ndef f(): pass\nfor _ in range(20):\n    f()\n    time.sleep(0.01)\n",
+                   patterns="__main__:f", env={"XDG_RUNTIME_DIR": str(runtime)})
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert r.returncode == 0, r.stderr
+    assert function(r.report, "__main__:f")["calls"] == 20
+    notes = [line for line in r.speedbump_lines() if "not using the session base" in line]
+    assert len(notes) == 1, r.stderr
+    assert [name for name in os.listdir(base) if name.startswith("s-")] == []
+    # The private base chosen instead is gone with the run.
+    assert sorted(p.name for p in runtime.iterdir()) == ["speedbump"]
