@@ -30,6 +30,8 @@ impl Driver {
         let state = State::new(
             Options {
                 rank_delay_ns: 100_000,
+                // Equal delay per call (see tests/tui_views.rs `options`).
+                rank_dose: None,
                 export_dir: export_dir.to_path_buf(),
                 ..Options::default()
             },

@@ -44,10 +44,12 @@ pub struct TuiArgs {
     pub delays: DelaysArgs,
     #[command(flatten)]
     pub census: CensusArgs,
-    /// Delay per call for `a` and for rankings with `d` (steps 3-4 rank by
-    /// an equal dose otherwise).
-    #[arg(long, value_name = "DURATION", default_value = crate::experiment::options::defaults::RANK_DELAY, value_parser = options::rank_delay)]
-    pub delay: u64,
+    /// Delay per call for `a` (default 10us). Given, rankings (steps 3-4)
+    /// also slow every candidate by this delay per call, as `rank --delay`
+    /// does; without it they give every candidate an equal dose
+    /// (docs/ranking.md).
+    #[arg(long, value_name = "DURATION", value_parser = options::rank_delay)]
+    pub delay: Option<u64>,
     /// Most candidates ranked at once (the busiest children of a node;
     /// the default keeps every child, docs/ranking.md).
     #[arg(long, value_name = "N", default_value_t = 64)]
@@ -146,8 +148,12 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         mode: config.mode,
         patterns,
         delays_ns: delays,
-        rank_delay_ns: args.delay,
-        rank_dose: Some(crate::experiment::rank::DEFAULT_DOSE),
+        rank_delay_ns: args.delay.unwrap_or(Options::default().rank_delay_ns),
+        // `--delay` asks for the methodology's equal delay per call.
+        rank_dose: match args.delay {
+            Some(_) => None,
+            None => Some(crate::experiment::rank::DEFAULT_DOSE),
+        },
         frequency: args.workload.targets.frequency,
         budget_s: args.workload.experiment.budget,
         census_window_s: args.census.census,
@@ -219,7 +225,11 @@ mod tests {
             crate::experiment::Mode::from(args.workload.experiment.mode),
             defaults.mode
         );
-        assert_eq!(args.delay, defaults.rank_delay_ns);
+        assert_eq!(args.delay, None);
+        assert_eq!(
+            options::rank_delay(crate::experiment::options::defaults::RANK_DELAY),
+            Ok(defaults.rank_delay_ns)
+        );
         assert_eq!(args.census.census, defaults.census_window_s);
         assert_eq!(args.workload.targets.frequency, defaults.frequency);
         assert_eq!(args.delays.above_zero().unwrap(), defaults.delays_ns[1..]);

@@ -194,8 +194,13 @@ mod tests {
 
     #[test]
     fn clean_up_kills_the_group_and_removes_the_directory() {
-        let dir = std::env::temp_dir().join(format!("speedbump-wd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // Sessions live in a private base (0700, ours): the removal refuses
+        // any other (a shared /tmp could be planted).
+        let base = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = base.path().join(format!("s-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("p-1-1.seg"), b"x").unwrap();
         let mut child = Command::new("sleep")
             .arg("30")
