@@ -17,4 +17,6 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod engine;
 #[cfg(feature = "tui")]
+pub mod server;
+#[cfg(feature = "tui")]
 pub mod tui;

@@ -15,6 +15,7 @@ use clap::Args;
 use crate::engine::experiment::Mode;
 use crate::engine::experiment::protocol::ExperimentConfig;
 use crate::engine::settings::{load_target_file, normalise_pattern, normalise_progress_point};
+use crate::server::{process, registry};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::format::parse_delays;
@@ -106,6 +107,15 @@ pub struct TuiArgs {
     /// The simulated workload crashes after this many simulated seconds.
     #[arg(long, hide = true)]
     pub demo_crash_after: Option<f64>,
+    /// Re-attach to a session that runs on (`speedbump sessions` lists
+    /// them; the only one when ID is omitted).
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub attach: Option<String>,
+    /// How long a detached session keeps its workload after its last
+    /// experiment ends with no terminal attached (then it writes its
+    /// results and stops).
+    #[arg(long, value_name = "DURATION", default_value = "600s", value_parser = parse_seconds_or_zero)]
+    pub linger: f64,
     /// The command to run, after `--` (or the script's arguments).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -212,7 +222,7 @@ fn patterns(args: &TuiArgs) -> anyhow::Result<Vec<String>> {
 }
 
 /// Where throughput comes from, in words (for results.json).
-fn progress_description(points: &[String], regex: Option<&str>) -> Option<String> {
+pub fn progress_description(points: &[String], regex: Option<&str>) -> Option<String> {
     match (points.first(), regex) {
         (Some(point), _) => Some(format!("progress point {point}")),
         (None, Some(re)) => Some(format!("output regex {re}")),
@@ -220,8 +230,10 @@ fn progress_description(points: &[String], regex: Option<&str>) -> Option<String
     }
 }
 
-/// Runs `speedbump tui`.
-pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+/// The engine source and the TUI options of `args` (checked: every error
+/// here is the user's to fix). The session server calls it again on the
+/// same arguments to start the engine.
+pub fn prepare(args: &TuiArgs) -> anyhow::Result<(Source, Options)> {
     let command = command_line(args)?;
     let patterns = patterns(args)?;
     let mut progress_points = Vec::new();
@@ -236,14 +248,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         bail!(
             "--precision {}: give a percentage between 0 and 100 (e.g. 2)",
             args.precision
-        );
-    }
-    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
-        .map_err(|e| anyhow!("{e}"))?;
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!(
-            "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
-             commands"
         );
     }
     let mut delays = parse_delays(&args.delays).map_err(|e| anyhow!("--delays: {e}"))?;
@@ -289,7 +293,50 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             target_precision: args.precision / 100.0,
         })
     };
-    let state = crate::tui::run_interactive(source, State::new(options, theme))?;
+    Ok((source, options))
+}
+
+/// Runs `speedbump tui`: starts a session server for the workload (or
+/// finds the one to attach to) and runs the TUI as its client.
+pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())
+        .map_err(|e| anyhow!("{e}"))?;
+    let attach_to = args.attach.as_deref();
+    let (dir, options) = if let Some(id) = attach_to {
+        need_terminal()?;
+        let sessions = registry::list()?;
+        let session = registry::find(&sessions, Some(id).filter(|id| !id.is_empty()))?;
+        (session.dir, None)
+    } else {
+        let (_, options) = prepare(args)?;
+        need_terminal()?;
+        // The server parses the same arguments (everything after `speedbump`).
+        let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+        let linger = Duration::try_from_secs_f64(args.linger)
+            .map_err(|_| anyhow!("--linger: not a duration"))?;
+        (process::start(linger, &argv)?, Some(options))
+    };
+    let attached = crate::server::attach(&dir)?;
+    let options = match options {
+        Some(options) => options,
+        None => {
+            let mut options: Options = serde_json::from_value(attached.info.options.clone())
+                .context("the session's options are not this version's")?;
+            // The census (if any) was started by the terminal that started
+            // the session; the replay brings it.
+            options.auto_census = false;
+            options
+        }
+    };
+    let id = attached.info.id.clone();
+    let state = crate::tui::run_interactive(attached.engine, State::new(options, theme))?;
+    if state.detached {
+        println!(
+            "speedbump: detached; session {id} keeps running. \
+             Re-attach: speedbump tui --attach {id} · stop: speedbump stop {id}"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(Some(error)) = &state.workload.finished {
         eprintln!("speedbump: the engine stopped: {error}");
     }
@@ -311,6 +358,16 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         },
     )
+}
+
+fn need_terminal() -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
+             commands (`speedbump run --detach` starts a session to attach to later)"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 /// Everything the engine needs to run experiments on a workload.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
     /// The workload's command line (`python bench.py ...`).
     pub command: Vec<String>,
@@ -104,7 +104,8 @@ pub enum ExperimentKind {
 }
 
 /// A request from a front end.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Census window(s) at delay 0 with `patterns` (e.g. `*:*`), building the
     /// call tree of what runs.
@@ -149,7 +150,8 @@ pub enum Command {
 }
 
 /// Something the engine reports. Front ends fold these into their state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Update {
     /// The workload started (again, in restart mode) with this mode.
     Started {
@@ -216,6 +218,10 @@ pub enum Update {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
+    /// A front end started this (sent by the session server to its other
+    /// clients, and replayed to clients that attach later, so every client
+    /// knows what runs; the engine itself never sends it).
+    Accepted(Command),
     /// The engine thread ended (after `Shutdown`, or a fatal error).
     Finished {
         /// Why, when it was an error.
