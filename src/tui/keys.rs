@@ -107,7 +107,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('d')],
         "d",
         Action::Detach,
-        "detach (the session keeps running)",
+        "detach (it keeps running)",
     ),
     b(
         &[Left, Char('h')],
