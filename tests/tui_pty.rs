@@ -411,6 +411,24 @@ fn speedbump_in(runtime: &std::path::Path, args: &[&str]) -> std::process::Outpu
         .unwrap()
 }
 
+/// Stops every session under a runtime directory when dropped, so a failed
+/// test leaves no server behind.
+struct StopSessions(std::path::PathBuf);
+
+impl Drop for StopSessions {
+    fn drop(&mut self) {
+        let listed = speedbump_in(&self.0, &["sessions", "--json"]);
+        for line in String::from_utf8_lossy(&listed.stdout).lines() {
+            if let Ok(session) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(id) = session["id"].as_str() {
+                    speedbump_in(&self.0, &["stop", id]);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn a_session_outlives_its_terminal_and_is_attached_again() {
     // A private session base, so other tests' sessions are not listed.
@@ -420,6 +438,7 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
+    let _stop = StopSessions(runtime.clone());
     let export = tempdir("sessions-export");
     let env = [("XDG_RUNTIME_DIR", runtime.to_str().unwrap())];
     let args = [
@@ -469,6 +488,5 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
         processes_with(export.to_str().unwrap()),
         Vec::<String>::new()
     );
-    let _ = std::fs::remove_dir_all(&runtime);
     let _ = std::fs::remove_dir_all(&export);
 }

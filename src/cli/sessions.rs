@@ -125,6 +125,22 @@ pub fn stop_session(args: &StopArgs) -> Result<ExitCode> {
     let sessions = list()?;
     let session = find(&sessions, args.id.as_deref())?;
     stop(&session.dir, STOP_TIMEOUT)?;
+    // The server closes the connection, then removes its directory and
+    // exits: wait for both (briefly) so that "stopped" means gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let server_alive = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", session.info.pid)).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    while (session.dir.exists() || server_alive()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     if session.dir.exists() {
         bail!(
             "session {} stopped but its directory {} is still there",

@@ -29,9 +29,14 @@ pub fn session_id(dir: &Path) -> Option<String> {
 }
 
 /// Every session of this user with a server, oldest first. Directories
-/// that are not ours, not private, or not a server's are skipped.
+/// that are not ours, not private, or not a server's are skipped; those of
+/// servers that died (killed, out of memory) are removed first, as every
+/// stale session is.
 pub fn list() -> Result<Vec<Listed>> {
-    list_in(&default_base_dir()?)
+    let base = default_base_dir()?;
+    // Best effort: a base that cannot be cleaned is still listed.
+    let _ = crate::ipc::session::clean_stale_sessions(&base);
+    list_in(&base)
 }
 
 /// [`list`] under `base`.

@@ -281,6 +281,9 @@ impl Hub {
 
     /// Sends `update` to attached clients (all but `except`).
     fn broadcast(&self, update: &Update, except: Option<u64>) {
+        if self.attached() == 0 {
+            return;
+        }
         let line: Arc<str> = to_line(&ServerMsg::Update {
             update: update.clone(),
         })
