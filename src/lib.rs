@@ -1,14 +1,12 @@
 //! speedbump: find the Python code that limits a program's throughput by
 //! slowing chosen functions on purpose and measuring the drop.
 //!
-//! The modules below `pattern`, `units` and `ipc` are the shared core: they
-//! build without the command-line dependencies because the hook crate links
-//! them into the target Python process. See ARCHITECTURE.md.
+//! `ipc`, `pattern`, `totals` and `units` are the shared core: they live in
+//! the `speedbump-core` crate (core/), which the hook links into the target
+//! Python process without any command-line dependency, and are re-exported
+//! here so `speedbump::ipc::...` keeps working. See ARCHITECTURE.md.
 
-pub mod ipc;
-pub mod pattern;
-pub mod totals;
-pub mod units;
+pub use speedbump_core::{ipc, pattern, totals, units};
 
 #[cfg(feature = "cli")]
 pub mod analysis;

@@ -3,8 +3,8 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
-use speedbump::pattern::PatternSet;
+use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
+use speedbump_core::pattern::PatternSet;
 
 use crate::callable::new_callback;
 use crate::callbacks::{on_call_event, on_code_event, on_return_event};

@@ -14,7 +14,7 @@ use std::ffi::CString;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use speedbump::ipc::{FunctionSlot, PatternSlot};
+use speedbump_core::ipc::{FunctionSlot, PatternSlot};
 
 use crate::clock::monotonic_ns;
 use crate::gil::GilCell;

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlReader, control_path};
+use speedbump_core::ipc::{ControlReader, control_path};
 
 use crate::failure::say;
 use crate::settings::{self, Settings};

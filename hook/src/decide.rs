@@ -4,7 +4,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use speedbump::ipc::FunctionKind;
+use speedbump_core::ipc::FunctionKind;
 
 unsafe extern "C" {
     /// Bound methods' type (`types.MethodType`); pyo3-ffi does not declare it.

@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use serde::Serialize;
-use speedbump::ipc::FunctionKind;
-use speedbump::pattern::suggest_relaxation;
-use speedbump::totals::{Counts, RunTotals, collect_session};
-use speedbump::units::{format_count, format_ns};
+use speedbump_core::ipc::FunctionKind;
+use speedbump_core::pattern::suggest_relaxation;
+use speedbump_core::totals::{Counts, RunTotals, collect_session};
+use speedbump_core::units::{format_count, format_ns};
 
 use crate::config::Config;
 use crate::failure::say;
@@ -41,7 +41,7 @@ pub fn at_exit(hook: &mut Hook) {
         ));
     }
     hook.stats.close_files();
-    let _ = speedbump::ipc::remove_session_dir(&hook.session_dir);
+    let _ = speedbump_core::ipc::remove_session_dir(&hook.session_dir);
 }
 
 fn summary_line(config: &Config, totals: &RunTotals) -> String {

@@ -15,7 +15,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pyo3::ffi;
-use speedbump::ipc::{FunctionSlot, PatternSlot, ProgressSlot};
+use speedbump_core::ipc::{FunctionSlot, PatternSlot, ProgressSlot};
 
 use crate::clock::{monotonic_ns, spin_until};
 use crate::gil::GilCell;

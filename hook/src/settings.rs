@@ -3,8 +3,8 @@
 //! applying them to a running process.
 
 use pyo3::prelude::*;
-use speedbump::ipc::{ControlSettings, control_flags};
-use speedbump::pattern::{Pattern, PatternSet, parse_pattern};
+use speedbump_core::ipc::{ControlSettings, control_flags};
+use speedbump_core::pattern::{Pattern, PatternSet, parse_pattern};
 
 use crate::calibrate;
 use crate::config::Config;

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use speedbump::pattern::{Pattern, PatternSet};
+use speedbump_core::pattern::{Pattern, PatternSet};
 
-use speedbump::ipc::ControlReader;
+use speedbump_core::ipc::ControlReader;
 
 use crate::config::Config;
 use crate::gil::GilCell;

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use speedbump::ipc::{
+use speedbump_core::ipc::{
     Capacities, FunctionId, FunctionKind, PatternId, ProcessInfo, ProgressId, SegmentWriter,
     ensure_session_dir, segment_path,
 };
-use speedbump::pattern::PatternSet;
+use speedbump_core::pattern::PatternSet;
 
 use crate::failure::say_once;
 use crate::hot::HOT;

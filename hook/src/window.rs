@@ -24,9 +24,9 @@ impl ProcessStart {
         let pid = std::process::id();
         let now_mono = monotonic_ns();
         let now_boot = boottime_ns();
-        let ticks = speedbump::ipc::process_start_ticks(pid).unwrap_or(0);
-        let tick_ns = speedbump::ipc::boottime_ns_from_ticks(1).max(1);
-        let recorded_boot = speedbump::ipc::boottime_ns_from_ticks(ticks);
+        let ticks = speedbump_core::ipc::process_start_ticks(pid).unwrap_or(0);
+        let tick_ns = speedbump_core::ipc::boottime_ns_from_ticks(1).max(1);
+        let recorded_boot = speedbump_core::ipc::boottime_ns_from_ticks(ticks);
         let boot = if ticks == 0 {
             now_boot
         } else {

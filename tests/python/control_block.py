@@ -1,4 +1,4 @@
-"""A minimal writer of speedbump's control block (src/ipc/control.rs), so the
+"""A minimal writer of speedbump's control block (core/src/ipc/control.rs), so the
 hook's live control can be tested without the launcher. The layout here must
 follow control.rs; a drift fails these tests."""
 

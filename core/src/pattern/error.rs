@@ -33,7 +33,7 @@ const TAB_WIDTH: usize = 4;
 impl PatternError {
     /// An error at byte `offset` of `line_text` (an offset that is not a
     /// character boundary is counted up to the previous boundary).
-    pub(crate) fn at(
+    pub fn at(
         source: &str,
         line: u32,
         line_text: &str,
