@@ -141,11 +141,12 @@ fn clients_share_updates_one_controls_and_a_late_one_gets_the_whole_state() {
 
     // The watcher may not send commands, and is told why.
     b.engine.commands.send(sweep()).unwrap();
-    let refused = until(&b.engine.updates, |u| matches!(u, Update::Warning(_)));
-    let Some(Update::Warning(why)) = refused.last() else {
+    let refused = until(&b.engine.updates, |u| matches!(u, Update::Refused { .. }));
+    let Some(Update::Refused { command, reason }) = refused.last() else {
         unreachable!()
     };
-    assert!(why.contains("another terminal has control"), "{why}");
+    assert_eq!(command, &sweep());
+    assert!(reason.contains("another terminal has control"), "{reason}");
 
     a.engine.commands.send(sweep()).unwrap();
     let by_a = until(&a.engine.updates, is_sweep_done);
@@ -264,4 +265,38 @@ fn sessions_are_listed_queried_and_stopped() {
     let updates = until(&a.engine.updates, |u| matches!(u, Update::Finished { .. }));
     assert!(!updates.is_empty());
     running.server.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_refused_front_end_shows_what_really_runs() {
+    use speedbump::engine::experiment::ExperimentKind;
+    use speedbump::tui::msg::Effect;
+    use speedbump::tui::state::experiments::Running;
+    let export = common::private_dir("server-refused");
+    let mut state = State::new(options(export.path()), Theme::resolve(None, true).unwrap());
+    let refused = |command| {
+        Msg::Engine(Update::Refused {
+            command,
+            reason: "another terminal has control".into(),
+        })
+    };
+    state.running = Some(Running {
+        kind: ExperimentKind::Sweep,
+        spent_s: 0.0,
+        budget_s: 20.0,
+        pairs: 0,
+        cancelling: false,
+        started_unix_s: 0.0,
+    });
+    state.update(refused(sweep()));
+    assert!(state.running.is_none(), "the refused sweep did not start");
+    assert!(state.notice.as_ref().unwrap().text.contains("has control"));
+    // q on a watcher: leaves, the session runs on.
+    assert_eq!(
+        state.quit(),
+        [Effect::Engine(Command::Shutdown)],
+        "it asks first"
+    );
+    assert_eq!(state.update(refused(Command::Shutdown)), [Effect::Quit]);
+    assert!(state.detached);
 }

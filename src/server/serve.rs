@@ -401,16 +401,15 @@ impl Hub {
         if self.controller != Some(id) {
             let reason = if self.controller.is_some() {
                 "another terminal has control of this session; this one only watches \
-                 (d detaches; the controlling terminal's q stops it)"
+                 (q or d leave it running; `speedbump stop` ends it)"
             } else {
                 "only an attached terminal can send commands"
             };
-            self.send(
-                id,
-                &ServerMsg::Refused {
-                    reason: reason.into(),
-                },
-            );
+            let update = Update::Refused {
+                command,
+                reason: reason.into(),
+            };
+            self.send(id, &ServerMsg::Update { update });
             return;
         }
         if command == Command::Shutdown {

@@ -222,6 +222,14 @@ pub enum Update {
     /// clients, and replayed to clients that attach later, so every client
     /// knows what runs; the engine itself never sends it).
     Accepted(Command),
+    /// The session server did not pass this front end's command on (another
+    /// front end has control), and why; the engine itself never sends it.
+    Refused {
+        /// The command refused.
+        command: Command,
+        /// Words for the user.
+        reason: String,
+    },
     /// The engine thread ended (after `Shutdown`, or a fatal error).
     Finished {
         /// Why, when it was an error.

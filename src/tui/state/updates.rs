@@ -159,6 +159,28 @@ impl State {
                 self.workload.exit = Some(exit);
             }
             Update::Accepted(command) => self.adopt(command),
+            Update::Refused { command, reason } => {
+                self.say(Tone::Warn, reason);
+                match command {
+                    // Only watching: `q` leaves without stopping anything.
+                    Command::Shutdown => {
+                        self.quitting = false;
+                        return self.detach();
+                    }
+                    Command::Cancel => {
+                        if let Some(running) = &mut self.running {
+                            running.cancelling = false;
+                        }
+                    }
+                    // The experiment this front end marked as started
+                    // did not start.
+                    Command::Census { .. } | Command::Sweep { .. } | Command::Rank { .. } => {
+                        self.running = None;
+                        self.pending_rank = None;
+                    }
+                    _ => {}
+                }
+            }
             Update::Finished { error } => {
                 self.running = None;
                 if let Some(e) = &error {
