@@ -18,9 +18,11 @@ for live throughput on screen and for the start-up census, presses `d`
   replay of the server's state drawn), then `d`; the median and the worst.
 
 Then `speedbump stop` and a check that no process of the session is left.
-Cases: the fake engine (`--demo-fake`, no Python workload) and, when this
-Python has speedbump, the real engine on examples/asyncio_server.py (its
-own CPU is not counted: it is another process).
+Cases: the fake engine (`--demo-fake`, no Python workload; its simulated
+workload runs inside the server, so its CPU is not the server's idle cost)
+and, when this Python has speedbump, the real engine on
+examples/asyncio_server.py (its own CPU is not counted: it is another
+process). The CPU bar applies to the real engine.
 """
 
 import fcntl
@@ -38,14 +40,11 @@ import termios
 import time
 from pathlib import Path
 
+# The binary and the CPU reading are tui_bench's (same directory).
+from tui_bench import SPEEDBUMP, cpu_s
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-SPEEDBUMP = (
-    os.environ.get("SPEEDBUMP_BIN")
-    or (str(Path(PYTHON).parent / "speedbump") if (Path(PYTHON).parent / "speedbump").exists() else None)
-    or shutil.which("speedbump")
-    or str(ROOT / "target" / "debug" / "speedbump")
-)
 QUICK = "--quick" in sys.argv
 SECONDS = 8.0 if QUICK else 20.0
 ATTACHES = 3 if QUICK else 5
@@ -54,13 +53,7 @@ for i, arg in enumerate(sys.argv):
         SECONDS = float(sys.argv[i + 1])
     if arg == "--attaches" and i + 1 < len(sys.argv):
         ATTACHES = int(sys.argv[i + 1])
-TICKS = os.sysconf("SC_CLK_TCK")
 PATIENCE = 60.0
-
-
-def cpu_s(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class Term:
@@ -122,11 +115,17 @@ def case(name, args, marker, env):
     first.wait_for("functions seen")
     first.key("d")
     first.wait_exit()
-    sessions = [json.loads(line) for line in speedbump(env, "sessions", "--json").splitlines()]
-    assert len(sessions) == 1, sessions
+    # Idle: the start-up census over, nobody attached.
+    end = time.monotonic() + PATIENCE
+    while True:
+        sessions = [json.loads(line) for line in speedbump(env, "sessions", "--json").splitlines()]
+        assert len(sessions) == 1, sessions
+        state = sessions[0]["status"]["state"]
+        if state == "lingering" or time.monotonic() > end:
+            break
+        time.sleep(0.5)
     server = sessions[0]["pid"]
-    time.sleep(2.0)
-    state = sessions[0]["status"]["state"]
+    time.sleep(1.0)
     before, t0 = cpu_s(server), time.monotonic()
     time.sleep(SECONDS)
     idle_cpu = 100.0 * (cpu_s(server) - before) / (time.monotonic() - t0)
@@ -176,7 +175,11 @@ def main():
     print(" | ".join(keys))
     for row in rows:
         print(" | ".join(str(row[k]) for k in keys))
-    bad = [r for r in rows if r["idle server CPU %"] >= 1.0 or r["attach worst s"] > 1.0 or r["left after stop"]]
+    # The CPU bar is the real engine's: the fake engine's simulated workload
+    # runs inside the server (a 50 Hz simulation loop), a real one does not.
+    bad = [r for r in rows
+           if (r["idle server CPU %"] >= 1.0 and r["case"] != "fake engine")
+           or r["attach worst s"] > 1.0 or r["left after stop"]]
     sys.exit(1 if bad else 0)
 
 

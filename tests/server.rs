@@ -101,6 +101,13 @@ fn is_sweep_done(u: &Update) -> bool {
     matches!(u, Update::SweepDone(_))
 }
 
+fn census() -> Command {
+    Command::Census {
+        patterns: vec!["*:*".into()],
+        window_s: 1.0,
+    }
+}
+
 fn sweep() -> Command {
     Command::Sweep {
         patterns: vec!["*:*".into()],
@@ -123,13 +130,7 @@ fn clients_share_updates_one_controls_and_a_late_one_gets_the_whole_state() {
         Update::Started { .. }
     ));
 
-    a.engine
-        .commands
-        .send(Command::Census {
-            patterns: vec!["*:*".into()],
-            window_s: 1.0,
-        })
-        .unwrap();
+    a.engine.commands.send(census()).unwrap();
     let seen_by_b = until(&b.engine.updates, is_census_done);
     assert!(
         seen_by_b
@@ -201,13 +202,7 @@ fn clients_share_updates_one_controls_and_a_late_one_gets_the_whole_state() {
 fn a_running_experiment_is_replayed_and_followed() {
     let running = start(Duration::from_secs(600));
     let a = attach(&running.dir).unwrap();
-    a.engine
-        .commands
-        .send(Command::Census {
-            patterns: vec!["*:*".into()],
-            window_s: 1.0,
-        })
-        .unwrap();
+    a.engine.commands.send(census()).unwrap();
     until(&a.engine.updates, is_census_done);
     a.engine.commands.send(sweep()).unwrap();
     until(&a.engine.updates, |u| {
@@ -280,14 +275,7 @@ fn a_refused_front_end_shows_what_really_runs() {
             reason: "another terminal has control".into(),
         })
     };
-    state.running = Some(Running {
-        kind: ExperimentKind::Sweep,
-        spent_s: 0.0,
-        budget_s: 20.0,
-        pairs: 0,
-        cancelling: false,
-        started_unix_s: 0.0,
-    });
+    state.running = Some(Running::new(ExperimentKind::Sweep, 20.0));
     state.update(refused(sweep()));
     assert!(state.running.is_none(), "the refused sweep did not start");
     assert!(state.notice.as_ref().unwrap().text.contains("has control"));

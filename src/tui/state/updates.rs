@@ -240,14 +240,7 @@ impl State {
             }
             _ => return,
         };
-        self.running = Some(Running {
-            kind,
-            spent_s: 0.0,
-            budget_s,
-            pairs: 0,
-            cancelling: false,
-            started_unix_s: now_unix_s(),
-        });
+        self.running = Some(Running::new(kind, budget_s));
     }
 
     /// Keeps a finished experiment for results.json.
@@ -311,14 +304,7 @@ impl State {
         if self.busy() {
             return Vec::new();
         }
-        self.running = Some(Running {
-            kind,
-            spent_s: 0.0,
-            budget_s,
-            pairs: 0,
-            cancelling: false,
-            started_unix_s: now_unix_s(),
-        });
+        self.running = Some(Running::new(kind, budget_s));
         vec![Effect::Engine(command)]
     }
 
