@@ -288,3 +288,39 @@ fn a_refused_front_end_shows_what_really_runs() {
     assert_eq!(state.update(refused(Command::Shutdown)), [Effect::Quit]);
     assert!(state.detached);
 }
+
+#[test]
+fn bad_clients_are_refused_and_the_server_serves_on() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::net::UnixStream;
+    let running = start(Duration::from_secs(600));
+    let socket = running.dir.join("server.sock");
+    // Another protocol version: refused with words, then closed.
+    let mut old = UnixStream::connect(&socket).unwrap();
+    old.set_read_timeout(Some(WAIT)).unwrap();
+    old.write_all(b"{\"type\":\"hello\",\"version\":999,\"role\":\"attach\"}\n")
+        .unwrap();
+    let mut answer = String::new();
+    BufReader::new(&old).read_line(&mut answer).unwrap();
+    assert!(
+        answer.contains("refused") && answer.contains("protocol 1"),
+        "{answer}"
+    );
+    // A line without end: disconnected after the limit, nothing else.
+    let mut flood = UnixStream::connect(&socket).unwrap();
+    flood.set_read_timeout(Some(WAIT)).unwrap();
+    let chunk = vec![b'x'; 64 << 10];
+    for _ in 0..((2 << 20) / chunk.len()) {
+        if flood.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let mut rest = Vec::new();
+    let _ = flood.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    // The session still answers.
+    let a = attach(&running.dir).unwrap();
+    assert!(a.control);
+    stop(&running.dir, WAIT).unwrap();
+    running.server.join().unwrap().unwrap();
+}

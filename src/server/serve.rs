@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -29,8 +29,8 @@ use crate::tui::state::State;
 
 use super::replay::Replay;
 use super::wire::{
-    ClientMsg, INFO_NAME, PROTOCOL_VERSION, RESULTS_NAME, Role, SOCKET_NAME, ServerMsg,
-    SessionInfo, SessionStatus, to_line,
+    ClientMsg, INFO_NAME, MAX_CLIENT_LINE, PROTOCOL_VERSION, RESULTS_NAME, Role, SOCKET_NAME,
+    ServerMsg, SessionInfo, SessionStatus, to_line,
 };
 
 /// A bound, not yet running server.
@@ -259,8 +259,11 @@ impl Hub {
             let mut line = String::new();
             loop {
                 line.clear();
-                match reader.read_line(&mut line).await {
+                let mut limited = (&mut reader).take(MAX_CLIENT_LINE);
+                match limited.read_line(&mut line).await {
+                    // End, error, or a line too long (or cut by the end).
                     Ok(0) | Err(_) => break,
+                    Ok(_) if !line.ends_with('\n') => break,
                     Ok(_) => {
                         if events.send(Event::Line(id, line.clone())).is_err() {
                             return;

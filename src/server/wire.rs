@@ -26,9 +26,9 @@ pub const INFO_NAME: &str = "server.json";
 /// after each experiment.
 pub const RESULTS_NAME: &str = "results.json";
 
-/// Longest line either side accepts (a census of a large program is a few
-/// MB of JSON).
-pub const MAX_LINE: usize = 64 << 20;
+/// Longest line the server accepts from a client (commands are small; a
+/// rank command with many candidates is a few kB). Longer: disconnected.
+pub const MAX_CLIENT_LINE: u64 = 1 << 20;
 
 /// What a session is, as listed and as sent to attaching clients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
