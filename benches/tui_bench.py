@@ -14,7 +14,8 @@ including the engine's in-process sampling thread):
 - bandwidth: bytes the TUI wrote to the terminal per second (what an SSH
   session carries).
 
-Two cases: the fake engine (`--demo-fake`: no workload, the TUI alone) and,
+Two cases: `--demo-fake` (the experiment engine on the simulated workload,
+in-process: no workload process) and,
 when this Python has speedbump, the real engine on examples/pipeline.py
 (python-bound regime; the workload's own CPU is not counted: it is another
 process). Prints a table; the figures go to docs/tui.md.

@@ -13,7 +13,11 @@ pub mod analysis;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cli")]
-pub mod engine;
+pub mod experiment;
+#[cfg(feature = "cli")]
+pub mod live;
+#[cfg(feature = "cli")]
+pub mod report;
 #[cfg(feature = "tui")]
 pub mod server;
 #[cfg(feature = "tui")]

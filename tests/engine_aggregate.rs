@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use speedbump::engine::aggregate::{Aggregator, ProcessKey, ProcessMeta, ProcessStatus, RateBasis};
 use speedbump::ipc::{
     FunctionId, FunctionKind, FunctionSample, PatternId, PatternSample, ProgressId, ProgressSample,
     Sample, flags,
 };
+use speedbump::live::aggregate::{Aggregator, ProcessKey, ProcessMeta, ProcessStatus, RateBasis};
 
 fn key(pid: u32) -> ProcessKey {
     ProcessKey { pid, start: 7 }

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use speedbump::engine::aggregate::{Aggregator, ProcessKey, ProcessStatus, RateBasis};
-use speedbump::engine::sampler::SegmentSet;
 use speedbump::ipc::procfs::{current_pid, current_uid, process_start_ticks};
 use speedbump::ipc::{Capacities, FunctionKind, ProcessInfo, SegmentWriter, segment_path};
+use speedbump::live::aggregate::{Aggregator, ProcessKey, ProcessStatus, RateBasis};
+use speedbump::live::sampler::SegmentSet;
 
 fn small() -> Capacities {
     Capacities {

@@ -12,16 +12,16 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use speedbump::engine::output::{OutputSink, Stream};
-use speedbump::engine::progress::{RegexKind, RegexProgress};
-use speedbump::engine::snapshot::SourceKind;
-use speedbump::engine::watchdog::Watchdog;
-use speedbump::engine::{
-    Event, EventSink, HookSource, LiveSession, LiveSettings, SessionConfig, StopReason,
-};
 use speedbump::ipc::procfs::{current_uid, process_start_ticks};
 use speedbump::ipc::{
     Capacities, ControlReader, FunctionKind, ProcessInfo, SegmentWriter, control_path, segment_path,
+};
+use speedbump::live::output::{OutputSink, Stream};
+use speedbump::live::progress::{RegexKind, RegexProgress};
+use speedbump::live::snapshot::SourceKind;
+use speedbump::live::watchdog::Watchdog;
+use speedbump::live::{
+    Event, EventSink, HookSource, LiveSession, LiveSettings, SessionConfig, StopReason,
 };
 
 const SPEEDBUMP: &str = env!("CARGO_BIN_EXE_speedbump");
@@ -283,7 +283,7 @@ fn stop_escalates_to_kill_for_a_workload_that_ignores_sigint() {
     let summary = session.finish().unwrap();
     assert!(summary.exit.interrupted);
     assert_eq!(summary.exit.signal_name.as_deref(), Some("SIGKILL"));
-    assert!(!speedbump::engine::launch::group_alive(pid));
+    assert!(!speedbump::live::launch::group_alive(pid));
     assert!(sessions_left(base.path()).is_empty());
 }
 
@@ -299,10 +299,10 @@ fn dropping_a_session_kills_the_workload_and_removes_the_directory() {
     let pid = session.pid();
     drop(session);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while speedbump::engine::launch::group_alive(pid) && Instant::now() < deadline {
+    while speedbump::live::launch::group_alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!speedbump::engine::launch::group_alive(pid));
+    assert!(!speedbump::live::launch::group_alive(pid));
     assert!(sessions_left(base.path()).is_empty());
 }
 

@@ -1,5 +1,5 @@
 //! The experiment engine end to end on simulated workloads with known
-//! answers (engine::experiment::fake), through the same commands and
+//! answers (experiment::fake), through the same commands and
 //! updates a front end uses: ranking order, every shape, the stop rule and
 //! the budget, cancellation, restart-mode accounting, the switch from live
 //! to restart mode, crashes, and discovery (census → tree → candidates).
@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
-use speedbump::engine::experiment::auto::AutoTarget;
-use speedbump::engine::experiment::census::candidates_under;
-use speedbump::engine::experiment::fake::{FakeTarget, FakeWorkload};
-use speedbump::engine::experiment::{
+use speedbump::experiment::auto::AutoTarget;
+use speedbump::experiment::census::candidates_under;
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
+use speedbump::experiment::{
     CensusResult, Command, EngineHandle, EngineOptions, ExperimentConfig, Mode, RankResult,
     SweepResult, Target, Update, spawn_on,
 };
@@ -360,8 +360,8 @@ fn same_seed_same_result() {
 
 #[test]
 fn cancel_keeps_the_pairs_measured_so_far() {
-    let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8);
-    target.pace = Some(Duration::from_millis(20));
+    let target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 8)
+        .paced(Pace::PerWindow(Duration::from_millis(20)));
     let engine = start(target, 8);
     engine
         .commands

@@ -5,18 +5,18 @@
 use std::sync::Arc;
 
 use speedbump::analysis::Candidate;
-use speedbump::engine::experiment::census::{candidates_under, run_census};
-use speedbump::engine::experiment::context::Context;
-use speedbump::engine::experiment::fake::{FakeTarget, FakeWorkload};
-use speedbump::engine::experiment::rank::{RankRequest, run_rank};
-use speedbump::engine::experiment::report::csv::{COLUMNS, to_csv};
-use speedbump::engine::experiment::report::markdown::{plots, render};
-use speedbump::engine::experiment::report::svg::{rank_svg, sweep_svg};
-use speedbump::engine::experiment::results::{ExperimentRecord, ResultsFile, SCHEMA};
-use speedbump::engine::experiment::sweep::{SweepRequest, run_sweep};
-use speedbump::engine::experiment::{
+use speedbump::experiment::census::{candidates_under, run_census};
+use speedbump::experiment::context::Context;
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload};
+use speedbump::experiment::rank::{RankRequest, run_rank};
+use speedbump::experiment::results::{ExperimentRecord, ResultsFile, SCHEMA};
+use speedbump::experiment::sweep::{SweepRequest, run_sweep};
+use speedbump::experiment::{
     Cancel, EngineOptions, ExperimentConfig, ExperimentKind, Mode, UpdateSink,
 };
+use speedbump::report::csv::{COLUMNS, to_csv};
+use speedbump::report::markdown::{plots, render};
+use speedbump::report::svg::{rank_svg, sweep_svg};
 
 fn record(kind: ExperimentKind) -> ExperimentRecord {
     ExperimentRecord {

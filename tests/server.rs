@@ -10,8 +10,8 @@ use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use speedbump::engine::experiment::fake::{FakeTarget, FakeWorkload};
-use speedbump::engine::experiment::{
+use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
+use speedbump::experiment::{
     Command, EngineOptions, ExperimentConfig, Mode, Target, Update, spawn_on,
 };
 use speedbump::ipc::Session;
@@ -52,9 +52,9 @@ fn start(linger: Duration) -> Running {
         ..ExperimentConfig::new(vec!["fake".into()])
     };
     let engine = spawn_on(config, EngineOptions::default(), |_| {
-        let mut target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 3);
         // Real time per window, so a sweep is still running when asked.
-        target.pace = Some(Duration::from_millis(5));
+        let target = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 3)
+            .paced(Pace::PerWindow(Duration::from_millis(5)));
         Ok(Box::new(target) as Box<dyn Target>)
     })
     .unwrap();
@@ -264,7 +264,7 @@ fn sessions_are_listed_queried_and_stopped() {
 
 #[test]
 fn a_refused_front_end_shows_what_really_runs() {
-    use speedbump::engine::experiment::ExperimentKind;
+    use speedbump::experiment::ExperimentKind;
     use speedbump::tui::msg::Effect;
     use speedbump::tui::state::experiments::Running;
     let export = common::private_dir("server-refused");

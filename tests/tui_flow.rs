@@ -1,8 +1,9 @@
-//! The TUI's state and loop against the fake engine's thread (the real
-//! protocol over channels, simulated time ×50): steps 1-5 at the keyboard
-//! from `*:*` down to the reference pipeline's critical function, the
-//! export, and the loop's redraw pacing and quitting. Waits are on
-//! conditions (with generous time-outs), never on fixed sleeps.
+//! The TUI's state and loop against the experiment engine on the simulated
+//! workload (`tui::fake`: the real runner, sweeps and rankings over the
+//! fake target, simulated time ×50 on the wall clock): steps 1-5 at the
+//! keyboard from `*:*` down to the reference pipeline's critical function,
+//! the export, a crash, and the loop's redraw pacing and quitting. Waits
+//! are on conditions (with generous time-outs), never on fixed sleeps.
 
 #![cfg(feature = "tui")]
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use speedbump::engine::experiment::{Command, EngineHandle};
+use speedbump::experiment::{Command, EngineHandle};
 use speedbump::tui::fake::{self, FakeOptions};
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme, Timing, app};
 
@@ -36,7 +37,7 @@ impl Driver {
         );
         Driver {
             state,
-            engine: fake::spawn(options),
+            engine: fake::spawn(options).unwrap(),
             quit: false,
         }
     }
@@ -142,7 +143,7 @@ fn keyboard_from_everything_to_the_critical_function_and_the_report() {
         );
     }
     let json = std::fs::read_to_string(dir.join("results.json")).unwrap();
-    let file = speedbump::engine::experiment::results::ResultsFile::parse(&dir, &json).unwrap();
+    let file = speedbump::experiment::results::ResultsFile::parse(&dir, &json).unwrap();
     assert_eq!(file.experiments.len(), 4, "census, sweep, two rankings");
     // q: the engine stops the workload, then the app leaves.
     d.key(KeyCode::Char('q'));
@@ -171,6 +172,15 @@ fn cancel_keeps_a_partial_result_and_a_crash_is_reported() {
     d.until("the partial sweep", |s| s.sweep.result.is_some());
     assert!(d.state.sweep.result.as_ref().unwrap().partial);
     assert!(d.state.running.is_none());
+    // The workload crashes while idle: its output says so; the engine
+    // learns it at the next experiment, which ends at once.
+    d.until("the traceback", |s| {
+        s.output
+            .lines
+            .iter()
+            .any(|(line, _)| line.contains("BrokenPipeError"))
+    });
+    d.key(KeyCode::Enter);
     d.until("the crash", |s| s.workload.exit.is_some());
     let exit = d.state.workload.exit.clone().unwrap();
     assert_eq!(exit.status, Some(1));
@@ -179,7 +189,11 @@ fn cancel_keeps_a_partial_result_and_a_crash_is_reported() {
             .iter()
             .any(|l| l.contains("BrokenPipeError"))
     );
-    assert_eq!(d.state.results.sweeps.len(), 1, "results so far are kept");
+    d.until("the second sweep's end", |s| s.running.is_none());
+    assert!(
+        d.state.results.sweeps.first().is_some_and(|s| s.partial),
+        "results so far are kept"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -188,7 +202,8 @@ fn the_loop_paces_redraws_and_quits_through_the_engine() {
     let engine = fake::spawn(FakeOptions {
         live_interval: Duration::from_millis(20),
         ..FakeOptions::default()
-    });
+    })
+    .unwrap();
     let (tx, rx) = mpsc::channel();
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let state = State::new(Options::default(), Theme::monochrome());

@@ -1,6 +1,8 @@
 //! Every view of `speedbump tui` rendered against ratatui's TestBackend at
 //! fixed sizes (80×24, the smallest supported, and larger), fed scripted key
-//! presses and deterministic update frames from the fake engine's model.
+//! presses and the updates the experiment engine sends for the commands the
+//! TUI gives (`tui::fake::Script`: the real runner over the simulated
+//! workload on the virtual clock, so the frames are deterministic).
 //! Snapshots live in tests/snapshots/ (`cargo insta review` to update).
 
 #![cfg(feature = "tui")]
@@ -9,8 +11,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use speedbump::analysis::Candidate;
-use speedbump::engine::experiment::{Command, Update};
-use speedbump::tui::fake::script::Script;
+use speedbump::experiment::{Command, Update};
+use speedbump::tui::fake::{Script, first};
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme};
 
 fn screen(state: &State, width: u16, height: u16) -> String {
@@ -51,32 +53,55 @@ fn options() -> Options {
     }
 }
 
+/// The command of the only effect, sent to the engine: its updates.
+fn run(script: &mut Script, effects: Vec<Effect>) -> Vec<Update> {
+    match <[Effect; 1]>::try_from(effects) {
+        Ok([Effect::Engine(command)]) => script.run(command),
+        Ok(other) => panic!("expected an engine command, got {other:?}"),
+        Err(effects) => panic!("expected one engine command, got {effects:?}"),
+    }
+}
+
 /// The workload started, ran 12 s, printed lines; the census is done.
 fn started() -> (State, Script) {
+    started_on(Script::new(11))
+}
+
+fn started_on(mut script: Script) -> (State, Script) {
     let mut state = State::new(options(), Theme::monochrome());
-    let mut script = Script::new(11);
     let effects = state.update(Msg::Engine(script.started()));
     assert!(matches!(
         effects[..],
         [Effect::Engine(Command::Census { .. })]
     ));
-    let (output, live) = (script.output(6), script.live(0.0, 12.0));
-    feed(&mut state, output);
-    feed(&mut state, live);
-    let census = script.census();
-    feed(&mut state, vec![census]);
+    feed(&mut state, script.live(0.0, 12.0));
+    let census = run(&mut script, effects);
+    feed(&mut state, census);
     (state, script)
 }
 
-fn swept() -> (State, Script) {
-    let (mut state, mut script) = started();
-    key(&mut state, KeyCode::Char('1'));
-    let effects = key(&mut state, KeyCode::Enter);
+/// The progress update the engine sends after each pair.
+fn is_pair(u: &Update) -> bool {
+    matches!(u, Update::Progress { .. })
+}
+
+fn sweep_updates(state: &mut State, script: &mut Script) -> Vec<Update> {
+    key(state, KeyCode::Char('1'));
+    let effects = key(state, KeyCode::Enter);
     let Some(Effect::Engine(Command::Sweep { delays_ns, .. })) = effects.first() else {
         panic!("Enter in step 1 runs a sweep: {effects:?}");
     };
     assert_eq!(delays_ns, &[1_000, 10_000, 100_000]);
-    let updates = script.sweep(delays_ns, 4, true);
+    run(script, effects)
+}
+
+fn swept() -> (State, Script) {
+    swept_on(Script::new(11))
+}
+
+fn swept_on(script: Script) -> (State, Script) {
+    let (mut state, mut script) = started_on(script);
+    let updates = sweep_updates(&mut state, &mut script);
     feed(&mut state, updates);
     (state, script)
 }
@@ -91,8 +116,8 @@ fn rank_effect(effects: &[Effect]) -> Vec<Candidate> {
 fn ranked() -> (State, Script) {
     let (mut state, mut script) = swept();
     key(&mut state, KeyCode::Char('3'));
-    let candidates = rank_effect(&key(&mut state, KeyCode::Enter));
-    let updates = script.rank("*", &candidates, 100_000, 4, true);
+    let effects = key(&mut state, KeyCode::Enter);
+    let updates = run(&mut script, effects);
     feed(&mut state, updates);
     (state, script)
 }
@@ -103,7 +128,8 @@ fn drilled() -> (State, Script) {
     key(&mut state, KeyCode::Enter);
     assert_eq!(state.step, Step::DrillDown);
     assert_eq!(state.drill.cursor, "__main__");
-    let candidates = rank_effect(&key(&mut state, KeyCode::Char('r')));
+    let effects = key(&mut state, KeyCode::Char('r'));
+    let candidates = rank_effect(&effects);
     let labels: Vec<&str> = candidates.iter().map(|c| c.label.as_str()).collect();
     assert_eq!(
         labels,
@@ -113,7 +139,7 @@ fn drilled() -> (State, Script) {
             "__main__:launch"
         ]
     );
-    let updates = script.rank("__main__", &candidates, 100_000, 4, true);
+    let updates = run(&mut script, effects);
     feed(&mut state, updates);
     key(&mut state, KeyCode::Down);
     (state, script)
@@ -134,37 +160,38 @@ fn live_view_before_the_workload_starts() {
 
 #[test]
 fn crashed_workload_keeps_results_and_shows_its_end() {
-    let (mut state, _) = swept();
-    feed(
-        &mut state,
-        vec![
-            Update::Output {
-                line: "Traceback (most recent call last):".into(),
-                stderr: true,
-            },
-            Update::Output {
-                line: "ZeroDivisionError: division by zero".into(),
-                stderr: true,
-            },
+    // The sweep ends about 28 s into the run; the crash at 40 s cuts the
+    // ranking that follows.
+    let (mut state, mut script) = swept_on(Script::crashing(11, 40.0));
+    key(&mut state, KeyCode::Char('3'));
+    let effects = key(&mut state, KeyCode::Enter);
+    let updates = run(&mut script, effects);
+    assert!(
+        updates.iter().any(|u| matches!(
+            u,
             Update::WorkloadExited {
                 status: Some(1),
-                signal: None,
-                last_lines: vec![
-                    "Traceback (most recent call last):".into(),
-                    "ZeroDivisionError: division by zero".into(),
-                ],
-            },
-        ],
+                ..
+            }
+        )),
+        "{updates:?}"
     );
+    feed(&mut state, updates);
     key(&mut state, KeyCode::Char('0'));
     let text = screen(&state, 80, 24);
     assert!(text.contains("workload exited with status 1"), "{text}");
-    assert!(text.contains("ZeroDivisionError"), "{text}");
+    assert!(text.contains("BrokenPipeError"), "{text}");
     snap("live_crashed", &state, 80, 24);
     key(&mut state, KeyCode::Char('1'));
     assert!(
         screen(&state, 80, 24).contains("Verdict:"),
         "the sweep is kept"
+    );
+    key(&mut state, KeyCode::Char('3'));
+    let ranking = state.ranking("*").and_then(|r| r.result.clone());
+    assert!(
+        ranking.is_some_and(|r| r.partial),
+        "the partial ranking is kept"
     );
 }
 
@@ -174,10 +201,9 @@ fn impact_step() {
     key(&mut state, KeyCode::Right);
     assert_eq!(state.step, Step::Impact);
     snap("impact_idle", &state, 80, 24);
-    let effects = key(&mut state, KeyCode::Enter);
-    assert_eq!(effects.len(), 1);
-    let updates = script.sweep(&[1_000, 10_000, 100_000], 2, false);
-    feed(&mut state, updates);
+    let updates = sweep_updates(&mut state, &mut script);
+    // Two rounds of the three delays' pairs.
+    feed(&mut state, first(&updates, 6, is_pair));
     snap("impact_measuring", &state, 80, 24);
 }
 
@@ -203,12 +229,15 @@ fn subsystems_fill_in_as_evidence_arrives() {
     let (mut state, mut script) = swept();
     key(&mut state, KeyCode::Char('3'));
     snap("subsystems_census", &state, 80, 24);
-    let candidates = rank_effect(&key(&mut state, KeyCode::Enter));
-    let updates = script.rank("*", &candidates, 100_000, 1, false);
-    feed(&mut state, updates);
+    let effects = key(&mut state, KeyCode::Enter);
+    let candidates = rank_effect(&effects);
+    let updates = run(&mut script, effects);
+    // One pair per candidate so far.
+    let head = first(&updates, candidates.len(), is_pair);
+    let rest = updates[head.len()..].to_vec();
+    feed(&mut state, head);
     snap("subsystems_measuring", &state, 80, 24);
-    let updates = script.rank("*", &candidates, 100_000, 4, true);
-    feed(&mut state, updates);
+    feed(&mut state, rest);
     snap("subsystems_ranked", &state, 80, 24);
 }
 

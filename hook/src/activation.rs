@@ -14,9 +14,9 @@ use crate::exit;
 use crate::failure::say;
 use crate::hot::HOT;
 use crate::seen::SeenFunctions;
+use crate::segment::Stats;
 use crate::settings::{self, Events, Settings};
 use crate::state::{HOOK, Hook};
-use crate::stats::Stats;
 use crate::window::{ProcessStart, delay_window};
 
 /// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that

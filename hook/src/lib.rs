@@ -20,9 +20,9 @@ mod failure;
 mod gil;
 mod hot;
 mod seen;
+mod segment;
 mod settings;
 mod state;
-mod stats;
 mod window;
 
 use pyo3::prelude::*;

@@ -11,8 +11,8 @@ use speedbump_core::ipc::ControlReader;
 use crate::config::Config;
 use crate::gil::GilCell;
 use crate::seen::SeenFunctions;
+use crate::segment::Stats;
 use crate::settings::Events;
-use crate::stats::Stats;
 use crate::window::ProcessStart;
 
 pub struct Hook {

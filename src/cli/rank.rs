@@ -12,12 +12,12 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 
 use crate::analysis::{Candidate, NodeKind};
-use crate::engine::experiment::ExperimentKind;
-use crate::engine::experiment::RankResult;
-use crate::engine::experiment::census::{candidates_under, normalise_node};
-use crate::engine::experiment::report::text::{census_table, rank_lines, rank_table};
-use crate::engine::settings::set_lines;
+use crate::experiment::ExperimentKind;
+use crate::experiment::RankResult;
+use crate::experiment::census::{candidates_under, normalise_node};
+use crate::live::settings::set_lines;
 use crate::pattern::PatternSet;
+use crate::report::text::{census_table, rank_lines, rank_table};
 use crate::units::{format_ns, parse_duration_ns};
 
 use super::sweep::{Driver, ExperimentArgs, Outcome, parse_frequency, parse_seconds};

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, ValueEnum};
 
-use crate::engine::experiment::report::csv::to_csv;
-use crate::engine::experiment::report::markdown::{plots, render};
-use crate::engine::experiment::results::ResultsFile;
+use crate::experiment::results::ResultsFile;
+use crate::report::csv::to_csv;
+use crate::report::markdown::{plots, render};
 
 const AFTER_HELP: &str = "\
 Examples:

@@ -1,6 +1,6 @@
 //! `speedbump run [OPTIONS] -- COMMAND...`: run a command under the hook,
 //! show live throughput and hit counts, change settings on a schedule, and
-//! print a summary. A thin layer over [`crate::engine`]; see docs/run.md.
+//! print a summary. A thin layer over [`crate::live`]; see docs/run.md.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -15,17 +15,17 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
 
-use crate::engine::launch::{StdinMode, signal_group};
-use crate::engine::output::{OutputSink, Passthrough, Stream, write_all_lines};
-use crate::engine::progress::{RegexKind, RegexProgress};
-use crate::engine::schedule::{ControlCommand, Schedule, ScheduleCursor, parse_command};
-use crate::engine::settings::{
+use crate::live::launch::{StdinMode, signal_group};
+use crate::live::output::{OutputSink, Passthrough, Stream, write_all_lines};
+use crate::live::progress::{RegexKind, RegexProgress};
+use crate::live::settings::{
     DEFAULT_DELAY_NS, LiveSettings, normalise_pattern, normalise_progress_point, set_lines,
 };
-use crate::engine::text::{describe_apply, status_block, status_line, summary_text};
-use crate::engine::watchdog::run_watchdog;
-use crate::engine::{Event, EventSink, LiveSession, LiveSnapshot, SessionConfig, StopReason};
+use crate::live::settings_script::{ControlCommand, Schedule, ScheduleCursor, parse_command};
+use crate::live::watchdog::run_watchdog;
+use crate::live::{Event, EventSink, LiveSession, LiveSnapshot, SessionConfig, StopReason};
 use crate::pattern::PatternSet;
+use crate::report::live::{describe_apply, status_block, status_line, summary_text};
 use crate::units::{parse_duration_ns, parse_positive_count};
 
 const AFTER_HELP: &str = "\
@@ -214,11 +214,8 @@ fn detach(args: &RunArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "tui")]
 pub fn detached_engine(
     args: &RunArgs,
-) -> anyhow::Result<(
-    crate::engine::experiment::EngineHandle,
-    crate::tui::state::Options,
-)> {
-    use crate::engine::experiment::{Command, ExperimentConfig, Mode};
+) -> anyhow::Result<(crate::experiment::EngineHandle, crate::tui::state::Options)> {
+    use crate::experiment::{Command, ExperimentConfig, Mode};
     let plan = Plan::from_args(args)?;
     let command = args
         .command
@@ -253,7 +250,7 @@ pub fn detached_engine(
         progress,
         ..crate::tui::state::Options::default()
     };
-    let engine = crate::engine::experiment::spawn(config)?;
+    let engine = crate::experiment::spawn(config)?;
     if settings.has_includes() && settings.delay_ns > 0 {
         let _ = engine.commands.send(Command::Apply(settings));
     }

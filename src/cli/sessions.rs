@@ -63,7 +63,7 @@ fn status_of(session: &Listed) -> Option<SessionStatus> {
 /// Runs `speedbump sessions`.
 pub fn sessions(args: &SessionsArgs) -> Result<ExitCode> {
     let sessions = list()?;
-    let now = crate::engine::experiment::results::now_unix_s();
+    let now = crate::experiment::results::now_unix_s();
     if args.json {
         for session in &sessions {
             let value = serde_json::json!({

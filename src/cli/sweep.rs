@@ -2,7 +2,7 @@
 //! METHODOLOGY.md. Throughput against delay for one set of patterns (all of
 //! Python by default), its shape, the verdict "is Python the bottleneck",
 //! and what a faster Python would gain. A thin layer over
-//! [`crate::engine::experiment`]; see docs/experiments.md.
+//! [`crate::experiment`]; see docs/experiments.md.
 //!
 //! Also home of what `sweep` and `rank` share: the targeting, progress and
 //! experiment options ([`ExperimentArgs`]) and the [`Driver`] that runs the
@@ -18,8 +18,8 @@ use clap::Args;
 
 use crate::analysis::SweepPoint;
 use crate::analysis::extrapolate::predict_gain;
-use crate::engine::experiment::ExperimentKind;
-use crate::engine::experiment::report::text::{sweep_lines, sweep_table};
+use crate::experiment::ExperimentKind;
+use crate::report::text::{sweep_lines, sweep_table};
 
 pub use args::{ExperimentArgs, ModeArg};
 pub(crate) use args::{parse_delay, parse_frequency, parse_seconds};

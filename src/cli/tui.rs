@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
-use crate::engine::experiment::Mode;
-use crate::engine::experiment::protocol::ExperimentConfig;
-use crate::engine::settings::{load_target_file, normalise_pattern, normalise_progress_point};
+use crate::experiment::Mode;
+use crate::experiment::protocol::ExperimentConfig;
+use crate::live::settings::{load_target_file, normalise_pattern, normalise_progress_point};
 use crate::server::{process, registry};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
@@ -278,7 +278,6 @@ pub fn prepare(args: &TuiArgs) -> anyhow::Result<(Source, Options)> {
             precision: args.precision / 100.0,
             seed: args.seed,
             command: command.clone(),
-            mode: Mode::Live,
             ..FakeOptions::default()
         })
     } else {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::engine::experiment::{Command, EngineHandle, Update};
+use crate::experiment::{Command, EngineHandle, Update};
 
 use super::wire::{
     ClientMsg, PROTOCOL_VERSION, Role, SOCKET_NAME, ServerMsg, SessionInfo, read_msg, write_msg,

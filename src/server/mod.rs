@@ -3,7 +3,7 @@
 //!
 //! A server process owns the workload, the experiment engine and the
 //! results, and speaks the experiment protocol
-//! ([`crate::engine::experiment::protocol`]) to any number of clients over a
+//! ([`crate::experiment::protocol`]) to any number of clients over a
 //! Unix socket in its private session directory. The TUI is a client,
 //! whether it started the server or attached to it later.
 //!

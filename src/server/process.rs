@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::engine::experiment::EngineHandle;
-use crate::engine::experiment::results::now_unix_s;
+use crate::experiment::EngineHandle;
+use crate::experiment::results::now_unix_s;
 use crate::ipc::Session;
 use crate::tui::state::{Options, State};
 use crate::tui::theme::Theme;

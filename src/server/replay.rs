@@ -9,7 +9,7 @@
 //!   `SweepDone`/`RankDone` (which carries all of it) arrives;
 //! - the last [`MAX_OUTPUT`] output lines and [`MAX_WARNINGS`] warnings.
 
-use crate::engine::experiment::Update;
+use crate::experiment::Update;
 
 /// Output lines kept for replay.
 pub const MAX_OUTPUT: usize = 500;
@@ -73,7 +73,7 @@ impl Replay {
 mod tests {
     use super::*;
     use crate::analysis::Verdict;
-    use crate::engine::experiment::ExperimentKind;
+    use crate::experiment::ExperimentKind;
 
     fn progress(pairs: usize) -> Update {
         Update::Progress {
@@ -88,7 +88,7 @@ mod tests {
     fn superseded_updates_are_dropped_and_the_rest_kept_in_order() {
         let mut replay = Replay::default();
         replay.push(&Update::Started {
-            mode: crate::engine::experiment::Mode::Live,
+            mode: crate::experiment::Mode::Live,
             command: vec!["python".into()],
         });
         for i in 0..3 {

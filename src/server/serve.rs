@@ -23,7 +23,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use crate::engine::experiment::{Command, EngineHandle, Update};
+use crate::experiment::{Command, EngineHandle, Update};
 use crate::tui::msg::Msg;
 use crate::tui::state::State;
 

@@ -4,7 +4,7 @@
 //! versions differ), replays the session so far as `Update` lines, says
 //! [`ServerMsg::Replayed`], then streams updates as the engine sends them.
 //! The payloads are the experiment protocol's own types
-//! ([`crate::engine::experiment::protocol`]): the server adds no meaning.
+//! ([`crate::experiment::protocol`]): the server adds no meaning.
 //!
 //! Fields are only ever added; anything else bumps [`PROTOCOL_VERSION`].
 
@@ -12,7 +12,7 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::experiment::{Command, Update};
+use crate::experiment::{Command, Update};
 
 /// Version of this protocol; a client and a server of different versions
 /// refuse each other with a message that says which to use.
@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(back, msg);
         let update = ServerMsg::Update {
             update: Update::Progress {
-                kind: crate::engine::experiment::ExperimentKind::Rank,
+                kind: crate::experiment::ExperimentKind::Rank,
                 spent_s: 1.5,
                 budget_s: 60.0,
                 pairs: 3,

@@ -16,7 +16,7 @@ use anyhow::Result;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
-use crate::engine::experiment::{Command, EngineHandle};
+use crate::experiment::{Command, EngineHandle};
 
 use super::export;
 use super::msg::{Effect, Msg};
@@ -44,7 +44,7 @@ impl Default for Timing {
 }
 
 /// Forwards engine updates into the message channel, then `EngineGone`.
-fn forward_updates(updates: Receiver<crate::engine::experiment::Update>, tx: Sender<Msg>) {
+fn forward_updates(updates: Receiver<crate::experiment::Update>, tx: Sender<Msg>) {
     let _ = thread::Builder::new()
         .name("speedbump-tui-updates".into())
         .spawn(move || {

@@ -1,33 +1,28 @@
-//! Where the TUI's engine comes from: the real experiment engine, or the
-//! fake one (`--demo-fake`, tests). Integration with the real engine is the
-//! one call in [`real`].
+//! Where the TUI's engine comes from: the experiment engine on a real
+//! workload, or on the simulated one (`--demo-fake`, tests). Integration
+//! with the engine is the one call in [`connect`].
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::engine::experiment::EngineHandle;
-use crate::engine::experiment::protocol::ExperimentConfig;
+use crate::experiment::EngineHandle;
+use crate::experiment::protocol::ExperimentConfig;
 
 use super::fake::{self, FakeOptions};
 
-/// Which engine to run.
+/// Which workload the engine runs.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// The real engine on a real workload.
+    /// A real workload.
     Real(ExperimentConfig),
-    /// The fake engine on a simulated workload.
+    /// The simulated workload.
     Fake(FakeOptions),
 }
 
 /// Starts the engine.
 pub fn connect(source: Source) -> Result<EngineHandle> {
     match source {
-        Source::Real(config) => real(config),
-        Source::Fake(options) => Ok(fake::spawn(options)),
+        Source::Real(config) => crate::experiment::spawn(config),
+        Source::Fake(options) => fake::spawn(options),
     }
-}
-
-/// The real engine: launches the workload and runs commands on its thread.
-fn real(config: ExperimentConfig) -> Result<EngineHandle> {
-    use anyhow::Context;
-    crate::engine::experiment::spawn(config).context("cannot start the experiment engine")
+    .context("cannot start the experiment engine")
 }

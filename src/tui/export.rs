@@ -11,8 +11,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::engine::experiment::report::markdown::render;
-use crate::engine::experiment::results::ResultsFile;
+use crate::experiment::results::ResultsFile;
+use crate::report::markdown::render;
 
 use super::state::State;
 use super::views::report::findings;

@@ -4,7 +4,7 @@
 //! ([`state::State::update`]), pure views (`impl Widget for &State`), and a
 //! loop ([`app::run`]) that takes its terminal backend and its engine handle
 //! as arguments. The TUI never touches processes or shared memory: it
-//! speaks the engine protocol ([`crate::engine::experiment::protocol`]).
+//! speaks the engine protocol ([`crate::experiment::protocol`]).
 //!
 //! | module | concern |
 //! |---|---|
@@ -17,8 +17,8 @@
 //! | [`theme`] | themes by meaning, theme files, `NO_COLOR` |
 //! | [`format`] | numbers, intervals, bars |
 //! | [`export`] | report.md, results.json, SVG |
-//! | [`engine`] | the real engine or the fake one |
-//! | [`fake`] | the fake engine and its simulated workload |
+//! | [`engine`] | the engine on a real workload or the simulated one |
+//! | [`fake`] | the engine on a simulated workload (`--demo-fake`, tests) |
 //! | [`terminal`] | raw mode, alternate screen, restoring on every exit |
 
 pub mod app;
@@ -48,10 +48,7 @@ pub use theme::Theme;
 /// Runs the TUI on the real terminal with `engine` (a session server's
 /// client, see [`crate::server::attach`]), draws, returns when the user
 /// quits or detaches. The terminal is restored on every path.
-pub fn run_interactive(
-    engine: crate::engine::experiment::EngineHandle,
-    state: State,
-) -> Result<State> {
+pub fn run_interactive(engine: crate::experiment::EngineHandle, state: State) -> Result<State> {
     let (tx, rx) = mpsc::channel();
     app::spawn_signal_watcher(tx.clone())?;
     let (mut terminal, guard) = terminal::TerminalGuard::enter()?;

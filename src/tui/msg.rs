@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
-use crate::engine::experiment::{Command, Update};
+use crate::experiment::{Command, Update};
 
 /// Everything that can happen to the app. (`Engine` is large; boxing it
 /// would add an allocation per update for nothing: a few dozen a second.)

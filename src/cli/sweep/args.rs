@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::{Args, ValueEnum};
 
-use crate::engine::experiment::{EngineOptions, ExperimentConfig, Mode};
-use crate::engine::progress::RegexKind;
-use crate::engine::settings::{normalise_pattern, normalise_progress_point, set_lines};
+use crate::experiment::{EngineOptions, ExperimentConfig, Mode};
+use crate::live::progress::RegexKind;
+use crate::live::settings::{normalise_pattern, normalise_progress_point, set_lines};
 use crate::pattern::PatternSet;
 use crate::units::{parse_duration_ns, parse_positive_count};
 

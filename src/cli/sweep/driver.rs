@@ -13,12 +13,12 @@ use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::{Candidate, SweepPoint, Verdict};
-use crate::engine::experiment::report::text::{ratio, verdict_brief};
-use crate::engine::experiment::results::{ExperimentRecord, ResultsFile, now_unix_s};
-use crate::engine::experiment::{
+use crate::experiment::results::{ExperimentRecord, ResultsFile, now_unix_s};
+use crate::experiment::{
     CensusResult, Command, EngineHandle, ExperimentKind, RankResult, SweepResult, Update,
     spawn_with,
 };
+use crate::report::text::{ratio, verdict_brief};
 
 use super::args::ExperimentArgs;
 

@@ -3,8 +3,8 @@
 //! result (the report's content).
 
 use crate::analysis::{Candidate, Interval, RelativeThroughput, SweepPoint, Verdict};
-use crate::engine::experiment::results::ExperimentRecord;
-use crate::engine::experiment::{CensusResult, ExperimentKind, RankResult, SweepResult};
+use crate::experiment::results::ExperimentRecord;
+use crate::experiment::{CensusResult, ExperimentKind, RankResult, SweepResult};
 
 /// The experiment in flight (one at a time).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Running {
             budget_s,
             pairs: 0,
             cancelling: false,
-            started_unix_s: crate::engine::experiment::results::now_unix_s(),
+            started_unix_s: crate::experiment::results::now_unix_s(),
         }
     }
 }

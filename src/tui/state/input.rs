@@ -3,9 +3,9 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::engine::LiveSettings;
-use crate::engine::experiment::Command;
-use crate::engine::settings::normalise_pattern;
+use crate::experiment::Command;
+use crate::live::LiveSettings;
+use crate::live::settings::normalise_pattern;
 use crate::units::{parse_duration_ns, parse_positive_count};
 
 use super::{State, Tone};

@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::LiveSnapshot;
-use crate::engine::experiment::Mode;
+use crate::experiment::Mode;
+use crate::live::LiveSnapshot;
 
 /// Samples of throughput kept for the live chart (at 10 Hz: a minute).
 pub const HISTORY: usize = 600;

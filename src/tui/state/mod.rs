@@ -20,7 +20,7 @@ pub use updates::kind_name;
 
 use std::path::PathBuf;
 
-use crate::engine::experiment::{CensusResult, Mode};
+use crate::experiment::{CensusResult, Mode};
 
 use super::editor::Editor;
 use super::msg::{Effect, Msg};
@@ -343,6 +343,6 @@ impl State {
             self.quitting = true;
             self.say(Tone::Info, "stopping the workload…");
         }
-        vec![Effect::Engine(crate::engine::experiment::Command::Shutdown)]
+        vec![Effect::Engine(crate::experiment::Command::Shutdown)]
     }
 }

@@ -176,7 +176,7 @@ pub fn kind_tag(kind: NodeKind) -> &'static str {
 }
 
 /// The key of a ranking of `node`'s children (`*` for the root), as
-/// [`RankResult::under`](crate::engine::experiment::RankResult) says.
+/// [`RankResult::under`](crate::experiment::RankResult) says.
 pub fn under_key(path: &str) -> String {
     if path.is_empty() {
         "*".into()

@@ -1,9 +1,7 @@
 //! Engine updates folded into the state.
 
-use crate::engine::experiment::results::{ExperimentRecord, now_unix_s};
-use crate::engine::experiment::{
-    CensusResult, Command, ExperimentKind, RankResult, SweepResult, Update,
-};
+use crate::experiment::results::{ExperimentRecord, now_unix_s};
+use crate::experiment::{CensusResult, Command, ExperimentKind, RankResult, SweepResult, Update};
 
 use super::experiments::{Evidence, RankEntry, Running};
 use super::live::Exit;

@@ -14,7 +14,7 @@ use ratatui::widgets::{
 use super::common::pane_block;
 use super::empty_state;
 use crate::analysis::{Bottleneck, SweepPoint, Verdict};
-use crate::engine::experiment::ExperimentKind;
+use crate::experiment::ExperimentKind;
 use crate::tui::format;
 use crate::tui::state::State;
 use crate::tui::step::Pane;

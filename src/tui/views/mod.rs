@@ -163,8 +163,8 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
         ));
     } else {
         let mode = match workload.mode {
-            Some(crate::engine::experiment::Mode::Restart) => "restart",
-            Some(crate::engine::experiment::Mode::Auto) => "auto",
+            Some(crate::experiment::Mode::Restart) => "restart",
+            Some(crate::experiment::Mode::Auto) => "auto",
             _ => "live",
         };
         spans.push(Span::styled(format!("● {mode}"), theme.good()));

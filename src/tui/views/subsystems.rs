@@ -9,7 +9,7 @@ use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 use super::common::pane_block;
 use super::empty_state;
 use crate::analysis::Candidate;
-use crate::engine::experiment::ExperimentKind;
+use crate::experiment::ExperimentKind;
 use crate::tui::format;
 use crate::tui::state::State;
 use crate::tui::state::experiments::Measure;

@@ -4,13 +4,13 @@
 
 use std::fmt::Write;
 
-use super::super::protocol::{CensusResult, RankResult, SweepResult};
-use super::super::results::{ExperimentRecord, ResultsFile};
 use super::svg::{rank_svg, sweep_svg};
 use super::text::{
     census_table, delay, md_escape, percent, rank_lines, rank_table, shape_name, step1_sentence,
     sweep_lines, sweep_table,
 };
+use crate::experiment::protocol::{CensusResult, RankResult, SweepResult};
+use crate::experiment::results::{ExperimentRecord, ResultsFile};
 
 /// A report: Markdown, and the SVG files it links to (name, content).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ fn summary_line(record: &ExperimentRecord) -> String {
     "Unknown experiment.".to_owned()
 }
 
-fn about(md: &mut String, record: &ExperimentRecord, mode_used: Option<super::super::Mode>) {
+fn about(md: &mut String, record: &ExperimentRecord, mode_used: Option<crate::experiment::Mode>) {
     let _ = writeln!(
         md,
         "Command: `{}`; mode {}{}; seed {}; target precision ±{:.1}%; warm-up {:.1} s{}.\n",

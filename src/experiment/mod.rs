@@ -18,10 +18,10 @@
 //! | [`census`], [`sweep`], [`rank`] | the experiments (steps 3, 1-2, 3-4) |
 //! | [`context`], [`options`] | what experiments share; engine tuning |
 //! | [`results`] | the results.json file: experiments of a session, accumulated |
-//! | [`report`] | Markdown, SVG, CSV and text tables from results |
+//! | [`crate::report`] | (a sibling) Markdown, SVG, CSV and text tables from results |
 //!
 //! ```no_run
-//! use speedbump::engine::experiment::{spawn, Command, ExperimentConfig, Update};
+//! use speedbump::experiment::{spawn, Command, ExperimentConfig, Update};
 //!
 //! let config = ExperimentConfig::new(vec!["python".into(), "bench.py".into()]);
 //! let engine = spawn(config)?;
@@ -38,7 +38,7 @@
 //!     }
 //! }
 //! engine.commands.send(Command::Shutdown).ok();
-//! # Ok::<(), speedbump::engine::EngineError>(())
+//! # Ok::<(), speedbump::live::EngineError>(())
 //! ```
 
 pub mod auto;
@@ -51,7 +51,6 @@ pub mod options;
 pub mod paired;
 pub mod protocol;
 pub mod rank;
-pub mod report;
 pub mod restart;
 pub mod results;
 pub mod runner;
@@ -69,7 +68,7 @@ pub use protocol::{
 pub use runner::spawn_on;
 pub use target::{Cancel, CensusWindow, ExitInfo, Target, TargetError};
 
-use crate::engine::EngineError;
+use crate::live::EngineError;
 
 use auto::AutoTarget;
 use live::LiveTarget;

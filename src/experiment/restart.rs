@@ -18,9 +18,9 @@
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
-use crate::engine::launch::resolve_program;
-use crate::engine::progress::RegexKind;
-use crate::engine::{EngineError, LiveSettings};
+use crate::live::launch::resolve_program;
+use crate::live::progress::RegexKind;
+use crate::live::{EngineError, LiveSettings};
 
 use super::context::{UpdateSink, template};
 use super::edges::Edge;

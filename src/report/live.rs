@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::settings::LiveSettings;
-use super::snapshot::{
+use crate::live::settings::LiveSettings;
+use crate::live::snapshot::{
     ApplyReport, FunctionReading, LiveSnapshot, PatternReading, Rates, RunSummary,
     ThroughputReading,
 };
@@ -361,7 +361,7 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
         }
     }
     if s.processes.len() > 1 {
-        let mut busiest: Vec<&super::snapshot::ProcessReport> = s.processes.iter().collect();
+        let mut busiest: Vec<&crate::live::snapshot::ProcessReport> = s.processes.iter().collect();
         busiest.sort_by(|a, b| b.counts.calls.cmp(&a.counts.calls).then(a.pid.cmp(&b.pid)));
         let shown = busiest.len().min(PROCESSES_SHOWN);
         let _ = writeln!(
@@ -405,10 +405,10 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
 
 fn source_name(t: &ThroughputReading) -> &'static str {
     match t.source {
-        super::snapshot::SourceKind::Point => "point",
-        super::snapshot::SourceKind::Regex => "regex",
-        super::snapshot::SourceKind::Api => "api",
-        super::snapshot::SourceKind::Runs => "runs",
+        crate::live::snapshot::SourceKind::Point => "point",
+        crate::live::snapshot::SourceKind::Regex => "regex",
+        crate::live::snapshot::SourceKind::Api => "api",
+        crate::live::snapshot::SourceKind::Runs => "runs",
     }
 }
 
@@ -416,7 +416,7 @@ fn source_name(t: &ThroughputReading) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::engine::snapshot::{Counts, ProcessCounts, SourceKind};
+    use crate::live::snapshot::{Counts, ProcessCounts, SourceKind};
 
     #[test]
     fn rates_have_three_digits() {
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn summary_names_the_exit_and_lists_the_busiest() {
-        use crate::engine::snapshot::{ExitReport, ProcessReport, RunSummary};
+        use crate::live::snapshot::{ExitReport, ProcessReport, RunSummary};
         let process = |pid, calls| ProcessReport {
             pid,
             parent_pid: 1,

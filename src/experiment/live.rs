@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
-use crate::engine::LiveSettings;
+use crate::live::LiveSettings;
 
 use super::context::{UpdateSink, template};
 use super::options::EngineOptions;

@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::analysis::CallTree;
-use crate::engine::EngineError;
+use crate::live::EngineError;
 
 use super::census::run_census;
 use super::context::{Context, UpdateSink};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::analysis::{DEFAULT_CONFIDENCE, StopRule};
-use crate::engine::LiveSettings;
+use crate::live::LiveSettings;
 
 use super::options::EngineOptions;
 use super::paired::PairedPlan;

@@ -4,8 +4,8 @@
 
 use crate::analysis::{Interval, Verdict};
 
-use super::super::results::ResultsFile;
 use super::text::point_rate;
+use crate::experiment::results::ResultsFile;
 
 /// The header row.
 pub const COLUMNS: &[&str] = &[

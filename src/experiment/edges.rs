@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::snapshot::Counts;
 use crate::ipc::clock::now_unix_ns;
 use crate::ipc::{IpcError, Sample, SegmentView, list_segments};
+use crate::live::snapshot::Counts;
 
 /// One process at an edge.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::progress::{RegexKind, RegexProgress};
+use crate::live::progress::{RegexKind, RegexProgress};
 
 use super::edges::Delta;
 

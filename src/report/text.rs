@@ -6,7 +6,7 @@ use crate::analysis::{
 };
 use crate::units::format_ns;
 
-use super::super::protocol::{CensusResult, RankResult, SweepResult};
+use crate::experiment::protocol::{CensusResult, RankResult, SweepResult};
 
 /// Rows of cells under headers; the first column is left-aligned, the
 /// others right-aligned.

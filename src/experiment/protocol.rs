@@ -13,7 +13,7 @@ use crate::analysis::{
     CallTree, Candidate, GainPrediction, PythonVerdict, RankedCandidate, RelativeThroughput,
     ShapeAnalysis, SweepPoint, Verdict,
 };
-use crate::engine::{ApplyReport, LiveSettings, LiveSnapshot};
+use crate::live::{ApplyReport, LiveSettings, LiveSnapshot};
 
 /// How windows are run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,7 +26,7 @@
 use crate::analysis::{
     InterleavedSchedule, Pair, StopRule, Verdict, next_window_s, relative_throughput,
 };
-use crate::engine::LiveSettings;
+use crate::live::LiveSettings;
 
 use super::protocol::Mode;
 use super::target::{Cancel, ExitInfo, Target, TargetError};
@@ -264,7 +264,7 @@ fn measure_pair(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::engine::experiment::fake::{FakeTarget, FakeWorkload};
+    use crate::experiment::fake::{FakeTarget, FakeWorkload};
 
     fn plan(patterns: &[&str], delays: &[u64], budget_s: f64) -> PairedPlan {
         PairedPlan {

@@ -13,8 +13,8 @@ use std::fmt::Write;
 use crate::analysis::{Shape, SweepPoint};
 use crate::units::format_ns;
 
-use super::super::protocol::{RankResult, SweepResult};
 use super::text::shape_name;
+use crate::experiment::protocol::{RankResult, SweepResult};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 400.0;

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine::HookSource;
-use crate::engine::progress::RegexKind;
+use crate::live::HookSource;
+use crate::live::progress::RegexKind;
 
 /// Tuning of the engine; [`EngineOptions::default`] is what
 /// [`spawn`](super::spawn) uses.

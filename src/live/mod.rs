@@ -1,5 +1,7 @@
-//! The engine: runs a workload under the hook and observes and steers it
-//! live, with no user interface (the command line and the TUI sit on top).
+//! The live session: runs a workload under the hook and observes and steers
+//! it live, with no user interface (the command line and the TUI sit on top;
+//! the experiments in [`crate::experiment`] drive it; [`crate::report::live`]
+//! formats what it reports).
 //!
 //! | module | concern |
 //! |---|---|
@@ -16,16 +18,15 @@
 //! | [`progress`] | throughput from output lines (`--progress-regex`) |
 //! | [`throughput`] | the progress sources together, latency per unit |
 //! | [`settings`] | [`LiveSettings`] and their control-block form |
-//! | [`schedule`] | scripted settings changes (`--schedule`, stdin) |
+//! | [`settings_script`] | scripted settings changes (`--schedule`, stdin) |
 //! | [`snapshot`] | what is reported: samples, changes, the summary (JSON schema) |
-//! | [`text`] | status lines and summary tables as text |
 //!
 //! Only `session` starts threads and processes; the other modules are plain
 //! functions and types, tested on their own.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use speedbump::engine::{Event, LiveSession, LiveSettings, SessionConfig};
+//! use speedbump::live::{Event, LiveSession, LiveSettings, SessionConfig};
 //!
 //! let settings = LiveSettings { patterns: vec!["bench:*".into()], ..LiveSettings::default() };
 //! let config = SessionConfig::new(vec!["python".into(), "bench.py".into()], settings);
@@ -42,7 +43,7 @@
 //! eprintln!("applied in {:?} ms", report.max_latency_ms);
 //! let summary = session.finish()?;
 //! eprintln!("{} calls", summary.totals().calls);
-//! # Ok::<(), speedbump::engine::EngineError>(())
+//! # Ok::<(), speedbump::live::EngineError>(())
 //! ```
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -51,17 +52,15 @@ pub mod aggregate;
 pub mod apply;
 pub mod environment;
 pub mod error;
-pub mod experiment;
 pub mod inject;
 pub mod launch;
 pub mod output;
 pub mod progress;
 pub mod sampler;
-pub mod schedule;
 pub mod session;
 pub mod settings;
+pub mod settings_script;
 pub mod snapshot;
-pub mod text;
 pub mod throughput;
 pub mod ticker;
 pub mod watchdog;

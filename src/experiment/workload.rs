@@ -7,10 +7,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::engine::output::{OutputSink, Stream, strip_terminator};
-use crate::engine::progress::{RegexKind, RegexProgress};
-use crate::engine::{Event, EventSink, LiveSession, LiveSettings, SessionConfig, StopReason};
 use crate::ipc::procfs::current_uid;
+use crate::live::output::{OutputSink, Stream, strip_terminator};
+use crate::live::progress::{RegexKind, RegexProgress};
+use crate::live::{Event, EventSink, LiveSession, LiveSettings, SessionConfig, StopReason};
 
 use super::context::UpdateSink;
 use super::edges::{Delta, Edge, EdgeReader, delta};
@@ -173,7 +173,7 @@ impl Run {
     fn session(&self) -> Result<&LiveSession, TargetError> {
         self.session
             .as_ref()
-            .ok_or(TargetError::Engine(crate::engine::EngineError::Finished))
+            .ok_or(TargetError::Engine(crate::live::EngineError::Finished))
     }
 
     /// Whether the workload's leader has exited.

@@ -10,7 +10,7 @@
 //! clock runs on across the switch.
 
 use crate::analysis::Window;
-use crate::engine::{EngineError, LiveSettings};
+use crate::live::{EngineError, LiveSettings};
 
 use super::context::UpdateSink;
 use super::protocol::{Mode, Update};

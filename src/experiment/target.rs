@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
-use crate::engine::{EngineError, LiveSettings};
+use crate::live::{EngineError, LiveSettings};
 
 use super::protocol::Mode;
 
