@@ -79,9 +79,10 @@ impl Server {
 
     /// Serves `engine` until the engine finishes (`q` in a client,
     /// `speedbump stop`, SIGTERM, or the linger time of an idle detached
-    /// session); then writes the results (`results.json` and the report
-    /// into the TUI's export directory when an experiment finished) and
-    /// returns the server's final state. The caller removes the directory.
+    /// session); then, if no client is attached and an experiment finished,
+    /// writes the results (results.json, report.md, plots) into the TUI's
+    /// export directory, and returns the server's final state. The caller
+    /// removes the directory.
     pub fn run(self, engine: EngineHandle) -> Result<State> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -494,9 +495,12 @@ impl Hub {
         }
     }
 
-    /// The engine finished: results written, clients told and closed.
+    /// The engine finished: clients told and closed; when nobody was
+    /// attached to see the results (linger, `speedbump stop`, SIGTERM),
+    /// they are written as `x` would (a user who quits with `q` exports
+    /// with `x`, as before).
     async fn finish(&mut self) {
-        if !self.state.results.records.is_empty() {
+        if self.attached() == 0 && !self.state.results.records.is_empty() {
             match crate::tui::export::write_all(&self.state) {
                 Ok(files) => {
                     if let Some(first) = files.first() {
