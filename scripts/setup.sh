@@ -3,7 +3,7 @@
 # command and the hook (a CPython extension plus speedbump.pth), packs both
 # into one wheel and installs it.
 #
-#   scripts/setup.sh                       # finds Python >= 3.12 itself, venv .venv
+#   scripts/setup.sh                       # finds Python >= 3.10 itself, venv .venv
 #   scripts/setup.sh --python python3.13 --venv .venv-3.13
 #   scripts/setup.sh --into /path/to/existing/venv/bin/python   # install into your env
 #
@@ -27,7 +27,7 @@ done
 if [ -z "$python" ] && [ -z "$into" ]; then
     python=$(scripts/find-python.sh | head -n 1)
     if [ -z "$python" ]; then
-        echo "setup.sh: no CPython >= 3.12 found (looked on PATH, in pyenv, /usr/local, /usr)." >&2
+        echo "setup.sh: no CPython >= 3.10 found (looked on PATH, in pyenv, /usr/local, /usr)." >&2
         echo "Install one, or pass --python /path/to/python3.12" >&2
         exit 2
     fi
@@ -42,8 +42,8 @@ else
     fi
     target_python="$venv/bin/python"
 fi
-"$target_python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || {
-    echo "setup.sh: $target_python is older than 3.12; speedbump needs sys.monitoring (PEP 669)" >&2
+"$target_python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || {
+    echo "setup.sh: $target_python is older than 3.10; speedbump supports CPython 3.10 and later" >&2
     exit 2
 }
 py_tag=$("$target_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
@@ -69,7 +69,11 @@ quietly "$target_python" -m pip install --disable-pip-version-check "maturin>=1.
 mkdir -p target/wheels
 wheels=$(mktemp -d "target/wheels/$py_tag.XXXXXX")
 trap 'rm -f "$log"; rm -rf "$wheels"' EXIT
-quietly env PYO3_PYTHON="$target_python" "$target_python" -m maturin build --release --locked \
+# One cargo target folder per Python version: the hook is built against
+# that version's API (3.10/3.11 and 3.12+ see calls differently), and a
+# shared folder would rebuild PyO3 at every switch of version.
+quietly env PYO3_PYTHON="$target_python" CARGO_TARGET_DIR="target/hook-$py_tag" \
+    "$target_python" -m maturin build --release --locked \
     --interpreter "$target_python" --out "$wheels"
 wheel=$(ls "$wheels"/speedbump-*.whl | head -n 1)
 quietly "$target_python" -m pip install --disable-pip-version-check --force-reinstall --no-deps "$wheel"

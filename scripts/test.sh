@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: the Rust crates (cargo test) and the hook's
-# behaviour in real Python processes (pytest), on every CPython >= 3.12
+# behaviour in real Python processes (pytest), on every CPython >= 3.10
 # found on this machine (scripts/find-python.sh), each in its own venv.
 #
 #   scripts/test.sh              # everything
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 pythons=$(scripts/find-python.sh)
 if [ -z "$pythons" ]; then
-    echo "test.sh: no CPython >= 3.12 found; install one or set SPEEDBUMP_PYTHON" >&2
+    echo "test.sh: no CPython >= 3.10 found; install one or set SPEEDBUMP_PYTHON" >&2
     exit 2
 fi
 

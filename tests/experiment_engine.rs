@@ -114,6 +114,7 @@ fn census_then_rank(target: FakeTarget, seed: u64, under: &str, delay_ns: u64) -
         Command::Rank {
             candidates,
             delay_ns,
+            dose: None,
             frequency: 1,
             budget_s: 300.0,
         },
@@ -514,6 +515,7 @@ fn a_crash_is_reported_and_results_so_far_are_kept() {
         Command::Rank {
             candidates: Vec::<Candidate>::new(),
             delay_ns: 1_000,
+            dose: None,
             frequency: 1,
             budget_s: 10.0,
         },

@@ -89,6 +89,7 @@ fn session() -> ResultsFile {
     let request = RankRequest {
         candidates,
         delay_ns: 50_000,
+        dose: None,
         frequency: 1,
         budget_s: 120.0,
     };

@@ -18,6 +18,7 @@ fn settings(n: u64) -> ControlSettings {
         frequency: n + 1,
         flags: control_flags::ENABLED,
         patterns: format!("mod{n}.*:*\n# generation {n}\n"),
+        pattern_delays_ns: (0..n % 4).map(|i| i * 100 + n).collect(),
         progress_points: format!("bench:step{n}\n"),
     }
 }

@@ -6,23 +6,17 @@ use pyo3::prelude::*;
 use speedbump_core::ipc::{ControlReader, ProcessInfo, control_path, new_session_path};
 use speedbump_core::pattern::PatternSet;
 
-use crate::callable::new_callback;
-use crate::callbacks::{on_call_event, on_code_event, on_return_event};
 use crate::config::Config;
 use crate::control;
 use crate::exit;
 use crate::failure::say;
 use crate::hot::HOT;
+use crate::mechanism;
 use crate::seen::SeenFunctions;
 use crate::segment::Stats;
-use crate::settings::{self, Events, Settings};
+use crate::settings::{self, Settings};
 use crate::state::{HOOK, Hook};
 use crate::window::{ProcessStart, delay_window};
-
-/// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that
-/// would stop cProfile from running beside speedbump. 0 and 1 belong to
-/// debuggers and coverage tools, 5 to optimizers.
-const TOOL_IDS: [u8; 2] = [4, 3];
 
 /// A problem that must stop the program before its code runs (exit 2).
 struct Fatal(String);
@@ -151,10 +145,6 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         None => Settings::from_config(&config, patterns),
     };
 
-    let monitoring = sys.getattr("monitoring")?;
-    let events = Events::read(&monitoring)?;
-    let tool_id = take_tool_id(&monitoring)?;
-
     // SAFETY: GIL held.
     let extra_index = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(keep_word) };
     if extra_index < 0 {
@@ -162,15 +152,17 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
             "could not start the hook: no code-object extra slot left".into(),
         ));
     }
-    let disable = monitoring.getattr("DISABLE")?;
 
     // SAFETY: GIL held; no callback is registered yet.
     let hot = unsafe { HOT.get() };
     hot.extra_index = extra_index;
     hot.set_generation(0);
     hot.window = delay_window(&start, config.start_ms, config.duration_ms);
-    hot.disable = disable.into_ptr();
-    hot.enabled = true;
+
+    // From here on the mechanism sees calls; no Python code runs before the
+    // state below is in place.
+    let mechanism = mechanism::install(py).map_err(Fatal)?;
+    unsafe { HOT.get() }.enabled = true;
 
     let info = process_info(&start);
     let has_control = control.is_some();
@@ -190,29 +182,10 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         calibrated_for: None,
         root,
         session_dir,
-        tool_id,
-        events,
+        mechanism,
         control,
     });
 
-    let code_callback = new_callback(py, on_code_event)?;
-    let return_callback = new_callback(py, on_return_event)?;
-    let call_callback = new_callback(py, on_call_event)?;
-    monitoring.call_method1(
-        "register_callback",
-        (tool_id, events.py_start, &code_callback),
-    )?;
-    monitoring.call_method1(
-        "register_callback",
-        (tool_id, events.py_resume, &code_callback),
-    )?;
-    monitoring.call_method1(
-        "register_callback",
-        (tool_id, events.py_return, &return_callback),
-    )?;
-    monitoring.call_method1("register_callback", (tool_id, events.call, &call_callback))?;
-    // PY_START on before the first settings: calibration runs through it.
-    monitoring.call_method1("set_events", (tool_id, events.py_start))?;
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
         if has_control {
             hook.stats.set_launcher_owns_dir();
@@ -234,26 +207,6 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
 
 /// Decisions stored in `co_extra` are plain words: nothing to free.
 unsafe extern "C" fn keep_word(_: *mut std::ffi::c_void) {}
-
-fn take_tool_id(monitoring: &Bound<'_, PyAny>) -> Result<u8, Fatal> {
-    for id in TOOL_IDS {
-        if monitoring
-            .call_method1("use_tool_id", (id, "speedbump"))
-            .is_ok()
-        {
-            return Ok(id);
-        }
-    }
-    let holders: Vec<String> = TOOL_IDS
-        .iter()
-        .filter_map(|id| monitoring.call_method1("get_tool", (*id,)).ok())
-        .map(|name| name.to_string())
-        .collect();
-    Err(Fatal(format!(
-        "sys.monitoring tool ids {TOOL_IDS:?} are taken (by {}); speedbump needs one of them",
-        holders.join(", ")
-    )))
-}
 
 /// os.register_at_fork(after_in_child=...): the child counts in its own
 /// segment, measures its window from its own start, and is never the root.
@@ -285,7 +238,13 @@ pub fn at_exit(py: Python<'_>) {
     // The polling thread takes the GIL to apply settings: stop it while the
     // interpreter can still hand the GIL over.
     control::stop_polling(py);
-    // SAFETY: atexit handlers run with the GIL held.
+    // SAFETY: atexit handlers run with the GIL held; the check may run
+    // Python code, so no reference to the state is held across it.
+    if unsafe { HOOK.get() }.is_some()
+        && let Some(warning) = mechanism::check_at_exit(py)
+    {
+        say(&format!("warning: {warning}"));
+    }
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
         exit::at_exit(hook);
     }

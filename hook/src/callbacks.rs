@@ -92,7 +92,9 @@ unsafe fn code_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) ->
     if key == hot.unmatched_key {
         return Verdict::Disable;
     }
-    match unsafe { decide::decide_code(code) } {
+    // PY_START fires inside the new frame: its globals are the current ones.
+    let globals = unsafe { ffi::PyEval_GetGlobals() };
+    match unsafe { decide::decide_code(code, globals) } {
         Some(function_id) => {
             let hot = unsafe { HOT.get() };
             unsafe { on_matched_call(hot, function_id) };
@@ -125,7 +127,7 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
         return Verdict::Continue;
     };
     if hot.generation_of(word) != Some(hot.current_generation()) {
-        unsafe { decide::decide_code(code) };
+        unsafe { decide::decide_code(code, ffi::PyEval_GetGlobals()) };
         let hot = unsafe { HOT.get() };
         let Some(decided) = (unsafe { read_word(code, hot.extra_index) }) else {
             return Verdict::Continue;

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use speedbump_core::ipc::FunctionKind;
 
+#[cfg(Py_3_12)]
 unsafe extern "C" {
     /// Bound methods' type (`types.MethodType`); pyo3-ffi does not declare it.
     static mut PyMethod_Type: ffi::PyTypeObject;
@@ -29,18 +30,13 @@ fn is_own_module(module: &str) -> bool {
     module == "speedbump" || module.starts_with("speedbump.")
 }
 
-/// Name of the module whose code is starting: `__name__` of the current
-/// frame's globals (PY_START fires inside the new frame).
-fn current_module(py: Python<'_>) -> String {
-    // SAFETY: GIL held; a borrowed reference valid while the frame runs.
-    let globals = unsafe { ffi::PyEval_GetGlobals() };
-    if globals.is_null() {
-        return String::from("<unknown>");
-    }
-    let globals = unsafe { Bound::from_borrowed_ptr(py, globals) };
-    let Ok(globals) = globals.cast_into::<PyDict>() else {
+/// Name of the module whose code is starting: `__name__` of its frame's
+/// globals.
+fn module_of(globals: Option<&Bound<'_, PyDict>>) -> String {
+    let Some(globals) = globals else {
         return String::from("<unknown>");
     };
+    let py = globals.py();
     match globals.get_item(pyo3::intern!(py, "__name__")) {
         Ok(Some(name)) => name
             .cast_into::<PyString>()
@@ -54,6 +50,34 @@ fn current_module(py: Python<'_>) -> String {
     }
 }
 
+/// The qualified name of a code object (`co_qualname`, 3.11+).
+#[cfg(Py_3_11)]
+fn qualname_of(code: &Bound<'_, PyAny>, _globals: Option<&Bound<'_, PyDict>>) -> Option<String> {
+    string_attr(code, pyo3::intern!(code.py(), "co_qualname"))
+}
+
+/// Python 3.10's code objects have no `co_qualname`: see `qualname.rs`.
+#[cfg(not(Py_3_11))]
+fn qualname_of(code: &Bound<'_, PyAny>, globals: Option<&Bound<'_, PyDict>>) -> Option<String> {
+    crate::qualname::of_code(code, globals)
+}
+
+/// Before 3.12, list, dict and set comprehensions are functions of their
+/// own; 3.12 inlines them (PEP 709) into the function that holds them. They
+/// are never matched, so that patterns select the same functions and their
+/// time counts in the enclosing function, as on 3.12.
+#[cfg(not(Py_3_12))]
+fn is_inlined_on_3_12(qualname: &str) -> bool {
+    ["<listcomp>", "<dictcomp>", "<setcomp>"]
+        .iter()
+        .any(|name| qualname.ends_with(name))
+}
+
+#[cfg(Py_3_12)]
+fn is_inlined_on_3_12(_qualname: &str) -> bool {
+    false
+}
+
 fn string_attr(object: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> Option<String> {
     object.getattr(name).ok()?.extract::<String>().ok()
 }
@@ -63,15 +87,21 @@ fn string_attr(object: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> Option<
 /// the function id to count it under when it matches.
 ///
 /// # Safety
-/// GIL held; `code` is a live code object (the first argument of PY_START).
-pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
+/// GIL held; `code` is a live code object that is starting to run and
+/// `globals` its frame's globals (or null).
+pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject) -> Option<u32> {
     let py = unsafe { Python::assume_attached() };
-    let hook = unsafe { HOOK.get() }.as_mut()?;
     let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
-    let qualname = string_attr(&code_obj, pyo3::intern!(py, "co_qualname"));
+    // SAFETY: a borrowed reference, valid while the frame runs.
+    let globals = (!globals.is_null())
+        .then(|| unsafe { Bound::from_borrowed_ptr(py, globals) })
+        .and_then(|g| g.cast_into::<PyDict>().ok());
+    let qualname = qualname_of(&code_obj, globals.as_ref());
     let filename = string_attr(&code_obj, pyo3::intern!(py, "co_filename"));
-    let module = current_module(py);
+    let module = module_of(globals.as_ref());
     let module = normalise_module(&module);
+    // Fetched after the Python calls above (no reference is held across them).
+    let hook = unsafe { HOOK.get() }.as_mut()?;
     let generation = hook.generation;
     let mut decision = Decision {
         function_id: None,
@@ -79,6 +109,7 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
     };
     if let (Some(qualname), Some(filename)) = (qualname, filename)
         && !is_own_module(module)
+        && !is_inlined_on_3_12(&qualname)
     {
         hook.seen.record(module, &filename, &qualname);
         if let Some(pattern_index) = hook.patterns.decide(module, &filename, &qualname) {
@@ -105,6 +136,7 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject) -> Option<u32> {
 /// Identity of a C callable seen at a call site: (cache key, module, qualname).
 /// The key is the callable's `PyMethodDef`, which is static and never
 /// reused, unlike the callable's address.
+#[cfg(Py_3_12)]
 unsafe fn c_callable_identity(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
@@ -143,6 +175,7 @@ unsafe fn c_callable_identity(
 ///
 /// # Safety
 /// GIL held; `callable` is a live object (an argument of the CALL event).
+#[cfg(Py_3_12)]
 pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
     // Python functions and bound methods are handled by PY_START.
     if unsafe { ffi::PyFunction_Check(callable) } != 0

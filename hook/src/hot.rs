@@ -133,7 +133,13 @@ pub struct Hot {
     pub function_capacity: u32,
     pub patterns: *const PatternSlot,
     pub pattern_capacity: u32,
+    /// Delay per call by segment pattern slot, when patterns have their own
+    /// delays (a ranking's grouped design); `slot_delays_len == 0`: every
+    /// pattern at `delay_ns`. Owned by the segment statistics (`stats.rs`).
+    pub slot_delays: *const u64,
+    pub slot_delays_len: u32,
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
 }
 
@@ -154,6 +160,8 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     function_capacity: 0,
     patterns: std::ptr::null(),
     pattern_capacity: 0,
+    slot_delays: std::ptr::null(),
+    slot_delays_len: 0,
     disable: std::ptr::null_mut(),
 });
 
@@ -213,6 +221,15 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     if hot.delay_ns == 0 {
         return;
     }
+    let (delay_ns, spin_ns) = if hot.slot_delays_len == 0 {
+        (hot.delay_ns, hot.spin_ns)
+    } else {
+        // SAFETY: the table is valid for slot_delays_len entries (see Hot).
+        match unsafe { crate::pattern_delays::delay_of_slot(hot, pattern_id) } {
+            0 => return,
+            d => (d, d.saturating_sub(hot.delay_ns - hot.spin_ns)),
+        }
+    };
     hot.calls_since_delay += 1;
     if hot.calls_since_delay < hot.frequency {
         return;
@@ -226,13 +243,13 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     }
     // Pay back earlier overshoot first, then carry this spin's overshoot:
     // over many calls the added time averages exactly to the request.
-    let payback = hot.debt_ns.min(hot.spin_ns / 2);
+    let payback = hot.debt_ns.min(spin_ns / 2);
     hot.debt_ns -= payback;
-    let deadline = start.wrapping_add(hot.spin_ns - payback);
+    let deadline = start.wrapping_add(spin_ns - payback);
     let end = spin_until(deadline);
     hot.debt_ns = (hot.debt_ns + end.wrapping_sub(deadline)).min(MAX_DEBT_NS);
     // What was added: the spin as measured plus the fixed cost it stood in for.
-    let injected = end.wrapping_sub(start) + (hot.delay_ns - hot.spin_ns);
+    let injected = end.wrapping_sub(start) + (delay_ns - spin_ns);
     bump(&function.delayed_calls, 1);
     bump(&function.injected_ns, injected);
     if let Some(p) = pattern {

@@ -1,6 +1,7 @@
 //! The speedbump hook: a CPython extension that slows matched Python
 //! functions by a precise, GIL-holding spin, injected through PEP 669
-//! `sys.monitoring`, and counts what it did in shared memory.
+//! `sys.monitoring` (3.12+) or a PEP 523 frame-evaluation function (3.10,
+//! 3.11; see `mechanism`), and counts what it did in shared memory.
 //!
 //! Loaded at interpreter start-up by `speedbump.pth` when `SPEED_BUMP_TARGETS`
 //! (or a launcher's `SPEED_BUMP_SESSION`) is set; see `activate`.
@@ -9,7 +10,9 @@
 
 mod activation;
 mod calibrate;
+#[cfg(Py_3_12)]
 mod callable;
+#[cfg(Py_3_12)]
 mod callbacks;
 mod clock;
 mod config;
@@ -17,8 +20,16 @@ mod control;
 mod decide;
 mod exit;
 mod failure;
+#[cfg(not(Py_3_12))]
+mod frame_eval;
 mod gil;
 mod hot;
+mod mechanism;
+#[cfg(Py_3_12)]
+mod monitoring;
+mod pattern_delays;
+#[cfg(not(Py_3_11))]
+mod qualname;
 mod seen;
 mod segment;
 mod settings;
@@ -74,6 +85,14 @@ fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
     calibrate::measure_fixed_cost(py, generation, delay_ns).map(Some)
 }
 
+/// How the hook sees calls in this interpreter (for benches/hook_bench.py
+/// and bug reports): "sys.monitoring" (3.12+) or the frame-evaluation
+/// function (3.10, 3.11).
+#[pyfunction]
+fn _mechanism() -> &'static str {
+    mechanism::NAME
+}
+
 /// Activates the hook from the environment (called by `speedbump._boot`).
 /// On a configuration error it prints one `speedbump:` line and ends the
 /// process with status 2 before the program's own code runs.
@@ -89,6 +108,7 @@ fn _speedbump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(activate, m)?)?;
     m.add_function(wrap_pyfunction!(_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(_measure_fixed_cost_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(_mechanism, m)?)?;
     m.add_function(wrap_pyfunction!(activation::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(activation::at_exit, m)?)?;
     Ok(())

@@ -24,6 +24,12 @@ pub struct Stats {
     functions: HashMap<String, u32>,
     /// Segment pattern slot of each include pattern (same order), then excludes.
     include_slots: Vec<u32>,
+    /// Delay per call of each include pattern (same order) when the
+    /// settings give patterns their own delays; empty otherwise.
+    include_delays_ns: Vec<u64>,
+    /// The same delays indexed by segment pattern slot (what the fast path
+    /// reads through `Hot::slot_delays`); empty: one delay for all.
+    slot_delays_ns: Vec<u64>,
     progress: HashMap<String, u32>,
     /// Decisions for C callables, keyed by their static `PyMethodDef`.
     c_decisions: HashMap<usize, Option<u32>>,
@@ -46,6 +52,8 @@ impl Stats {
             writer: None,
             functions: HashMap::new(),
             include_slots: Vec::new(),
+            include_delays_ns: Vec::new(),
+            slot_delays_ns: Vec::new(),
             progress: HashMap::new(),
             c_decisions: HashMap::new(),
             info,
@@ -95,7 +103,8 @@ impl Stats {
     fn install(&mut self, writer: SegmentWriter, patterns: &PatternSet) {
         writer.set_settings_generation(self.generation);
         self.writer = Some(writer);
-        self.record_patterns(patterns);
+        let delays = std::mem::take(&mut self.include_delays_ns);
+        self.record_patterns(patterns, &delays);
         self.publish_pointers();
     }
 
@@ -109,9 +118,14 @@ impl Stats {
         self.files_closed = true;
     }
 
-    /// Records the patterns of the current generation in the segment.
-    pub fn record_patterns(&mut self, patterns: &PatternSet) {
+    /// Records the patterns of the current generation in the segment, each
+    /// include pattern with its delay (`include_delays_ns`, same order;
+    /// empty: one delay for all).
+    pub fn record_patterns(&mut self, patterns: &PatternSet, include_delays_ns: &[u64]) {
+        self.include_delays_ns = include_delays_ns.to_vec();
         let Some(writer) = self.writer.as_mut() else {
+            self.slot_delays_ns.clear();
+            self.publish_slot_delays();
             return;
         };
         self.include_slots = patterns
@@ -122,6 +136,19 @@ impl Stats {
         for p in patterns.excludes() {
             writer.add_pattern(self.generation, p.text(), true);
         }
+        self.slot_delays_ns =
+            crate::pattern_delays::by_slot(&self.include_slots, &self.include_delays_ns);
+        self.publish_slot_delays();
+    }
+
+    /// Points the fast path at the per-slot delays (none when empty).
+    fn publish_slot_delays(&self) {
+        // SAFETY: GIL held by every caller; the vector lives in `self`
+        // (inside HOOK) until the next call replaces it, which publishes
+        // again before any callback can run.
+        let hot = unsafe { HOT.get() };
+        hot.slot_delays = self.slot_delays_ns.as_ptr();
+        hot.slot_delays_len = self.slot_delays_ns.len() as u32;
     }
 
     /// Points the fast path at the current segment's tables.
@@ -194,10 +221,12 @@ impl Stats {
         }
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))] // C calls: sys.monitoring only
     pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
         self.c_decisions.get(&key).copied()
     }
 
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub fn cache_c_decision(&mut self, key: usize, decision: Option<u32>) {
         self.c_decisions.insert(key, decision);
     }

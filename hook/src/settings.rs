@@ -9,6 +9,7 @@ use speedbump_core::pattern::{Pattern, PatternSet, parse_pattern};
 use crate::calibrate;
 use crate::config::Config;
 use crate::hot::HOT;
+use crate::mechanism::{self, Wanted};
 use crate::state::Hook;
 
 /// One complete set of settings.
@@ -16,6 +17,8 @@ pub struct Settings {
     pub patterns: PatternSet,
     pub progress_points: Vec<Pattern>,
     pub delay_ns: u64,
+    /// Delay per call of each include pattern (empty: `delay_ns` for all).
+    pub pattern_delays_ns: Vec<u64>,
     pub frequency: u64,
     pub delay_resumes: bool,
     pub match_c_calls: bool,
@@ -29,6 +32,7 @@ impl Settings {
             patterns,
             progress_points: Vec::new(),
             delay_ns: config.delay_ns,
+            pattern_delays_ns: Vec::new(),
             frequency: config.frequency,
             delay_resumes: config.delay_resumes,
             match_c_calls: config.match_c_calls,
@@ -56,6 +60,7 @@ impl Settings {
             patterns,
             progress_points,
             delay_ns: control.delay_ns,
+            pattern_delays_ns: control.pattern_delays_ns.clone(),
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
             match_c_calls: control.flags & control_flags::MATCH_C_CALLS != 0,
@@ -63,40 +68,13 @@ impl Settings {
         })
     }
 
-    /// The sys.monitoring events these settings need.
-    pub fn event_mask(&self, events: &Events) -> u32 {
-        let mut mask = events.py_start;
-        if self.delay_resumes {
-            mask |= events.py_resume;
+    /// What the mechanism must report for these settings.
+    pub fn wanted(&self) -> Wanted {
+        Wanted {
+            resumes: self.delay_resumes,
+            c_calls: self.match_c_calls,
+            returns: !self.progress_points.is_empty(),
         }
-        if self.match_c_calls {
-            mask |= events.call;
-        }
-        if !self.progress_points.is_empty() {
-            mask |= events.py_return;
-        }
-        mask
-    }
-}
-
-/// sys.monitoring event bits, read once.
-#[derive(Clone, Copy)]
-pub struct Events {
-    pub py_start: u32,
-    pub py_resume: u32,
-    pub py_return: u32,
-    pub call: u32,
-}
-
-impl Events {
-    pub fn read(monitoring: &Bound<'_, PyAny>) -> PyResult<Events> {
-        let events = monitoring.getattr("events")?;
-        Ok(Events {
-            py_start: events.getattr("PY_START")?.extract()?,
-            py_resume: events.getattr("PY_RESUME")?.extract()?,
-            py_return: events.getattr("PY_RETURN")?.extract()?,
-            call: events.getattr("CALL")?.extract()?,
-        })
     }
 }
 
@@ -107,34 +85,36 @@ fn probe_delay(delay_ns: u64) -> u64 {
 }
 
 /// Makes `settings` the ones in force: every code object is decided again
-/// (a new generation makes cached decisions stale; `restart_events` brings
-/// back the ones disabled), the delay is recalibrated if needed, and the
+/// (a new generation makes cached decisions stale; the mechanism brings
+/// back code it stopped reporting), the delay is recalibrated if needed, and the
 /// segment records the control generation now applied.
 pub fn apply(py: Python<'_>, hook: &mut Hook, settings: Settings) -> PyResult<()> {
-    let monitoring = py.import("sys")?.getattr("monitoring")?;
-    if settings.delay_ns > 0 && hook.calibrated_for != Some(probe_delay(settings.delay_ns)) {
+    // With per-pattern delays, `delay_ns` in force is the largest: it gates
+    // the fast path (0: never spin) and picks the calibration probe.
+    let delay_ns = crate::pattern_delays::largest(settings.delay_ns, &settings.pattern_delays_ns);
+    if delay_ns > 0 && hook.calibrated_for != Some(probe_delay(delay_ns)) {
         hook.fixed_cost_ns =
-            calibrate::measure_fixed_cost(py, hook.generation, settings.delay_ns).unwrap_or(0);
-        hook.calibrated_for = Some(probe_delay(settings.delay_ns));
+            calibrate::measure_fixed_cost(py, hook.generation, delay_ns).unwrap_or(0);
+        hook.calibrated_for = Some(probe_delay(delay_ns));
     }
     hook.generation = hook.generation.wrapping_add(1);
     // SAFETY: GIL held, and not inside a callback.
     let hot = unsafe { HOT.get() };
     hot.set_generation(hook.generation);
-    hot.set_delay(settings.delay_ns, hook.fixed_cost_ns);
+    hot.set_delay(delay_ns, hook.fixed_cost_ns);
     hot.frequency = settings.frequency;
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
-    let mask = settings.event_mask(&hook.events);
+    let wanted = settings.wanted();
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
-    hook.stats.record_patterns(&hook.patterns);
+    hook.stats
+        .record_patterns(&hook.patterns, &settings.pattern_delays_ns);
     hook.control_generation = settings.control_generation;
-    hook.delay_ns = settings.delay_ns;
+    hook.delay_ns = delay_ns;
     hook.frequency = settings.frequency;
-    monitoring.call_method1("set_events", (hook.tool_id, mask))?;
-    monitoring.call_method0("restart_events")?;
+    mechanism::select(py, &hook.mechanism, wanted)?;
     hook.stats
         .set_settings_generation(settings.control_generation);
     Ok(())

@@ -10,9 +10,9 @@ use speedbump_core::ipc::ControlReader;
 
 use crate::config::Config;
 use crate::gil::GilCell;
+use crate::mechanism::Mechanism;
 use crate::seen::SeenFunctions;
 use crate::segment::Stats;
-use crate::settings::Events;
 use crate::window::ProcessStart;
 
 pub struct Hook {
@@ -38,9 +38,8 @@ pub struct Hook {
     /// the directory at exit.
     pub root: bool,
     pub session_dir: PathBuf,
-    /// sys.monitoring tool id in use.
-    pub tool_id: u8,
-    pub events: Events,
+    /// How calls are seen (sys.monitoring, or frame evaluation before 3.12).
+    pub mechanism: Mechanism,
     /// The launcher's control block, when there is one.
     pub control: Option<ControlReader>,
 }

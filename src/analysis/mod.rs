@@ -9,6 +9,7 @@
 //! | [`stop`] | when a setting is measured precisely enough, or too noisy to conclude |
 //! | [`schedule`] | randomised interleaved order of windows |
 //! | [`criticality`](mod@criticality) | extra time per unit ÷ injected time per unit |
+//! | [`grouped`] | a ranking's grouped design: balanced random blocks, effects by least squares, additivity, the stop rule about the ranking |
 //! | [`fit`] | sweep points; weighted least squares of time against injected time |
 //! | [`shape`] | none / linear / sub-linear / threshold with its knee |
 //! | [`extrapolate`] | step 2's predicted gain; step 1's "is Python the bottleneck" |
@@ -22,6 +23,7 @@
 pub mod criticality;
 pub mod extrapolate;
 pub mod fit;
+pub mod grouped;
 pub mod prng;
 pub mod ranking;
 pub mod schedule;
@@ -35,7 +37,12 @@ pub mod window;
 pub use criticality::{Criticality, criticality};
 pub use extrapolate::{Bottleneck, GainPrediction, PythonVerdict, predict_gain, python_verdict};
 pub use fit::{SlopeFit, SweepPoint, fit_through_origin};
-pub use ranking::{CandidateMeasurement, RankBy, RankedCandidate, rank};
+pub use grouped::{
+    Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
+};
+pub use ranking::{
+    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
+};
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};
 pub use stats::{DEFAULT_CONFIDENCE, Interval, RelativeThroughput, relative_throughput};

@@ -73,6 +73,25 @@ pub struct RankedCandidate {
     pub tie_group: usize,
     /// Whether another candidate shares the tie group.
     pub tied: bool,
+    /// Injected time per unit of work as a fraction of the baseline time
+    /// per unit (the dose it received; equal for all under `--dose`).
+    #[serde(default)]
+    pub dose: Option<f64>,
+    /// How its estimate was measured: `grouped` (least squares over the
+    /// grouped design) or `alone` (paired windows, one at a time).
+    #[serde(default)]
+    pub measured: Option<String>,
+    /// Whether its grouped and alone estimates disagree (intervals apart):
+    /// its effect depends on what else is slowed.
+    #[serde(default)]
+    pub interaction: bool,
+    /// Own (inclusive) time per unit of work, ns, when measured.
+    #[serde(default)]
+    pub own_ns_per_unit: Option<f64>,
+    /// Criticality × own time per unit, ns per unit: the time per unit a
+    /// user gains by removing it, first order (when own time is known).
+    #[serde(default)]
+    pub gain_ns_per_unit: Option<f64>,
 }
 
 /// A key with its standard error and sample size.
@@ -175,14 +194,157 @@ pub fn rank(candidates: &[CandidateMeasurement], by: RankBy) -> Vec<RankedCandid
                 pairs_used: r.pairs_used,
                 tie_group: g,
                 tied: groups.iter().filter(|&&x| x == g).count() > 1,
+                dose: None,
+                measured: None,
+                interaction: false,
+                own_ns_per_unit: None,
+                gain_ns_per_unit: None,
             }
         })
         .collect()
 }
 
+/// The key a ranking orders by: gain (criticality × own time per unit)
+/// when every measured candidate has own time, else criticality; with its
+/// interval.
+fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)> {
+    let by_gain = match by {
+        OrderBy::Drop => {
+            return (c.pairs_used > 0).then_some((c.drop, c.drop_interval));
+        }
+        OrderBy::Criticality => false,
+        OrderBy::Gain => true,
+    };
+    let crit = c.criticality.filter(|v| v.is_finite())?;
+    if by_gain {
+        let own = c.own_ns_per_unit?;
+        Some((
+            crit * own,
+            c.criticality_interval.map(|iv| iv.map(|v| v * own)),
+        ))
+    } else {
+        Some((crit, c.criticality_interval))
+    }
+}
+
+/// Orders candidates by what a user can gain (docs/ranking.md): by gain
+/// when own time is known for all, else by criticality; best first,
+/// unmeasured last. Neighbours whose intervals overlap share a tie group
+/// (ties chain); `rank`, `tie_group`, `tied` and `gain_ns_per_unit` are
+/// filled in.
+pub fn order_by_gain(candidates: Vec<RankedCandidate>) -> Vec<RankedCandidate> {
+    let by_gain = candidates
+        .iter()
+        .filter(|c| c.criticality.is_some())
+        .all(|c| c.own_ns_per_unit.is_some());
+    order_by(
+        candidates,
+        if by_gain {
+            OrderBy::Gain
+        } else {
+            OrderBy::Criticality
+        },
+    )
+}
+
+/// What [`order_by`] sorts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderBy {
+    /// Criticality × own time per unit.
+    Gain,
+    /// Criticality.
+    Criticality,
+    /// Throughput drop (METHODOLOGY.md's equal delay per call).
+    Drop,
+}
+
+/// Orders candidates by `by`, best first, unmeasured last; neighbours whose
+/// intervals overlap share a tie group.
+pub fn order_by(mut candidates: Vec<RankedCandidate>, by: OrderBy) -> Vec<RankedCandidate> {
+    for c in &mut candidates {
+        c.gain_ns_per_unit = match (c.criticality, c.own_ns_per_unit) {
+            (Some(k), Some(own)) => Some(k * own),
+            _ => None,
+        };
+    }
+    candidates.sort_by(|a, b| match (order_key(a, by), order_key(b, by)) {
+        (Some(x), Some(y)) => y.0.total_cmp(&x.0),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let keys: Vec<_> = candidates.iter().map(|c| order_key(c, by)).collect();
+    let mut groups = Vec::with_capacity(candidates.len());
+    let mut group = 0;
+    for i in 0..keys.len() {
+        let tied = i > 0
+            && match (&keys[i - 1], &keys[i]) {
+                (Some((_, Some(a))), Some((_, Some(b)))) => a.overlaps(b),
+                (Some((_, None)), Some(_)) | (Some(_), Some((_, None))) => true,
+                _ => false,
+            };
+        if !tied {
+            group += 1;
+        }
+        groups.push(group);
+    }
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.rank = i + 1;
+        c.tie_group = groups[i];
+        c.tied = groups.iter().filter(|&&g| g == groups[i]).count() > 1;
+    }
+    candidates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn candidate(label: &str, crit: f64, half: f64, own: Option<f64>) -> RankedCandidate {
+        RankedCandidate {
+            rank: 0,
+            label: label.to_owned(),
+            patterns: vec![],
+            drop: 0.0,
+            drop_interval: None,
+            criticality: Some(crit),
+            criticality_interval: Some(Interval::new(crit - half, crit + half)),
+            calls_per_unit: 1.0,
+            delay_ns: 1000,
+            pairs_used: 6,
+            tie_group: 0,
+            tied: false,
+            dose: Some(0.05),
+            measured: None,
+            interaction: false,
+            own_ns_per_unit: own,
+            gain_ns_per_unit: None,
+        }
+    }
+
+    #[test]
+    fn ordered_by_gain_when_own_time_is_known_and_ties_said() {
+        // Three exactly critical stages: own time decides.
+        let ranked = order_by_gain(vec![
+            candidate("a", 1.0, 0.1, Some(100.0)),
+            candidate("b", 0.95, 0.1, Some(300.0)),
+            candidate("c", 0.0, 0.05, Some(900.0)),
+            candidate("d", 1.02, 0.1, Some(200.0)),
+        ]);
+        let labels: Vec<&str> = ranked.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["b", "d", "a", "c"]);
+        assert!((ranked[0].gain_ns_per_unit.unwrap() - 285.0).abs() < 1e-9);
+        assert!(ranked.iter().all(|c| c.tie_group == c.rank));
+        // Without own time: criticality; overlapping intervals tie.
+        let ranked = order_by_gain(vec![
+            candidate("hidden", 0.05, 0.1, None),
+            candidate("critical", 0.9, 0.2, None),
+            candidate("other", 0.1, 0.1, None),
+        ]);
+        assert_eq!(ranked[0].label, "critical");
+        assert!(!ranked[0].tied);
+        assert!(ranked[1].tied && ranked[2].tied);
+    }
 
     #[test]
     fn welch_by_hand() {

@@ -1,8 +1,9 @@
 //! `speedbump rank [OPTIONS] -- COMMAND...`: steps 3 and 4 of
 //! METHODOLOGY.md. Which subsystem, module, class or function limits
 //! throughput: a census (`*:*` at delay 0) finds what runs under a node of
-//! the call tree, then each child is slowed by the same delay per call in
-//! paired windows and ranked by throughput drop, with criticality beside.
+//! the call tree; every child is a candidate, each receives the same dose
+//! (injected time per unit of work), several are slowed per window in a
+//! grouped design and the leaders are confirmed alone (docs/ranking.md).
 //! Candidates may also come from pattern files (one file, one candidate).
 
 use std::path::PathBuf;
@@ -24,14 +25,18 @@ use super::sweep::{Driver, ExperimentArgs, Outcome, parse_frequency, parse_secon
 
 const AFTER_HELP: &str = "\
 Examples:
-  speedbump rank --under '*' --delay 10us -- python bench.py              # step 3: which subsystem
-  speedbump rank --under 'vllm.worker' --delay 10us -- python bench.py    # step 4: narrow down
-  speedbump rank --candidates numpy.txt zmq.txt model.txt --delay 10us -- python bench.py
+  speedbump rank --under '*' -- python bench.py                           # step 3: which subsystem
+  speedbump rank --under 'vllm.worker' -- python bench.py                 # step 4: narrow down
+  speedbump rank --candidates numpy.txt zmq.txt model.txt -- python bench.py
+  speedbump rank --under 'pkg' --delay 10us -- python bench.py            # METHODOLOGY.md's equal delay
 
 --under takes a node of the call tree the census builds: '*' (top-level packages and
 modules), a package or module ('vllm.worker'), a class or function ('pkg.mod:Engine').
-Its children are ranked by throughput drop at --delay per call; candidates marked '='
-share a tie group (their difference is not significant). Results are appended to --out.
+Every child is a candidate. Each gets the same --dose of injected time per unit of work
+(its delay per call follows from its calls per unit), so a quiet function on the
+critical path counts as much as a busy one. Candidates are ranked by criticality (share
+of injected time that reached the critical path); candidates marked '=' share a tie
+group (intervals overlap). See docs/ranking.md. Results are appended to --out.
 
 Exit status: 0 every candidate measured to the precision; 1 some too noisy to conclude;
 2 speedbump failed (bad options, command not found, no such node); 3 the workload crashed
@@ -53,18 +58,25 @@ pub struct RankArgs {
     /// Pattern files, one candidate each (instead of discovering them).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub candidates: Vec<PathBuf>,
-    /// Delay per call of each candidate.
-    #[arg(long, value_name = "DURATION", default_value = "10us", value_parser = parse_delay)]
-    pub delay: u64,
+    /// Injected time per unit of work each candidate receives, as a share
+    /// of the baseline time per unit (each candidate's delay per call =
+    /// dose × time per unit / its calls per unit, clamped to 200ns..1s).
+    #[arg(long, value_name = "FRACTION", default_value = "5%", value_parser = parse_dose, conflicts_with = "delay")]
+    pub dose: f64,
+    /// The same delay per call for every candidate instead of an equal dose
+    /// (METHODOLOGY.md's way; the drop then also grows with call counts).
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    pub delay: Option<u64>,
     /// Delay every Nth matching call.
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_frequency)]
     pub frequency: u64,
-    /// Rank at most this many children (the busiest by calls).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub top: usize,
-    /// Leave out children with less than this share of the node's calls: at
-    /// the same delay per call they cannot cost much throughput.
-    #[arg(long, value_name = "FRACTION", default_value = "1%", value_parser = parse_share)]
+    /// Rank only the N busiest children by calls (opt-in: quiet children on
+    /// the critical path are then never measured).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Leave out children under this share of the node's calls (opt-in, off
+    /// by default: a quiet child may be the one on the critical path).
+    #[arg(long, value_name = "FRACTION", default_value = "0", value_parser = parse_share)]
     pub min_share: f64,
     /// Length of the census window that discovers the candidates.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
@@ -78,6 +90,16 @@ fn parse_delay(s: &str) -> Result<u64, String> {
         Ok(0) => Err("a ranking needs a delay above 0, e.g. 10us".to_owned()),
         Ok(ns) => Ok(ns),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_dose(s: &str) -> Result<f64, String> {
+    match parse_share(s) {
+        Ok(v) if v > 0.0 && v <= 0.5 => Ok(v),
+        Ok(_) => Err(format!(
+            "a dose of '{s}' is out of range; write a share of the time per unit between 0 and 50%, e.g. 5%"
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -159,7 +181,9 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                 );
             };
             if let Some(tree_node) = census.tree.find(&node) {
-                driver.note(&census_table(&census, tree_node, args.top).plain());
+                driver.note(
+                    &census_table(&census, tree_node, args.top.unwrap_or(usize::MAX)).plain(),
+                );
             }
             if all.is_empty() {
                 bail!(
@@ -176,8 +200,8 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                 all.into_iter().partition(|c| c.share >= args.min_share);
             if !small.is_empty() {
                 driver.note(&format!(
-                    "speedbump: leaving out {} candidate{} under {:.1}% of the calls ({}); \
-                     --min-share 0 keeps them",
+                    "speedbump: leaving out {} candidate{} under {:.1}% of the calls ({}), \
+                     as --min-share asks",
                     small.len(),
                     if small.len() == 1 { "" } else { "s" },
                     args.min_share * 100.0,
@@ -196,7 +220,12 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                     args.min_share * 100.0
                 );
             }
-            (kept.into_iter().take(args.top.max(1)).collect(), under)
+            (
+                kept.into_iter()
+                    .take(args.top.unwrap_or(usize::MAX).max(1))
+                    .collect(),
+                under,
+            )
         }
     };
     if driver.interrupted() {
@@ -204,13 +233,29 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
         return Ok(Outcome::Interrupted.exit_code());
     }
     let labels: Vec<String> = candidates.iter().map(|c| c.label.clone()).collect();
+    let dose = match args.delay {
+        Some(_) => None,
+        None => Some(args.dose),
+    };
     driver.note(&format!(
-        "speedbump: ranking {} candidates under {under} at {} per call (budget {:.0} s)",
+        "speedbump: ranking {} candidates under {under} {} (budget {:.0} s)",
         candidates.len(),
-        format_ns(args.delay),
+        match args.delay {
+            Some(ns) => format!("at {} per call", format_ns(ns)),
+            None => format!(
+                "at an equal dose of {:.1}% of the time per unit",
+                args.dose * 100.0
+            ),
+        },
         args.common.budget
     ));
-    let mut result = driver.rank(candidates, args.delay, args.frequency, args.common.budget)?;
+    let mut result = driver.rank(
+        candidates,
+        args.delay.unwrap_or(0),
+        dose,
+        args.frequency,
+        args.common.budget,
+    )?;
     result.under = under;
     driver.record(ExperimentKind::Rank, |r| r.rank = Some(result.clone()))?;
     let outcome = driver.outcome(&result.verdicts);

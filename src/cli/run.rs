@@ -292,6 +292,7 @@ impl Plan {
             delay_resumes: args.resume,
             match_c_calls: args.c_calls,
             patterns,
+            pattern_delays_ns: Vec::new(),
             progress_points,
         };
         let schedule = match &args.schedule {

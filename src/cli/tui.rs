@@ -86,8 +86,9 @@ pub struct TuiArgs {
     /// Census window (what runs, at delay 0).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
     pub census: f64,
-    /// Most candidates ranked at once (the busiest children of a node).
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// Most candidates ranked at once (the busiest children of a node;
+    /// the default keeps every child, docs/ranking.md).
+    #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_candidates: usize,
     /// Seed of the randomised window order.
     #[arg(long, default_value_t = 1)]
@@ -260,6 +261,7 @@ pub fn prepare(args: &TuiArgs) -> anyhow::Result<(Source, Options)> {
         patterns,
         delays_ns: delays,
         rank_delay_ns: args.delay,
+        rank_dose: Some(crate::experiment::rank::DEFAULT_DOSE),
         frequency: args.frequency,
         budget_s: args.budget,
         census_window_s: args.census,

@@ -83,6 +83,7 @@ pub fn template(
         delay_resumes: options.delay_resumes,
         match_c_calls: options.match_c_calls,
         patterns: patterns.to_vec(),
+        pattern_delays_ns: Vec::new(),
         progress_points: config.progress_points.clone(),
     }
 }

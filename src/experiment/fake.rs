@@ -179,6 +179,29 @@ impl FakeWorkload {
         }
     }
 
+    /// A serving loop with `children` modules under `serve`: one quiet
+    /// critical stage (`serve.sched:pick`, one 150 µs call per unit while
+    /// the device is idle) and `children - 1` busy stages hidden behind
+    /// the device (hundreds of short calls per unit, off the critical
+    /// path); 2 ms per unit in all.
+    pub fn serving_loop(children: usize) -> FakeWorkload {
+        let mut functions = vec![FakeFunction::critical("serve.sched:pick", 1.0, 150_000.0)];
+        for i in 1..children {
+            functions.push(FakeFunction::off_path(
+                &format!("serve.post{i}:step"),
+                100.0 + 50.0 * i as f64,
+                2_000.0,
+            ));
+        }
+        FakeWorkload {
+            functions,
+            other_ns: 1_850_000.0,
+            device_ns: 0.0,
+            noise: 0.02,
+            ..FakeWorkload::python_bound()
+        }
+    }
+
     /// Time per unit, seconds, under `settings` (without noise).
     pub fn time_per_unit_s(&self, settings: &LiveSettings) -> f64 {
         let matcher = Matcher::new(settings);
@@ -188,11 +211,9 @@ impl FakeWorkload {
                 .iter()
                 .filter(|f| f.critical)
                 .map(|f| {
-                    let extra = if matcher.matches(&f.name) {
-                        self.hook_ns + matcher.delay_per_call_ns()
-                    } else {
-                        0.0
-                    };
+                    let extra = matcher
+                        .delay_per_call_ns(&f.name)
+                        .map_or(0.0, |d| self.hook_ns + d);
                     f.calls_per_unit * (f.cost_ns + extra)
                 })
                 .sum::<f64>();
@@ -316,6 +337,7 @@ impl FakeWorkload {
 /// Which functions the settings match, and the delay per matched call.
 struct Matcher {
     set: Option<PatternSet>,
+    delays_ns: Vec<u64>,
     delay_ns: u64,
     frequency: u64,
     enabled: bool,
@@ -325,6 +347,7 @@ impl Matcher {
     fn new(settings: &LiveSettings) -> Matcher {
         Matcher {
             set: settings.pattern_set("fake").ok(),
+            delays_ns: settings.include_delays_ns(),
             delay_ns: settings.delay_ns,
             frequency: settings.frequency.max(1),
             enabled: settings.enabled,
@@ -332,18 +355,22 @@ impl Matcher {
     }
 
     fn matches(&self, name: &str) -> bool {
-        let Some((module, qualname)) = name.split_once(':') else {
-            return false;
-        };
-        self.enabled
-            && self
-                .set
-                .as_ref()
-                .is_some_and(|s| s.decide(module, "", qualname).is_some())
+        self.delay_per_call_ns(name).is_some()
     }
 
-    fn delay_per_call_ns(&self) -> f64 {
-        self.delay_ns as f64 / self.frequency as f64
+    /// The mean delay per call of `name` (`None`: not matched).
+    fn delay_per_call_ns(&self, name: &str) -> Option<f64> {
+        let (module, qualname) = name.split_once(':')?;
+        if !self.enabled {
+            return None;
+        }
+        let index = self.set.as_ref()?.decide(module, "", qualname)?;
+        let delay = if self.delays_ns.is_empty() {
+            self.delay_ns
+        } else {
+            self.delays_ns.get(index).copied().unwrap_or(0)
+        };
+        Some(delay as f64 / self.frequency as f64)
     }
 }
 
@@ -699,22 +726,21 @@ impl FakeTarget {
         let exact = window_s / t;
         let units = exact.floor() as u64 + u64::from(self.rng.next_f64() < exact.fract());
         let matcher = Matcher::new(&self.settings);
-        let matched_calls: f64 = self
-            .workload
-            .functions
-            .iter()
-            .filter(|f| matcher.matches(&f.name))
-            .map(|f| f.calls_per_unit * units as f64)
-            .sum();
-        let delayed = if self.settings.delay_ns > 0 {
-            matched_calls / matcher.frequency as f64
-        } else {
-            0.0
-        };
+        let (mut matched_calls, mut delayed, mut injected) = (0.0, 0.0, 0.0);
+        for f in &self.workload.functions {
+            if let Some(d) = matcher.delay_per_call_ns(&f.name) {
+                let calls = f.calls_per_unit * units as f64;
+                matched_calls += calls;
+                if d > 0.0 {
+                    delayed += calls / matcher.frequency as f64;
+                    injected += calls * d;
+                }
+            }
+        }
         Ok(Window {
             units,
             wall_s: window_s,
-            injected_ns: (delayed * self.settings.delay_ns as f64).round() as u64,
+            injected_ns: injected.round() as u64,
             delayed_calls: delayed.round() as u64,
             calls: matched_calls.round() as u64,
             whole_run: false,
@@ -777,7 +803,7 @@ impl Target for FakeTarget {
             .workload
             .functions
             .iter()
-            .filter(|f| matcher.matches(&f.name))
+            .filter(|f| matcher.delay_per_call_ns(&f.name).is_some())
             .map(|f| CensusEntry {
                 name: f.name.clone(),
                 calls: (f.calls_per_unit * window.units as f64).round() as u64,

@@ -59,6 +59,10 @@ pub struct EngineOptions {
     /// Send every output line of the workload as `Update::Output` (restart
     /// mode repeats the workload's start-up lines for every run).
     pub forward_output: bool,
+    /// Rankings of 4 candidates or more use the grouped design
+    /// (docs/ranking.md); `false`: one candidate at a time (for
+    /// benches/rank_bench comparisons).
+    pub grouped_ranking: bool,
 }
 
 impl Default for EngineOptions {
@@ -79,6 +83,7 @@ impl Default for EngineOptions {
             stop_grace: Duration::from_secs(3),
             last_lines: 20,
             forward_output: true,
+            grouped_ranking: true,
         }
     }
 }

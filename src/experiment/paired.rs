@@ -126,10 +126,7 @@ fn far_from_target(verdict: &Verdict, stop: &StopRule) -> bool {
 
 /// The baseline of a treatment: the same settings at delay 0.
 pub fn baseline_of(treatment: &LiveSettings) -> LiveSettings {
-    LiveSettings {
-        delay_ns: 0,
-        ..treatment.clone()
-    }
+    treatment.counting_only()
 }
 
 fn merge_mode(seen: Option<Mode>, now: Mode) -> Mode {
@@ -217,7 +214,7 @@ pub fn run_pairs(
 /// One pair in the slot's order. If the target changed mode between the
 /// windows (auto mode switched to restart), the pair is measured again so
 /// both windows share a mode.
-fn measure_pair(
+pub(crate) fn measure_pair(
     target: &mut dyn Target,
     baseline: &LiveSettings,
     treatment: &LiveSettings,

@@ -128,12 +128,17 @@ pub enum Command {
         /// Wall-clock budget for the whole sweep, seconds.
         budget_s: f64,
     },
-    /// Steps 3-4: each candidate slowed by `delay_ns` in paired windows.
+    /// Steps 3-4: candidates ranked by what slowing them costs
+    /// (docs/ranking.md): equal dose, grouped design, leaders confirmed.
     Rank {
         /// What to compare (children of a tree node, or pattern files).
         candidates: Vec<Candidate>,
-        /// Delay per call, ns.
+        /// Delay per call, ns, when `dose` is `None`.
         delay_ns: u64,
+        /// Equal dose: injected time per unit as a fraction of the time
+        /// per unit (0.05 = 5%), each candidate's per-call delay from its
+        /// calls per unit; `None`: `delay_ns` per call for every candidate.
+        dose: Option<f64>,
         /// Delay every Nth matching call.
         frequency: u64,
         /// Wall-clock budget for the whole ranking, seconds.
@@ -284,8 +289,18 @@ pub struct RankResult {
     /// The node the candidates are children of (`*` for the top level), or
     /// the pattern files they came from.
     pub under: String,
-    /// Delay per call, ns.
+    /// Delay per call, ns, when every candidate had the same (`dose`
+    /// absent); each candidate's own is in `ranked`.
     pub delay_ns: u64,
+    /// The equal dose asked for (fraction of the time per unit), if any.
+    #[serde(default)]
+    pub dose: Option<f64>,
+    /// Baseline time per unit of work in the dosing census, seconds.
+    #[serde(default)]
+    pub time_per_unit_s: Option<f64>,
+    /// The grouped design, when one ran.
+    #[serde(default)]
+    pub design: Option<super::rank::RankDesign>,
     /// Delay every Nth matching call.
     pub frequency: u64,
     /// Mode the windows ran in.

@@ -14,8 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use super::protocol::{CensusResult, ExperimentKind, Mode, RankResult, SweepResult};
 
-/// The schema name and version written into every file.
-pub const SCHEMA: &str = "speedbump.results/1";
+/// The schema name and version written into every file. Version 2 added
+/// the ranking's equal dose, grouped design and per-candidate dose, own
+/// time and gain (docs/results-schema.md).
+pub const SCHEMA: &str = "speedbump.results/2";
+/// Older schemas that read as this one (fields were only added).
+const READABLE_SCHEMAS: [&str; 2] = [SCHEMA, "speedbump.results/1"];
 
 /// What can go wrong with a results file.
 #[derive(Debug, thiserror::Error)]
@@ -118,16 +122,20 @@ impl ResultsFile {
             path: path.to_path_buf(),
             source,
         })?;
-        if head.schema != SCHEMA {
+        if !READABLE_SCHEMAS.contains(&head.schema.as_str()) {
             return Err(ResultsError::Schema {
                 path: path.to_path_buf(),
                 found: head.schema,
             });
         }
-        serde_json::from_str(text).map_err(|source| ResultsError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })
+        let mut file: ResultsFile =
+            serde_json::from_str(text).map_err(|source| ResultsError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        // Appending to an older file writes it in this schema.
+        file.schema = SCHEMA.to_owned();
+        Ok(file)
     }
 
     /// Loads `path`.

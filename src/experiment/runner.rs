@@ -169,12 +169,14 @@ impl Runner {
                 Command::Rank {
                     candidates,
                     delay_ns,
+                    dose,
                     frequency,
                     budget_s,
                 } => {
                     let request = RankRequest {
                         candidates,
                         delay_ns,
+                        dose,
                         frequency,
                         budget_s,
                     };

@@ -13,7 +13,7 @@
 //! `sitecustomize.py` runs at interpreter start-up (after `.pth` files). If
 //! an installed `speedbump.pth` already loaded the hook, it does nothing;
 //! else it imports `speedbump._boot` from the build matching the running
-//! Python. A Python older than 3.12 gets one warning line and runs without
+//! Python. A Python older than 3.10 gets one warning line and runs without
 //! the hook; a newer Python without a matching build gets a `speedbump:`
 //! error and exit status 2 (as the hook does for a build it cannot load).
 //! Then it imports any other `sitecustomize` further on `sys.path` (its own
@@ -194,9 +194,9 @@ def _sb_activate(here):
     if "speedbump._boot" in _sb_sys.modules:  # an installed speedbump.pth did it
         return
     version = "%d.%d" % _sb_sys.version_info[:2]
-    if _sb_sys.version_info < (3, 12):
+    if _sb_sys.version_info < (3, 10):
         _sb_sys.stderr.write(
-            "speedbump: warning: Python %s cannot be hooked (sys.monitoring needs 3.12 "
+            "speedbump: warning: Python %s cannot be hooked (speedbump needs 3.10 "
             "or newer); this process runs without the hook\n" % version
         )
         return

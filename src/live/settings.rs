@@ -28,6 +28,11 @@ pub struct LiveSettings {
     pub match_c_calls: bool,
     /// Pattern lines, `module_glob:qualname_glob`, excludes with a leading `!`.
     pub patterns: Vec<String>,
+    /// Delay per selected call of each line of `patterns` (same order and
+    /// length; excludes' entries are ignored), overriding `delay_ns`; empty:
+    /// every pattern at `delay_ns`. A ranking's grouped design slows several
+    /// candidates per window, each at its own delay (docs/ranking.md).
+    pub pattern_delays_ns: Vec<u64>,
     /// Progress points, `module_glob:qualname_glob`: each completed call of a
     /// matching function counts one unit of progress named after the point.
     pub progress_points: Vec<String>,
@@ -42,6 +47,7 @@ impl Default for LiveSettings {
             delay_resumes: false,
             match_c_calls: false,
             patterns: Vec::new(),
+            pattern_delays_ns: Vec::new(),
             progress_points: Vec::new(),
         }
     }
@@ -65,7 +71,41 @@ impl LiveSettings {
             frequency: self.frequency.max(1),
             flags,
             patterns: self.pattern_text(),
+            pattern_delays_ns: self.include_delays_ns(),
             progress_points: join_lines(&self.progress_points),
+        }
+    }
+
+    /// The delay of each include pattern, in order (the control block's
+    /// form of `pattern_delays_ns`); empty when there are none.
+    pub fn include_delays_ns(&self) -> Vec<u64> {
+        if self.pattern_delays_ns.is_empty() {
+            return Vec::new();
+        }
+        self.patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.starts_with('!'))
+            .map(|(i, _)| self.pattern_delays_ns.get(i).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// The largest delay any pattern has (what a window injects at most per
+    /// call; 0 when nothing is delayed).
+    pub fn max_delay_ns(&self) -> u64 {
+        if self.pattern_delays_ns.is_empty() {
+            self.delay_ns
+        } else {
+            self.pattern_delays_ns.iter().copied().max().unwrap_or(0)
+        }
+    }
+
+    /// The same patterns, counted but never delayed (a pair's baseline).
+    pub fn counting_only(&self) -> LiveSettings {
+        LiveSettings {
+            delay_ns: 0,
+            pattern_delays_ns: Vec::new(),
+            ..self.clone()
         }
     }
 
@@ -151,20 +191,25 @@ mod tests {
             frequency: 3,
             delay_resumes: true,
             match_c_calls: false,
-            patterns: vec!["a.*:*".into(), "!a.b:*".into()],
+            patterns: vec!["a.*:*".into(), "!a.b:*".into(), "c:*".into()],
+            pattern_delays_ns: vec![5, 0, 7],
             progress_points: vec!["bench:Engine.step".into()],
         };
         let control = settings.to_control();
+        // One delay per include line, excludes skipped.
+        assert_eq!(control.pattern_delays_ns, vec![5, 7]);
+        assert_eq!(settings.max_delay_ns(), 7);
+        assert!(settings.counting_only().pattern_delays_ns.is_empty());
         assert_eq!(control.delay_ns, 10_000);
         assert_eq!(control.frequency, 3);
         assert_eq!(
             control.flags,
             control_flags::ENABLED | control_flags::DELAY_RESUMES
         );
-        assert_eq!(control.patterns, "a.*:*\n!a.b:*\n");
+        assert_eq!(control.patterns, "a.*:*\n!a.b:*\nc:*\n");
         assert_eq!(control.progress_points, "bench:Engine.step\n");
         let set = settings.pattern_set("test").unwrap();
-        assert_eq!(set.includes().len(), 1);
+        assert_eq!(set.includes().len(), 2);
         assert_eq!(set.excludes().len(), 1);
     }
 

@@ -354,6 +354,9 @@ fn rank_cell(c: &RankedCandidate) -> String {
 
 /// The ranking's table, best first.
 pub fn rank_table(r: &RankResult) -> Table {
+    if r.dose.is_some() {
+        return dose_rank_table(r);
+    }
     let mut t = Table::new(&[
         "rank",
         "candidate",
@@ -382,9 +385,129 @@ pub fn rank_table(r: &RankResult) -> Table {
     t
 }
 
+/// The sentences of a ranking at an equal dose.
+fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> {
+    let by_gain = r.ranked.iter().any(|c| c.gain_ns_per_unit.is_some());
+    let mut lines = vec![format!(
+        "ranked by {} under {}: every candidate got the same dose, {} of the time per unit{} \
+         (its delay per call = dose / its calls per unit), so call counts do not decide the \
+         order; criticality is the share of injected time that reached the critical path \
+         (1: all of it, 0: none); candidates marked = have overlapping intervals",
+        if by_gain {
+            "gain (criticality × own time per unit)"
+        } else {
+            "criticality"
+        },
+        if r.under.is_empty() { "*" } else { &r.under },
+        percent(dose, false),
+        r.time_per_unit_s.map_or(String::new(), |t| format!(
+            " ({})",
+            delay((t * dose * 1e9).round() as u64)
+        ))
+    )];
+    if let Some(d) = &r.design {
+        lines.push(format!(
+            "grouped design: {} pairs in {} blocks, {} candidates slowed per window; effects {}; \
+             confirmed alone: {}",
+            d.grouped_pairs,
+            d.blocks,
+            d.group_size,
+            match d.additivity {
+                Some(a) if a.additive => "add up (Tukey check passed)".to_owned(),
+                Some(_) =>
+                    "do not fully add up (Tukey check failed): trust the confirmed ones".to_owned(),
+                None => "not checked for additivity (too few pairs)".to_owned(),
+            },
+            if d.confirmed.is_empty() {
+                "none".to_owned()
+            } else {
+                d.confirmed.join(", ")
+            }
+        ));
+    }
+    if let Some(best) = r.ranked.first() {
+        let tied: Vec<&str> = r
+            .ranked
+            .iter()
+            .filter(|c| c.tie_group == best.tie_group)
+            .map(|c| c.label.as_str())
+            .collect();
+        if tied.len() > 1 {
+            lines.push(format!(
+                "top: {} — tied: their intervals overlap, so their order is not established",
+                tied.join(", ")
+            ));
+        } else if let Some(k) = best.criticality {
+            lines.push(format!(
+                "top: {} — criticality {k:.2} {}: {}",
+                best.label,
+                interval(best.criticality_interval, 2),
+                if by_gain {
+                    "the most time per unit to gain by making it faster"
+                } else {
+                    "time removed from it shortens the unit of work the most per nanosecond"
+                }
+            ));
+        }
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        if let crate::analysis::Verdict::TooNoisy { advice, .. } = v {
+            let label = labels.get(i).map_or("?", String::as_str);
+            lines.push(format!("{label}: {advice}"));
+        }
+    }
+    if r.partial {
+        lines.push("partial: the ranking was cut short".to_owned());
+    }
+    lines
+}
+
+/// A ranking at an equal dose: criticality first (the order), with the
+/// dose, per-call delay and drop beside (docs/ranking.md).
+fn dose_rank_table(r: &RankResult) -> Table {
+    let mut t = Table::new(&[
+        "rank",
+        "candidate",
+        "criticality",
+        "95% interval",
+        "own/unit",
+        "gain/unit",
+        "dose",
+        "delay/call",
+        "calls/unit",
+        "drop",
+        "measured",
+    ]);
+    for c in &r.ranked {
+        t.rows.push(vec![
+            rank_cell(c),
+            c.label.clone(),
+            c.criticality.map_or("-".to_owned(), |k| format!("{k:.2}")),
+            interval(c.criticality_interval, 2),
+            c.own_ns_per_unit
+                .map_or("-".to_owned(), |ns| delay(ns.round() as u64)),
+            c.gain_ns_per_unit
+                .map_or("-".to_owned(), |ns| delay(ns.max(0.0).round() as u64)),
+            c.dose.map_or("-".to_owned(), |d| percent(d, false)),
+            delay(c.delay_ns),
+            format!("{:.2}", c.calls_per_unit),
+            percent(c.drop, false),
+            format!(
+                "{}{}",
+                c.measured.as_deref().unwrap_or("-"),
+                if c.interaction { " (interacts)" } else { "" }
+            ),
+        ]);
+    }
+    t
+}
+
 /// The ranking's sentences: what was ranked, ties, noisy candidates
 /// (`labels`: the candidates in the order asked, to name them), partial.
 pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
+    if let Some(dose) = r.dose {
+        return dose_rank_lines(r, dose, labels);
+    }
     let mut lines = vec![format!(
         "ranked by throughput drop with {} per call{} under {}; candidates marked = in the \
          same tie group cannot be told apart (Welch t test, 95%)",

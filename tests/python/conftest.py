@@ -14,6 +14,17 @@ import pytest
 
 PYTHON = os.path.abspath(os.environ.get("SPEEDBUMP_PYTHON", sys.executable))
 
+# (major, minor) of the interpreter under test: 3.12+ see calls through
+# sys.monitoring, 3.10/3.11 through a frame-evaluation function.
+PYTHON_VERSION = tuple(json.loads(subprocess.run(
+    [PYTHON, "-c", "import json, sys; print(json.dumps(sys.version_info[:2]))"],
+    capture_output=True, text=True, check=True).stdout))
+
+needs_sys_monitoring = pytest.mark.skipif(
+    PYTHON_VERSION < (3, 12),
+    reason="C function calls are seen through sys.monitoring (3.12+) only; "
+           "3.10/3.11 cannot see them (docs/python-versions.md)")
+
 
 @dataclass
 class Run:

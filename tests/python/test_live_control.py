@@ -101,6 +101,60 @@ def test_progress_points_count_completed_calls(tmp_path):
                                             if f["name"] != "<other>")
 
 
+RETURNS = r"""
+import asyncio
+
+def gen():
+    for i in range(5):
+        yield i
+
+async def handle():
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+def plain():
+    return 1
+
+def boom():
+    raise ValueError
+
+print("ready", flush=True)
+for _ in range(7):
+    list(gen())
+async def main():
+    for _ in range(4):
+        await handle()
+asyncio.run(main())
+for _ in range(9):
+    plain()
+for _ in range(2):
+    try:
+        boom()
+    except ValueError:
+        pass
+"""
+
+
+def test_progress_points_count_returns_not_yields_or_raises(tmp_path):
+    # A completed call is a return (PY_RETURN on 3.12+): a generator or a
+    # coroutine counts once per run however often it yields or awaits, and a
+    # call that raises does not count.
+    session = tmp_path / "session"
+    ControlBlock(str(session), patterns="__main__:nothing\n",
+                 progress_points="__main__:gen\n__main__:handle\n__main__:plain\n__main__:boom\n")
+    (tmp_path / "w.py").write_text(RETURNS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["SPEED_BUMP_SESSION"] = str(session)
+    proc = subprocess.run([PYTHON, str(tmp_path / "w.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    units = {p["name"]: p["units"] for p in inspect(session)["progress"]}
+    assert units["__main__:gen"] == 7
+    assert units["__main__:handle"] == 4
+    assert units["__main__:plain"] == 9
+    assert units.get("__main__:boom", 0) == 0
+
+
 def test_progress_points_follow_live_changes(tmp_path):
     block, proc, session = launch(tmp_path, dict(patterns="__main__:nothing\n"), 1.2)
     time.sleep(0.3)

@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import function
+from conftest import PYTHON_VERSION, function, needs_sys_monitoring
 
 WINDOW = """
 import json, os, time
@@ -76,6 +76,7 @@ def test_coroutine_resumes(run_py):
     assert function(r.report, "__main__:handler")["delayed_calls"] == 11
 
 
+@needs_sys_monitoring
 def test_c_functions_are_matched_at_call_sites(run_py):
     source = """
     import math
@@ -97,6 +98,7 @@ def test_c_functions_are_matched_at_call_sites(run_py):
     assert r.report["functions_matched"] == 0
 
 
+@needs_sys_monitoring
 def test_c_methods_of_builtin_types(run_py):
     source = """
     data = bytearray(b"abc")
@@ -106,3 +108,20 @@ def test_c_methods_of_builtin_types(run_py):
     r = run_py(source, patterns="builtins:bytearray.reverse", env={"SPEED_BUMP_C_CALLS": "1"})
     assert r.returncode == 0, r.stderr
     assert function(r.report, "builtins:bytearray.reverse")["calls"] == 50
+
+
+def test_c_calls_say_plainly_they_cannot_be_seen_before_3_12(run_py):
+    source = """
+    import math
+    for i in range(100):
+        math.sqrt(i)
+    """
+    r = run_py(source, patterns="math:sqrt", env={"SPEED_BUMP_C_CALLS": "1"})
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.speedbump_lines() if "C function calls cannot be seen" in line]
+    if PYTHON_VERSION >= (3, 12):
+        assert notes == []
+        assert function(r.report, "math:sqrt")["calls"] == 100
+    else:
+        assert len(notes) == 1, r.stderr
+        assert r.report["functions_matched"] == 0

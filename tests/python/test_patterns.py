@@ -102,3 +102,51 @@ def test_nothing_matched_at_all(run_py):
     warnings = [l for l in r.speedbump_lines() if "warning" in l]
     assert warnings[0].startswith("speedbump: warning: no function matched the patterns in ")
     assert "targets.txt" in warnings[0]
+
+
+def test_qualified_names_are_the_same_on_every_python(run_py):
+    # 3.10 has no co_qualname: names come from where code objects sit.
+    source = """
+    import functools
+
+    class Model:
+        def forward(self):
+            return self.inner()
+
+        def inner(self):
+            def helper():
+                return 1
+            return helper()
+
+        class Nested:
+            @staticmethod
+            def go():
+                return [x for x in range(3)]
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*a):
+            return fn(*a)
+        return wrapper
+
+    @deco
+    def decorated():
+        return 2
+
+    m = Model()
+    for _ in range(3):
+        m.forward()
+        Model.Nested.go()
+        decorated()
+    """
+    r = run_py(source, patterns="__main__:*")
+    assert r.returncode == 0, r.stderr
+    names = {f["name"]: f["calls"] for f in r.report["functions"]}
+    assert names["__main__:Model.forward"] == 3
+    assert names["__main__:Model.inner"] == 3
+    assert names["__main__:Model.inner.<locals>.helper"] == 3
+    assert names["__main__:Model.Nested.go"] == 3
+    assert names["__main__:deco.<locals>.wrapper"] == 3
+    assert names["__main__:decorated"] == 3
+    # List comprehensions are inlined on 3.12 (PEP 709): never matched.
+    assert not any("<listcomp>" in name for name in names)

@@ -22,7 +22,9 @@
 //!     40  flags: u32               (ENABLED, DELAY_RESUMES, MATCH_C_CALLS)
 //!     44  patterns_len: u32        (bytes of target-file text)
 //!     48  progress_points_len: u32 (bytes: one `module:qualname` per line)
-//!     52  reserved
+//!     52  pattern_delays_len: u32  (entries; 0: every pattern at delay_ns)
+//!     56  reserved
+//!     64  pattern_delays: [u64]    (MAX_PATTERN_DELAYS; ns per call of each include pattern)
 //!   4096  patterns text            (PATTERNS_BYTES)
 //!  69632  progress points text     (PROGRESS_POINTS_BYTES)
 //! ```
@@ -41,7 +43,7 @@ use super::session::CONTROL_FILE_NAME;
 /// Magic of a control block (`SPDBCTL\0`).
 pub const CONTROL_MAGIC: [u8; 8] = *b"SPDBCTL\0";
 /// Layout version of the control block.
-pub const CONTROL_VERSION: u32 = 1;
+pub const CONTROL_VERSION: u32 = 2;
 /// Room for the target-file text (patterns), in bytes.
 pub const PATTERNS_BYTES: u32 = 64 * 1024;
 /// Room for the progress points text, in bytes.
@@ -56,7 +58,12 @@ const OFFSET_FREQUENCY: u64 = 32;
 const OFFSET_FLAGS: u64 = 40;
 const OFFSET_PATTERNS_LEN: u64 = 44;
 const OFFSET_PROGRESS_LEN: u64 = 48;
+const OFFSET_PATTERN_DELAYS_LEN: u64 = 52;
+const OFFSET_PATTERN_DELAYS: u64 = 64;
 const OFFSET_PATTERNS: u64 = 4096;
+/// Most per-pattern delays the control block holds (the header page after
+/// the fixed fields).
+pub const MAX_PATTERN_DELAYS: usize = ((OFFSET_PATTERNS - OFFSET_PATTERN_DELAYS) / 8) as usize;
 const OFFSET_PROGRESS: u64 = OFFSET_PATTERNS + PATTERNS_BYTES as u64;
 /// Size of the control file in bytes.
 pub const CONTROL_SIZE: u64 = OFFSET_PROGRESS + PROGRESS_POINTS_BYTES as u64;
@@ -85,6 +92,11 @@ pub struct ControlSettings {
     /// Target-file text: the patterns, one per line (the grammar of
     /// `crate::pattern`).
     pub patterns: String,
+    /// Delay per selected call of each include pattern, in the order the
+    /// include lines appear in `patterns` (excludes have none); empty: every
+    /// pattern at `delay_ns`. A ranking's grouped design slows several
+    /// candidates at once, each at its own delay (docs/ranking.md).
+    pub pattern_delays_ns: Vec<u64>,
     /// Progress points: `module:qualname` patterns, one per line; each
     /// completed call of a matching function counts one unit of progress
     /// named after the pattern.
@@ -95,6 +107,18 @@ impl ControlSettings {
     /// True when delays and counting are on.
     pub fn enabled(&self) -> bool {
         self.flags & control_flags::ENABLED != 0
+    }
+
+    /// Delay per selected call of the `include_index`th include pattern.
+    pub fn delay_of_pattern(&self, include_index: usize) -> u64 {
+        if self.pattern_delays_ns.is_empty() {
+            self.delay_ns
+        } else {
+            self.pattern_delays_ns
+                .get(include_index)
+                .copied()
+                .unwrap_or(0)
+        }
     }
 }
 
@@ -152,8 +176,10 @@ impl ControlWriter {
     }
 
     fn atomic(&self, offset: u64) -> &AtomicU64 {
-        // SAFETY: offset is one of the fixed 8-aligned header offsets, inside
-        // the page-aligned mapping, which lives as long as self; only this
+        // SAFETY: offset is one of the fixed 8-aligned header offsets or an
+        // 8-aligned entry of the pattern delays (bounded by
+        // MAX_PATTERN_DELAYS, inside the header page), inside the
+        // page-aligned mapping, which lives as long as self; only this
         // process writes the file.
         unsafe { AtomicU64::from_ptr(self.map.as_mut_ptr().add(offset as usize).cast()) }
     }
@@ -204,6 +230,13 @@ impl ControlWriter {
                 PROGRESS_POINTS_BYTES,
             ));
         }
+        if settings.pattern_delays_ns.len() > MAX_PATTERN_DELAYS {
+            return Err(IpcError::ControlTextTooLong {
+                what: "per-pattern delays",
+                len: settings.pattern_delays_ns.len(),
+                max: MAX_PATTERN_DELAYS,
+            });
+        }
         let sequence = self.atomic(OFFSET_SEQUENCE);
         let odd = self.sequence.wrapping_add(1);
         sequence.store(odd, Ordering::Relaxed);
@@ -215,6 +248,14 @@ impl ControlWriter {
         self.write_u32(OFFSET_FLAGS, settings.flags);
         self.write_u32(OFFSET_PATTERNS_LEN, settings.patterns.len() as u32);
         self.write_u32(OFFSET_PROGRESS_LEN, settings.progress_points.len() as u32);
+        self.write_u32(
+            OFFSET_PATTERN_DELAYS_LEN,
+            settings.pattern_delays_ns.len() as u32,
+        );
+        for (i, delay) in settings.pattern_delays_ns.iter().enumerate() {
+            self.atomic(OFFSET_PATTERN_DELAYS + 8 * i as u64)
+                .store(*delay, Ordering::Relaxed);
+        }
         self.write_bytes(OFFSET_PATTERNS, settings.patterns.as_bytes());
         self.write_bytes(OFFSET_PROGRESS, settings.progress_points.as_bytes());
         self.sequence = odd.wrapping_add(1);
@@ -315,6 +356,15 @@ impl ControlReader {
             let flags: u32 = self.region.read(OFFSET_FLAGS)?;
             let patterns_len: u32 = self.region.read(OFFSET_PATTERNS_LEN)?;
             let progress_len: u32 = self.region.read(OFFSET_PROGRESS_LEN)?;
+            let delays_len: u32 = self.region.read(OFFSET_PATTERN_DELAYS_LEN)?;
+            let delays_len = (delays_len as usize).min(MAX_PATTERN_DELAYS);
+            let mut pattern_delays_ns = Vec::with_capacity(delays_len);
+            for i in 0..delays_len {
+                pattern_delays_ns.push(
+                    self.region
+                        .read::<u64>(OFFSET_PATTERN_DELAYS + 8 * i as u64)?,
+                );
+            }
             let patterns_len = patterns_len.min(PATTERNS_BYTES);
             let progress_len = progress_len.min(PROGRESS_POINTS_BYTES);
             self.region
@@ -331,6 +381,7 @@ impl ControlReader {
                 frequency: frequency.max(1),
                 flags,
                 patterns: String::from_utf8_lossy(&patterns).into_owned(),
+                pattern_delays_ns,
                 progress_points: String::from_utf8_lossy(&progress).into_owned(),
             };
             return Ok((before / 2, settings));

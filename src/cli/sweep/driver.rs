@@ -247,6 +247,7 @@ impl Driver {
         &mut self,
         candidates: Vec<Candidate>,
         delay_ns: u64,
+        dose: Option<f64>,
         frequency: u64,
         budget_s: f64,
     ) -> anyhow::Result<RankResult> {
@@ -257,6 +258,7 @@ impl Driver {
         self.send(Command::Rank {
             candidates,
             delay_ns,
+            dose,
             frequency,
             budget_s,
         })?;

@@ -47,6 +47,9 @@ pub struct Options {
     pub delays_ns: Vec<u64>,
     /// Delay per call for rankings and apply.
     pub rank_delay_ns: u64,
+    /// Equal dose of a ranking (fraction of the time per unit); `None`:
+    /// `rank_delay_ns` per call (docs/ranking.md).
+    pub rank_dose: Option<f64>,
     /// Delay every Nth call.
     pub frequency: u64,
     /// Budget per experiment, seconds.
@@ -77,6 +80,7 @@ impl Default for Options {
             patterns: vec!["*:*".into()],
             delays_ns: DEFAULT_DELAYS_NS.to_vec(),
             rank_delay_ns: 10_000,
+            rank_dose: Some(crate::experiment::rank::DEFAULT_DOSE),
             frequency: 1,
             budget_s: 60.0,
             census_window_s: 2.0,

@@ -354,9 +354,12 @@ impl State {
         } else {
             node.candidates()
         };
-        // Nodes with a tiny share of the calls (a `main` that runs once)
-        // cannot move throughput at any delay per call: not worth a window.
-        candidates.retain(|c| c.calls > 0 && c.share >= MIN_SHARE);
+        // Every child that ran is a candidate under an equal dose (a quiet
+        // child may be the critical one, docs/ranking.md); at an equal
+        // delay per call, nodes with a tiny share of the calls cannot move
+        // throughput and are left out.
+        let equal_dose = self.options.rank_dose.is_some();
+        candidates.retain(|c| c.calls > 0 && (equal_dose || c.share >= MIN_SHARE));
         candidates.truncate(self.options.max_candidates.max(1));
         if candidates.is_empty() {
             self.say(
@@ -381,6 +384,7 @@ impl State {
         let command = Command::Rank {
             candidates,
             delay_ns: self.options.rank_delay_ns,
+            dose: self.options.rank_dose,
             frequency: self.options.frequency,
             budget_s: self.options.budget_s,
         };

@@ -1,0 +1,494 @@
+//! The PEP 523 frame-evaluation mechanism (CPython 3.10 and 3.11, which have
+//! no `sys.monitoring`); see `mechanism.rs` and docs/python-versions.md.
+//!
+//! CPython calls the interpreter's frame-evaluation function for every
+//! Python frame it runs: each call of a function, and each resume of a
+//! generator or coroutine. Ours reads the frame's code object, looks its
+//! cached decision word up in `co_extra` (the same word as on 3.12, see
+//! `hot.rs`), counts and delays a matched start (and a resume, with
+//! SPEED_BUMP_RESUME), then calls the evaluation function that was
+//! installed before it (CPython's own, or another tool's: TorchDynamo and
+//! debuggers install one on these versions). Unlike `sys.monitoring` there
+//! is no DISABLE: every call pays the lookup (measured in
+//! docs/python-versions.md), matched or not.
+//!
+//! Why not `PyEval_SetProfile`: on 3.11 it makes CPython create a frame
+//! object for every call (+~400 ns per call measured here), and it
+//! replaces the profiler slot that cProfile needs.
+//!
+//! What the evaluation function cannot see: calls of C functions (no frame
+//! is evaluated for them), so SPEED_BUMP_C_CALLS matches nothing here and
+//! says so once.
+//!
+//! The frame layouts below mirror CPython's internal headers for exactly the
+//! versions this module is built for (3.10: `cpython/frameobject.h`; 3.11:
+//! `internal/pycore_frame.h`, `cpython/genobject.h`, `cpython/code.h`); the
+//! compile-time checks pin the offsets measured with those headers.
+
+use std::ffi::{c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicBool;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::decide;
+use crate::failure::{self, say_once};
+use crate::gil::GilCell;
+use crate::hot::{
+    FUNCTION_ID_MASK, HOT, on_matched_call, on_progress_point, progress_slot_of, read_word,
+};
+use crate::mechanism::Wanted;
+
+pub const NAME: &str = "a PEP 523 frame-evaluation function";
+
+/// The frame the evaluation function receives.
+#[cfg(Py_3_11)]
+type Frame = ffi::_PyInterpreterFrame;
+#[cfg(not(Py_3_11))]
+type Frame = ffi::PyFrameObject;
+
+type EvalFrame = ffi::_PyFrameEvalFunction;
+
+unsafe extern "C" {
+    /// CPython's own frame evaluation (exported by libpython 3.10/3.11;
+    /// pyo3-ffi leaves private functions out).
+    fn _PyEval_EvalFrameDefault(
+        tstate: *mut ffi::PyThreadState,
+        frame: *mut Frame,
+        throwflag: c_int,
+    ) -> *mut ffi::PyObject;
+}
+
+/// `struct _PyInterpreterFrame`'s leading fields (3.11.x; stable across
+/// its patch releases).
+#[cfg(Py_3_11)]
+#[repr(C)]
+struct InterpreterFrame {
+    f_func: *mut ffi::PyObject,
+    f_globals: *mut ffi::PyObject,
+    f_builtins: *mut ffi::PyObject,
+    f_locals: *mut ffi::PyObject,
+    f_code: *mut ffi::PyObject,
+    frame_obj: *mut ffi::PyObject,
+    previous: *mut InterpreterFrame,
+    /// The code unit before the next instruction to run.
+    prev_instr: *const u16,
+    stacktop: c_int,
+    is_entry: bool,
+    owner: c_char,
+}
+
+#[cfg(Py_3_11)]
+const _: () = {
+    assert!(std::mem::offset_of!(InterpreterFrame, f_globals) == 8);
+    assert!(std::mem::offset_of!(InterpreterFrame, f_code) == 32);
+    assert!(std::mem::offset_of!(InterpreterFrame, prev_instr) == 56);
+    assert!(std::mem::offset_of!(InterpreterFrame, owner) == 69);
+};
+
+/// `FRAME_OWNED_BY_GENERATOR`: the frame lives inside a generator or
+/// coroutine object (`gi_iframe`).
+#[cfg(Py_3_11)]
+const OWNED_BY_GENERATOR: c_char = 1;
+
+/// `RETURN_GENERATOR`: a generator's frame is created by running it, so a
+/// frame that has not yet run past it is starting, not resuming.
+#[cfg(Py_3_11)]
+const RETURN_GENERATOR: u16 = 75;
+
+/// `PyGenObject` (also coroutines and async generators) up to its frame.
+#[cfg(Py_3_11)]
+#[repr(C)]
+struct GenObject {
+    ob_base: ffi::PyObject,
+    gi_code: *mut ffi::PyObject,
+    gi_weakreflist: *mut ffi::PyObject,
+    gi_name: *mut ffi::PyObject,
+    gi_qualname: *mut ffi::PyObject,
+    /// `_PyErr_StackItem`: exc_value, previous_item.
+    gi_exc_state: [*mut ffi::PyObject; 2],
+    gi_origin_or_finalizer: *mut ffi::PyObject,
+    gi_hooks_inited: c_char,
+    gi_closed: c_char,
+    gi_running_async: c_char,
+    gi_frame_state: i8,
+    gi_iframe: [*mut ffi::PyObject; 1],
+}
+
+#[cfg(Py_3_11)]
+const _: () = {
+    assert!(std::mem::offset_of!(GenObject, gi_frame_state) == 75);
+    assert!(std::mem::offset_of!(GenObject, gi_iframe) == 80);
+};
+
+/// `PyCodeObject` (3.11) up to `co_flags`.
+#[cfg(Py_3_11)]
+#[repr(C)]
+struct CodePrefix {
+    ob_base: ffi::PyVarObject,
+    co_consts: *mut ffi::PyObject,
+    co_names: *mut ffi::PyObject,
+    co_exceptiontable: *mut ffi::PyObject,
+    co_flags: c_int,
+}
+
+#[cfg(Py_3_11)]
+const _: () = assert!(std::mem::offset_of!(CodePrefix, co_flags) == 48);
+
+/// `FRAME_SUSPENDED` (3.10 `f_state`, 3.11 `gi_frame_state`): the state
+/// of a generator that yielded. One that returned is still marked
+/// executing (3.11) or returned (3.10) when the evaluation ends.
+const FRAME_SUSPENDED: i8 = -1;
+
+/// `PyFrameObject` (3.10.x) up to `f_state`.
+#[cfg(not(Py_3_11))]
+#[repr(C)]
+struct FrameObject {
+    ob_base: ffi::PyVarObject,
+    f_back: *mut ffi::PyObject,
+    f_code: *mut ffi::PyObject,
+    f_builtins: *mut ffi::PyObject,
+    f_globals: *mut ffi::PyObject,
+    f_locals: *mut ffi::PyObject,
+    f_valuestack: *mut *mut ffi::PyObject,
+    f_trace: *mut ffi::PyObject,
+    f_stackdepth: c_int,
+    f_trace_lines: c_char,
+    f_trace_opcodes: c_char,
+    f_gen: *mut ffi::PyObject,
+    /// -1 until the frame first runs.
+    f_lasti: c_int,
+    f_lineno: c_int,
+    f_iblock: c_int,
+    /// `PyFrameState`: a signed char.
+    f_state: i8,
+}
+
+#[cfg(not(Py_3_11))]
+const _: () = {
+    assert!(std::mem::offset_of!(FrameObject, f_code) == 32);
+    assert!(std::mem::offset_of!(FrameObject, f_globals) == 48);
+    assert!(std::mem::offset_of!(FrameObject, f_lasti) == 96);
+    assert!(std::mem::offset_of!(FrameObject, f_state) == 108);
+};
+
+/// The mechanism's state, read on every frame.
+struct State {
+    /// The evaluation function we call (the one installed before us).
+    previous: EvalFrame,
+    /// SPEED_BUMP_RESUME: count and delay resumes too.
+    delay_resumes: bool,
+    /// Progress points are set: count their completed calls.
+    count_returns: bool,
+    /// Frames seen (wrapping): tells whether a tool installed after us
+    /// still calls us.
+    frames: u64,
+    /// A decision is being made (it may run Python code, e.g. a finalizer,
+    /// which must not decide again while the hook's state is borrowed).
+    deciding: bool,
+}
+
+static STATE: GilCell<State> = GilCell::new(State {
+    previous: _PyEval_EvalFrameDefault,
+    delay_resumes: false,
+    count_returns: false,
+    frames: 0,
+    deciding: false,
+});
+
+static C_CALLS_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Nothing to hold: the interpreter state is looked up when needed.
+pub struct Mechanism {
+    _private: (),
+}
+
+fn interpreter() -> *mut ffi::PyInterpreterState {
+    // SAFETY: called with the GIL held, so a current interpreter exists.
+    unsafe { ffi::PyInterpreterState_Get() }
+}
+
+/// The evaluation function installed now.
+fn current() -> EvalFrame {
+    // SAFETY: GIL held (callers); the interpreter is alive.
+    let installed = unsafe { ffi::_PyInterpreterState_GetEvalFrameFunc(interpreter()) };
+    #[cfg(not(Py_3_11))]
+    let installed = installed.unwrap_or(_PyEval_EvalFrameDefault);
+    installed
+}
+
+/// Installs our evaluation function in front of the current one.
+pub fn install(_py: Python<'_>) -> Result<Mechanism, String> {
+    #[cfg(not(Py_3_11))]
+    crate::qualname::init()?;
+    let previous = current();
+    if previous as usize == eval_frame as EvalFrame as usize {
+        return Ok(Mechanism { _private: () });
+    }
+    // SAFETY: GIL held; nothing evaluates a frame while we switch.
+    unsafe {
+        STATE.get().previous = previous;
+        ffi::_PyInterpreterState_SetEvalFrameFunc(interpreter(), Some(eval_frame));
+    }
+    Ok(Mechanism { _private: () })
+}
+
+/// Records what the settings need. Every frame is looked at anyway, so a
+/// new generation alone brings back code decided under older settings.
+pub fn select(_py: Python<'_>, _mechanism: &Mechanism, wanted: Wanted) -> PyResult<()> {
+    // SAFETY: GIL held, outside the evaluation function's own code.
+    let state = unsafe { STATE.get() };
+    state.delay_resumes = wanted.resumes;
+    state.count_returns = wanted.returns;
+    if wanted.c_calls {
+        say_once(
+            &C_CALLS_REPORTED,
+            "C function calls cannot be seen on Python 3.10/3.11 (no sys.monitoring): \
+             SPEED_BUMP_C_CALLS matches nothing here; only Python functions are slowed",
+        );
+    }
+    Ok(())
+}
+
+/// Another tool replaced our evaluation function without calling it: say
+/// that calls after that point were not seen. A tool that installed its
+/// own after us and calls ours (the previous one) is fine: a probe call
+/// tells them apart.
+pub fn check_at_exit(py: Python<'_>) -> Option<String> {
+    if current() as usize == eval_frame as EvalFrame as usize {
+        return None;
+    }
+    let probe = py.eval(c"lambda: None", None, None).ok()?;
+    // SAFETY: GIL held; no reference is kept across the call below. The
+    // probe is not decided (not a function of the program).
+    let before = unsafe { STATE.get() }.frames;
+    unsafe { STATE.get() }.deciding = true;
+    let called = probe.call0();
+    let state = unsafe { STATE.get() };
+    state.deciding = false;
+    called.ok()?;
+    let after = state.frames;
+    (after == before).then(|| {
+        "another tool replaced speedbump's frame-evaluation function (PEP 523) and does not \
+         call it: calls made after that were neither counted nor delayed"
+            .to_owned()
+    })
+}
+
+/// How a frame enters evaluation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// A call starts (or a generator's first `next()`): PY_START on 3.12.
+    Start,
+    /// A generator or coroutine resumes after a yield or await: PY_RESUME.
+    Resume,
+    /// 3.11 runs a generator function's frame once to create the generator
+    /// (no event on 3.12: PY_START fires at the first `next()`).
+    Creation,
+    /// An exception thrown into a generator (no PY_START/PY_RESUME on 3.12).
+    Throw,
+}
+
+/// What to do once the frame has been evaluated.
+enum After {
+    Nothing,
+    /// Count a completed call of this progress point, unless the frame only
+    /// yielded. `generator`: where to read whether it completed (3.11).
+    ProgressPoint {
+        slot: u32,
+        #[cfg(Py_3_11)]
+        generator: *const GenObject,
+    },
+}
+
+#[cfg(Py_3_11)]
+#[inline(always)]
+unsafe fn code_and_globals(frame: *mut Frame) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
+    let frame = frame.cast::<InterpreterFrame>();
+    unsafe { ((*frame).f_code, (*frame).f_globals) }
+}
+
+#[cfg(not(Py_3_11))]
+#[inline(always)]
+unsafe fn code_and_globals(frame: *mut Frame) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
+    let frame = frame.cast::<FrameObject>();
+    unsafe { ((*frame).f_code, (*frame).f_globals) }
+}
+
+#[cfg(Py_3_11)]
+#[inline(always)]
+unsafe fn entry_of(frame: *mut Frame, code: *mut ffi::PyObject, throwflag: c_int) -> Entry {
+    const GENERATOR_FLAGS: c_int = ffi::CO_GENERATOR | ffi::CO_COROUTINE | ffi::CO_ASYNC_GENERATOR;
+    if throwflag != 0 {
+        return Entry::Throw;
+    }
+    let frame = frame.cast::<InterpreterFrame>();
+    // SAFETY: a live frame being entered; `prev_instr` points into its code
+    // (at RETURN_GENERATOR, the last instruction run) once it ran.
+    unsafe {
+        if (*frame).owner == OWNED_BY_GENERATOR {
+            if *(*frame).prev_instr & 0xff == RETURN_GENERATOR {
+                Entry::Start
+            } else {
+                Entry::Resume
+            }
+        } else if (*code.cast::<CodePrefix>()).co_flags & GENERATOR_FLAGS != 0 {
+            Entry::Creation
+        } else {
+            Entry::Start
+        }
+    }
+}
+
+#[cfg(not(Py_3_11))]
+#[inline(always)]
+unsafe fn entry_of(frame: *mut Frame, _code: *mut ffi::PyObject, throwflag: c_int) -> Entry {
+    if throwflag != 0 {
+        return Entry::Throw;
+    }
+    // SAFETY: a live frame being entered. 3.10 creates generators without
+    // evaluating their frame, so the first `next()` is the start.
+    if unsafe { (*frame.cast::<FrameObject>()).f_lasti } < 0 {
+        Entry::Start
+    } else {
+        Entry::Resume
+    }
+}
+
+#[cfg(Py_3_11)]
+#[inline(always)]
+unsafe fn progress_point(frame: *mut Frame, slot: u32) -> After {
+    let frame_ptr = frame.cast::<InterpreterFrame>();
+    // SAFETY: a live frame; a generator's frame lives inside its generator
+    // object, at `gi_iframe`.
+    let generator = if unsafe { (*frame_ptr).owner } == OWNED_BY_GENERATOR {
+        unsafe {
+            frame
+                .cast::<u8>()
+                .sub(std::mem::offset_of!(GenObject, gi_iframe))
+                .cast::<GenObject>()
+        }
+    } else {
+        std::ptr::null()
+    };
+    After::ProgressPoint { slot, generator }
+}
+
+#[cfg(not(Py_3_11))]
+#[inline(always)]
+unsafe fn progress_point(_frame: *mut Frame, slot: u32) -> After {
+    After::ProgressPoint { slot }
+}
+
+/// Whether the frame returned (rather than yielded), after a successful
+/// evaluation.
+///
+/// # Safety
+/// `frame` was just evaluated; its caller still holds it (3.10: the frame
+/// object; 3.11: the generator whose frame it is).
+#[cfg(Py_3_11)]
+#[inline(always)]
+unsafe fn returned(_frame: *mut Frame, after: &After) -> bool {
+    match after {
+        After::ProgressPoint { generator, .. } if !generator.is_null() => unsafe {
+            (**generator).gi_frame_state != FRAME_SUSPENDED
+        },
+        _ => true,
+    }
+}
+
+#[cfg(not(Py_3_11))]
+#[inline(always)]
+unsafe fn returned(frame: *mut Frame, _after: &After) -> bool {
+    unsafe { (*frame.cast::<FrameObject>()).f_state != FRAME_SUSPENDED }
+}
+
+/// Our evaluation function.
+///
+/// # Safety
+/// Called by CPython with the GIL held, for a live frame of this thread.
+unsafe extern "C" fn eval_frame(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    throwflag: c_int,
+) -> *mut ffi::PyObject {
+    // SAFETY: GIL held; read before anything can change it.
+    let state = unsafe { STATE.get() };
+    state.frames = state.frames.wrapping_add(1);
+    let previous = state.previous;
+    let after = match catch_unwind(AssertUnwindSafe(|| unsafe { before(frame, throwflag) })) {
+        Ok(after) => after,
+        Err(panic) => {
+            failure::report_panic("frame-evaluation function", &panic);
+            After::Nothing
+        }
+    };
+    // SAFETY: the arguments CPython gave us, for the function it would have
+    // called had we not been installed.
+    let result = unsafe { previous(tstate, frame, throwflag) };
+    if let After::ProgressPoint { slot, .. } = after
+        && !result.is_null()
+        // SAFETY: see `returned`.
+        && unsafe { returned(frame, &after) }
+    {
+        // SAFETY: GIL held; the frame's own code has finished.
+        unsafe { on_progress_point(HOT.get(), slot) };
+    }
+    result
+}
+
+/// Counts and delays the frame when it is a matched call; says what to do
+/// after it.
+#[inline(always)]
+unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
+    // SAFETY: GIL held; no Python code runs until `decide`, which re-fetches.
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled {
+        return After::Nothing;
+    }
+    let (code, globals) = unsafe { code_and_globals(frame) };
+    let Some(mut word) = (unsafe { read_word(code, hot.extra_index) }) else {
+        return After::Nothing;
+    };
+    // The common case, first: decided, does not match, no progress point.
+    if word == (hot.unmatched_key as usize) << 32 {
+        return After::Nothing;
+    }
+    if hot.generation_of(word) != Some(hot.current_generation()) {
+        word = match unsafe { decide(code, globals) } {
+            Some(word) => word,
+            None => return After::Nothing,
+        };
+    }
+    let hot = unsafe { HOT.get() };
+    let state = unsafe { STATE.get() };
+    let entry = unsafe { entry_of(frame, code, throwflag) };
+    if (word >> 32) as u32 == hot.matched_key
+        && (entry == Entry::Start || (entry == Entry::Resume && state.delay_resumes))
+    {
+        unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
+    }
+    let slot = progress_slot_of(word);
+    if slot != 0 && state.count_returns && entry != Entry::Creation {
+        return unsafe { progress_point(frame, slot) };
+    }
+    After::Nothing
+}
+
+/// Decides `code` (first sight, or settings changed) and returns its new
+/// word; None while another decision is under way on this interpreter.
+#[cold]
+unsafe fn decide(code: *mut ffi::PyObject, globals: *mut ffi::PyObject) -> Option<usize> {
+    // SAFETY: GIL held; the flag is cleared before returning.
+    let state = unsafe { STATE.get() };
+    if state.deciding {
+        return None;
+    }
+    state.deciding = true;
+    unsafe { decide::decide_code(code, globals) };
+    unsafe { STATE.get() }.deciding = false;
+    let hot = unsafe { HOT.get() };
+    let word = unsafe { read_word(code, hot.extra_index) }?;
+    (hot.generation_of(word) == Some(hot.current_generation())).then_some(word)
+}
