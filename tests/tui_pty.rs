@@ -173,6 +173,16 @@ impl Pty {
 
 impl Drop for Pty {
     fn drop(&mut self) {
+        // SIGTERM first: the TUI then stops its session (a SIGKILLed TUI
+        // would leave its session server lingering after a failed test).
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: kill with a pid of our own child.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
