@@ -19,4 +19,6 @@ pub mod live;
 #[cfg(feature = "cli")]
 pub mod report;
 #[cfg(feature = "tui")]
+pub mod server;
+#[cfg(feature = "tui")]
 pub mod tui;

@@ -173,6 +173,16 @@ impl Pty {
 
 impl Drop for Pty {
     fn drop(&mut self) {
+        // SIGTERM first: the TUI then stops its session (a SIGKILLed TUI
+        // would leave its session server lingering after a failed test).
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: kill with a pid of our own child.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -529,4 +539,94 @@ fn real_engine_census_needs_no_progress_source() {
     pty.send("q");
     let status = pty.wait_exit();
     assert!(status.success(), "{status:?}\n{}", pty.text());
+    pty.assert_restored();
+}
+
+/// `speedbump` with `XDG_RUNTIME_DIR` set (the session base), to completion.
+fn speedbump_in(runtime: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_speedbump"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .output()
+        .unwrap()
+}
+
+/// Stops every session under a runtime directory when dropped, so a failed
+/// test leaves no server behind.
+struct StopSessions(std::path::PathBuf);
+
+impl Drop for StopSessions {
+    fn drop(&mut self) {
+        let listed = speedbump_in(&self.0, &["sessions", "--json"]);
+        for line in String::from_utf8_lossy(&listed.stdout).lines() {
+            if let Ok(session) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(id) = session["id"].as_str() {
+                    speedbump_in(&self.0, &["stop", id]);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_session_outlives_its_terminal_and_is_attached_again() {
+    // A private session base, so other tests' sessions are not listed.
+    let runtime = tempdir("sessions-runtime");
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let _stop = StopSessions(runtime.clone());
+    let export = tempdir("sessions-export");
+    let env = [("XDG_RUNTIME_DIR", runtime.to_str().unwrap())];
+    let args = [
+        "tui",
+        "--demo-fake",
+        "--export-dir",
+        export.to_str().unwrap(),
+    ];
+    let mut pty = Pty::spawn(&args, &env, 24, 80);
+    pty.send("3");
+    pty.wait_for("functions seen");
+    // The terminal goes away: SIGHUP, as the kernel sends on hangup.
+    // SAFETY: kill with a pid of our own child.
+    unsafe { libc::kill(pty.child.id() as i32, libc::SIGHUP) };
+    assert!(pty.wait_exit().success());
+    let listed = speedbump_in(&runtime, &["sessions", "--json"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let session: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(session["status"]["clients"], 0, "{listed}");
+    let id = session["id"].as_str().unwrap().to_owned();
+
+    // Attach again: the census done before is there, the live view runs.
+    let started = Instant::now();
+    let mut again = Pty::spawn(&["tui", "--attach"], &env, 24, 80);
+    again.wait_for("steps/s");
+    assert!(started.elapsed() < PATIENCE);
+    again.send("3");
+    again.wait_for("functions seen");
+    // `d` detaches without stopping.
+    again.send("d");
+    assert!(again.wait_exit().success());
+    again.assert_restored();
+    assert!(again.text().contains("detached"), "{}", again.text());
+    let listed = speedbump_in(&runtime, &["sessions"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "{listed:?}"
+    );
+
+    // Stop: gone from the list, its directory removed, no process left.
+    let stopped = speedbump_in(&runtime, &["stop", &id]);
+    assert!(stopped.status.success(), "{stopped:?}");
+    let listed = speedbump_in(&runtime, &["sessions", "--json"]);
+    assert!(listed.stdout.is_empty(), "{listed:?}");
+    assert_eq!(
+        processes_with(export.to_str().unwrap()),
+        Vec::<String>::new()
+    );
+    let _ = std::fs::remove_dir_all(&export);
 }

@@ -273,7 +273,7 @@ fn drill_edit_pattern_and_settings() {
     keys(&mut state, "__main__:prep*");
     key(&mut state, KeyCode::Enter);
     assert!(state.editor.is_none());
-    key(&mut state, KeyCode::Char('d'));
+    key(&mut state, KeyCode::Char('D'));
     state.update(Msg::Key(KeyEvent::new(
         KeyCode::Char('u'),
         KeyModifiers::CONTROL,

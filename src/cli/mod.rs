@@ -11,6 +11,8 @@ pub mod options;
 pub mod rank;
 pub mod report;
 pub mod run;
+#[cfg(feature = "tui")]
+pub mod sessions;
 pub mod sweep;
 #[cfg(feature = "tui")]
 pub mod tui;
@@ -52,6 +54,16 @@ pub enum Command {
     /// The interactive wizard: the five steps at the keyboard, live.
     #[cfg(feature = "tui")]
     Tui(Box<tui::TuiArgs>),
+    /// List this user's TUI sessions (running on after their terminal left).
+    #[cfg(feature = "tui")]
+    Sessions(sessions::SessionsArgs),
+    /// Stop a TUI session: its workload, its experiments; results are written.
+    #[cfg(feature = "tui")]
+    Stop(sessions::StopArgs),
+    /// The session server's process (started by `tui` and `run --detach`).
+    #[cfg(feature = "tui")]
+    #[command(name = "__serve", hide = true)]
+    Serve(sessions::ServeArgs),
 }
 
 /// Runs the chosen subcommand and returns the process exit code.
@@ -65,6 +77,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(&args),
         #[cfg(feature = "tui")]
         Command::Tui(args) => tui::run(&args),
+        #[cfg(feature = "tui")]
+        Command::Sessions(args) => sessions::sessions(&args),
+        #[cfg(feature = "tui")]
+        Command::Stop(args) => sessions::stop_session(&args),
+        #[cfg(feature = "tui")]
+        Command::Serve(args) => sessions::serve(&args),
         Command::Env => {
             print!("{}", include_str!("../../docs/env.md"));
             Ok(ExitCode::SUCCESS)

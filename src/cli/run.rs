@@ -91,6 +91,17 @@ pub struct RunArgs {
     /// Internal: run as the watchdog of session DIR.
     #[arg(long = "internal-watchdog", hide = true, value_name = "DIR")]
     pub internal_watchdog: Option<PathBuf>,
+    /// Start a session that runs on without this terminal, print its id
+    /// and return: watch it with `speedbump tui --attach ID`, end it with
+    /// `speedbump stop ID` (see docs/sessions.md).
+    #[cfg(feature = "tui")]
+    #[arg(long, conflicts_with_all = ["json", "schedule", "control_stdin"])]
+    pub detach: bool,
+    /// With --detach: how long the session keeps its workload once nobody
+    /// is attached and no experiment runs.
+    #[cfg(feature = "tui")]
+    #[arg(long, value_name = "DURATION", default_value = "600s", value_parser = parse_linger)]
+    pub linger: Duration,
     /// The command to run, after `--`.
     #[arg(
         last = true,
@@ -122,7 +133,95 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
     let plan = Plan::from_args(args)?;
+    #[cfg(feature = "tui")]
+    if args.detach {
+        return detach(args);
+    }
     execute(args, plan)
+}
+
+#[cfg(feature = "tui")]
+fn parse_linger(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration_ns(s)
+        .map(Duration::from_nanos)
+        .map_err(|e| e.to_string())
+}
+
+/// `run --detach`: a session server runs the workload; this returns once
+/// it is ready.
+#[cfg(feature = "tui")]
+fn detach(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if matches!(
+        args.progress.progress_regex_kind,
+        crate::live::progress::RegexKind::Units
+    ) {
+        bail!("--detach takes --progress-regex-kind rate or count");
+    }
+    // The server parses the same arguments (everything after `speedbump`).
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let dir = crate::server::process::start(args.linger, &argv)?;
+    let id = crate::server::registry::session_id(&dir).unwrap_or_default();
+    println!("{id}");
+    eprintln!(
+        "speedbump: session {id} runs the workload; watch: speedbump tui --attach {id} · \
+         stop: speedbump stop {id}"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The engine of a `run --detach` session (in the server process): the
+/// workload in live mode with `run`'s settings in force from the start, and
+/// TUI options matching them for clients that attach.
+#[cfg(feature = "tui")]
+pub fn detached_engine(
+    args: &RunArgs,
+) -> anyhow::Result<(crate::experiment::EngineHandle, crate::tui::state::Options)> {
+    use crate::experiment::{Command, ExperimentConfig, Mode};
+    let plan = Plan::from_args(args)?;
+    let command = args
+        .command
+        .iter()
+        .map(|a| {
+            a.clone()
+                .into_string()
+                .map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))
+        })
+        .collect::<anyhow::Result<Vec<String>>>()?;
+    let settings = plan.settings;
+    let config = ExperimentConfig {
+        command: command.clone(),
+        mode: Mode::Live,
+        progress_points: settings.progress_points.clone(),
+        latency_points: plan.latency_points.clone(),
+        progress_regex: args.progress.progress_regex.clone(),
+        progress_regex_is_rate: !matches!(
+            args.progress.progress_regex_kind,
+            crate::live::progress::RegexKind::Count
+        ),
+        ..ExperimentConfig::default()
+    };
+    let progress = super::tui::progress_description(
+        &settings.progress_points,
+        args.progress.progress_regex.as_deref(),
+    );
+    let options = crate::tui::state::Options {
+        command,
+        mode: Mode::Live,
+        patterns: if settings.has_includes() {
+            settings.patterns.clone()
+        } else {
+            vec!["*:*".into()]
+        },
+        frequency: settings.frequency,
+        auto_census: false,
+        progress,
+        ..crate::tui::state::Options::default()
+    };
+    let engine = crate::experiment::spawn(config)?;
+    if settings.has_includes() && settings.delay_ns > 0 {
+        let _ = engine.commands.send(Command::Apply(settings));
+    }
+    Ok((engine, options))
 }
 
 /// Everything checked before the workload starts.

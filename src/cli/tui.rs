@@ -7,11 +7,13 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
 use super::options::{self, CensusArgs, DelaysArgs, WorkloadArgs, engine_setup};
+use crate::server::{process, registry};
 use crate::tui::engine::Source;
 use crate::tui::fake::FakeOptions;
 use crate::tui::{Options, State, Theme};
@@ -69,6 +71,15 @@ pub struct TuiArgs {
     /// The simulated workload crashes after this many simulated seconds.
     #[arg(long, hide = true)]
     pub demo_crash_after: Option<f64>,
+    /// Re-attach to a session that runs on (`speedbump sessions` lists
+    /// them; the only one when ID is omitted).
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub attach: Option<String>,
+    /// How long a detached session keeps its workload after its last
+    /// experiment ends with no terminal attached (then it writes its
+    /// results and stops).
+    #[arg(long, value_name = "DURATION", default_value = "600s", value_parser = options::seconds)]
+    pub linger: f64,
     /// The command to run, after `--` (or the script's arguments).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -120,12 +131,22 @@ fn command_line(args: &TuiArgs) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// Runs `speedbump tui`.
-pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+/// Where throughput comes from, in words (for results.json).
+pub fn progress_description(points: &[String], regex: Option<&str>) -> Option<String> {
+    match (points.first(), regex) {
+        (Some(point), _) => Some(format!("progress point {point}")),
+        (None, Some(re)) => Some(format!("output regex {re}")),
+        (None, None) => None,
+    }
+}
+
+/// The engine source and the TUI options of `args` (checked: every error
+/// here is the user's to fix). The session server calls it again on the
+/// same arguments to start the engine.
+pub fn prepare(args: &TuiArgs) -> anyhow::Result<(Source, Options)> {
     let command = command_line(args)?;
     let patterns = args.workload.targets.patterns_or_all()?;
     let (config, engine_options) = engine_setup(&args.workload, command.clone())?;
-    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())?;
     if !args.demo_fake {
         let command: Vec<OsString> = command.iter().map(OsString::from).collect();
         let hint = if args.script.is_some() {
@@ -134,12 +155,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             ""
         };
         crate::live::interpreter::check_command(&command, hint)?;
-    }
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!(
-            "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
-             commands"
-        );
     }
     let mut delays = args.delays.above_zero()?;
     delays.insert(0, 0);
@@ -177,7 +192,48 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     } else {
         Source::Real(config, engine_options)
     };
-    let state = crate::tui::run_interactive(source, State::new(options, theme))?;
+    Ok((source, options))
+}
+
+/// Runs `speedbump tui`: starts a session server for the workload (or
+/// finds the one to attach to) and runs the TUI as its client.
+pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+    let theme = Theme::resolve(args.theme.as_deref(), Theme::no_color_from_env())?;
+    let (dir, options) = if let Some(id) = args.attach.as_deref() {
+        need_terminal()?;
+        let sessions = registry::list()?;
+        let session = registry::find(&sessions, Some(id).filter(|id| !id.is_empty()))?;
+        (session.dir, None)
+    } else {
+        let (_, options) = prepare(args)?;
+        need_terminal()?;
+        // The server parses the same arguments (everything after `speedbump`).
+        let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+        let linger = Duration::try_from_secs_f64(args.linger)
+            .map_err(|_| anyhow!("--linger: not a duration"))?;
+        (process::start(linger, &argv)?, Some(options))
+    };
+    let attached = crate::server::attach(&dir)?;
+    let options = match options {
+        Some(options) => options,
+        None => {
+            let mut options: Options = serde_json::from_value(attached.info.options.clone())
+                .context("the session's options are not this version's")?;
+            // The census (if any) was started by the terminal that started
+            // the session; the replay brings it.
+            options.auto_census = false;
+            options
+        }
+    };
+    let id = attached.info.id.clone();
+    let state = crate::tui::run_interactive(attached.engine, State::new(options, theme))?;
+    if state.detached {
+        println!(
+            "speedbump: detached; session {id} keeps running. \
+             Re-attach: speedbump tui --attach {id} · stop: speedbump stop {id}"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(Some(error)) = &state.workload.finished {
         eprintln!("speedbump: the engine stopped: {error}");
     }
@@ -199,6 +255,16 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         },
     )
+}
+
+fn need_terminal() -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "speedbump tui needs a terminal; in scripts use `speedbump run` and the headless \
+             commands (`speedbump run --detach` starts a session to attach to later)"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

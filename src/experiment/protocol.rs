@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 /// Everything the engine needs to run experiments on a workload.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
     /// The workload's command line (`python bench.py ...`).
     pub command: Vec<String>,
@@ -108,7 +108,8 @@ pub enum ExperimentKind {
 }
 
 /// A request from a front end.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Census window(s) at delay 0 with `patterns` (e.g. `*:*`), building the
     /// call tree of what runs.
@@ -158,7 +159,8 @@ pub enum Command {
 }
 
 /// Something the engine reports. Front ends fold these into their state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Update {
     /// The workload started (again, in restart mode) with this mode.
     Started {
@@ -224,6 +226,18 @@ pub enum Update {
         signal: Option<i32>,
         /// Its last output lines.
         last_lines: Vec<String>,
+    },
+    /// A front end started this (sent by the session server to its other
+    /// clients, and replayed to clients that attach later, so every client
+    /// knows what runs; the engine itself never sends it).
+    Accepted(Command),
+    /// The session server did not pass this front end's command on (another
+    /// front end has control), and why; the engine itself never sends it.
+    Refused {
+        /// The command refused.
+        command: Command,
+        /// Words for the user.
+        reason: String,
     },
     /// The engine thread ended (after `Shutdown`, or a fatal error).
     Finished {

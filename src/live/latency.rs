@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ipc::LatencyEvent;
 
@@ -115,7 +115,7 @@ impl LatencyCounts {
 
 /// One latency point's figures (live: over the rate window; summary: over
 /// the run; experiments: over a window).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencyReading {
     /// The latency point, `module:qualname`.
     pub name: String,
@@ -136,7 +136,7 @@ pub struct LatencyReading {
 }
 
 /// Every latency point, plus what the rings could not deliver.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyReport {
     /// One entry per latency point that completed a request, by name.
     pub points: Vec<LatencyReading>,

@@ -14,7 +14,7 @@ use crate::pattern::{PatternError, PatternSet, parse_pattern};
 pub const DEFAULT_DELAY_NS: u64 = 1_000;
 
 /// What every hooked process of a session does, as one value.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveSettings {
     /// Delays and counting on (`false`: every function runs untouched).
     pub enabled: bool,

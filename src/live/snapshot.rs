@@ -5,13 +5,13 @@
 //! object per line, told apart by `type`; see docs/run.md). Fields are only
 //! ever added, never renamed or removed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::latency::LatencyReport;
 use super::settings::LiveSettings;
 
 /// Calls, delayed calls and injected time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Matching calls seen, delayed or not.
     pub calls: u64,
@@ -45,7 +45,7 @@ impl Counts {
 }
 
 /// Rates of [`Counts`] over the rate window (live) or the whole run (summary).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
     /// Matching calls per second.
     pub calls_per_s: f64,
@@ -75,7 +75,7 @@ impl Rates {
 
 /// Hooked processes: those that created a segment (processes that match
 /// nothing and report no progress have none and are not counted).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessCounts {
     /// Still running.
     pub live: u32,
@@ -86,7 +86,7 @@ pub struct ProcessCounts {
 }
 
 /// One pattern, summed over processes and settings generations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternReading {
     /// Pattern text as written, without `!`; `<other>` counts calls of
     /// patterns that did not fit a full pattern table.
@@ -106,13 +106,14 @@ pub struct PatternReading {
 }
 
 /// One function (`module:qualname`), summed over processes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionReading {
     /// `module:qualname`; `<other>` counts functions that did not fit a
     /// full function table; `<name lost>` one whose name did not fit.
     pub name: String,
     /// `python`, `c` (C function seen at call sites) or `other`.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "known_str")]
+    pub kind: Word,
     /// Text of the pattern that matched it (latest seen).
     pub pattern: String,
     /// Processes in which it was called.
@@ -125,7 +126,7 @@ pub struct FunctionReading {
 }
 
 /// Where a throughput figure comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// A progress point (`--progress MOD:QUALNAME`): completed calls.
@@ -139,7 +140,7 @@ pub enum SourceKind {
 }
 
 /// One throughput source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThroughputReading {
     /// Where the figure comes from.
     pub source: SourceKind,
@@ -158,11 +159,11 @@ pub struct ThroughputReading {
 }
 
 /// A live sample, once per sampling tick (`"type": "sample"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveSnapshot {
     /// `"sample"`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+    #[serde(rename = "type", deserialize_with = "known_str")]
+    pub kind: Word,
     /// Seconds since the workload started.
     pub elapsed_s: f64,
     /// Seconds of data behind the rates (at most the rate window; 0 while
@@ -197,7 +198,7 @@ impl LiveSnapshot {
 }
 
 /// One process's share of a settings change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessApply {
     /// Process id.
     pub pid: u32,
@@ -207,11 +208,11 @@ pub struct ProcessApply {
 }
 
 /// How a settings change reached the processes (`"type": "applied"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplyReport {
     /// `"applied"`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+    #[serde(rename = "type", deserialize_with = "known_str")]
+    pub kind: Word,
     /// The settings generation published.
     pub generation: u64,
     /// When it was published, in seconds since the workload started.
@@ -319,4 +320,22 @@ impl RunSummary {
         }
         total
     }
+}
+
+/// A fixed word (`kind`/`type` fields). An alias, so serde does not take
+/// `&'static str` for a borrow from the input (which would tie
+/// deserialisation to `'static` input); [`known_str`] reads it back.
+pub type Word = &'static str;
+
+/// The fixed words of `kind`/`type` fields, read back (the session server's
+/// clients receive snapshots as JSON; see `crate::server`).
+const KNOWN_WORDS: [&str; 6] = ["sample", "applied", "summary", "python", "c", "other"];
+
+fn known_str<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    let word = String::deserialize(deserializer)?;
+    KNOWN_WORDS
+        .iter()
+        .find(|k| **k == word)
+        .copied()
+        .ok_or_else(|| serde::de::Error::unknown_variant(&word, &KNOWN_WORDS))
 }

@@ -172,16 +172,22 @@ pub fn spawn_input_reader(tx: Sender<Msg>) {
         });
 }
 
-/// Turns SIGTERM, SIGHUP and SIGINT into [`Msg::Signal`] (leave like `q`:
-/// the workload is stopped and the terminal restored).
+/// Turns SIGTERM and SIGINT into [`Msg::Signal`] (leave like `q`: the
+/// workload is stopped and the terminal restored), SIGHUP into
+/// [`Msg::Hangup`] (detach: the session server keeps the workload).
 pub fn spawn_signal_watcher(tx: Sender<Msg>) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
     thread::Builder::new()
         .name("speedbump-tui-signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
-                if tx.send(Msg::Signal).is_err() {
+            for signal in signals.forever() {
+                let msg = if signal == SIGHUP {
+                    Msg::Hangup
+                } else {
+                    Msg::Signal
+                };
+                if tx.send(msg).is_err() {
                     return;
                 }
             }

@@ -51,6 +51,8 @@ pub enum Action {
     Edit,
     /// Change the delay per call used by rankings and `a`.
     EditDelay,
+    /// Leave the TUI; the session keeps running (re-attach later).
+    Detach,
     /// Change the frequency (every Nth call).
     EditFrequency,
     /// Change the time budget of an experiment.
@@ -100,6 +102,12 @@ pub const BINDINGS: &[Binding] = &[
         "q ^C",
         Action::Quit,
         "quit (stops the workload)",
+    ),
+    b(
+        &[Char('d')],
+        "d",
+        Action::Detach,
+        "detach (it keeps running)",
     ),
     b(
         &[Left, Char('h')],
@@ -173,8 +181,8 @@ pub const BINDINGS: &[Binding] = &[
         "edit delays (1), pattern (4)",
     ),
     b(
-        &[Char('d')],
-        "d",
+        &[Char('D')],
+        "D",
         Action::EditDelay,
         "delay per call (3, 4)",
     ),

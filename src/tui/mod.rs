@@ -45,10 +45,10 @@ pub use state::{Options, State};
 pub use step::Step;
 pub use theme::Theme;
 
-/// Runs the TUI on the real terminal: starts the engine, draws, returns when
-/// the user quits. The terminal is restored on every path.
-pub fn run_interactive(source: engine::Source, state: State) -> Result<State> {
-    let engine = engine::connect(source)?;
+/// Runs the TUI on the real terminal with `engine` (a session server's
+/// client, see [`crate::server::attach`]), draws, returns when the user
+/// quits or detaches. The terminal is restored on every path.
+pub fn run_interactive(engine: crate::experiment::EngineHandle, state: State) -> Result<State> {
     let (tx, rx) = mpsc::channel();
     app::spawn_signal_watcher(tx.clone())?;
     let (mut terminal, guard) = terminal::TerminalGuard::enter()?;

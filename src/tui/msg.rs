@@ -26,8 +26,10 @@ pub enum Msg {
     EngineGone,
     /// An export finished: the files written, or why not.
     Exported(Result<Vec<PathBuf>, ResultsError>),
-    /// SIGTERM, SIGHUP or SIGINT reached the TUI: leave like `q`.
+    /// SIGTERM or SIGINT reached the TUI: leave like `q`.
     Signal,
+    /// SIGHUP (the terminal went away): detach; the session keeps running.
+    Hangup,
 }
 
 /// What `update` asks the loop to do.

@@ -23,6 +23,20 @@ pub struct Running {
     pub started_unix_s: f64,
 }
 
+impl Running {
+    /// An experiment of `kind` with `budget_s` starting now.
+    pub fn new(kind: ExperimentKind, budget_s: f64) -> Running {
+        Running {
+            kind,
+            spent_s: 0.0,
+            budget_s,
+            pairs: 0,
+            cancelling: false,
+            started_unix_s: crate::experiment::results::now_unix_s(),
+        }
+    }
+}
+
 /// Step 1 (and `s` in step 4): a sweep's settings and evidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepState {

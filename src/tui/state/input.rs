@@ -58,6 +58,7 @@ impl State {
         let in_tree = self.pane() == Pane::Tree;
         match action {
             Action::Quit => return self.quit(),
+            Action::Detach => return self.detach(),
             Action::Help => self.help = true,
             Action::Back => self.filter.clear(),
             Action::Left if in_tree => self.tree_do(|d, t, f| d.left(t, f)),

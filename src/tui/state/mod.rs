@@ -33,8 +33,9 @@ use tree::Drill;
 /// Step 1's delays when none are given (docs/methodology.md: 0, 1 µs, 10 µs, 100 µs).
 pub const DEFAULT_DELAYS_NS: [u64; 4] = [0, 1_000, 10_000, 100_000];
 
-/// What the user chose on the command line.
-#[derive(Debug, Clone, PartialEq)]
+/// What the user chose on the command line (also sent by the session
+/// server to clients that attach later).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     /// The workload's command line (for display until it starts).
     pub command: Vec<String>,
@@ -173,6 +174,8 @@ pub struct State {
     pub awaiting_apply: bool,
     /// Ticks so far (spinners).
     pub ticks: u64,
+    /// `d` or SIGHUP: left without stopping the session.
+    pub detached: bool,
 }
 
 impl State {
@@ -204,6 +207,7 @@ impl State {
             quitting: false,
             awaiting_apply: false,
             ticks: 0,
+            detached: false,
         }
     }
 
@@ -260,6 +264,7 @@ impl State {
                 Vec::new()
             }
             Msg::Signal => self.quit(),
+            Msg::Hangup => self.detach(),
         }
     }
 
@@ -328,6 +333,12 @@ impl State {
     /// The latest measure of candidate `label` in any ranking.
     pub fn measure(&self, label: &str) -> Option<experiments::Measure> {
         self.rankings.iter().rev().find_map(|r| r.measure(label))
+    }
+
+    /// `d` or SIGHUP: leave, the session keeps running.
+    pub fn detach(&mut self) -> Vec<Effect> {
+        self.detached = true;
+        vec![Effect::Quit]
     }
 
     /// `q`: ask the engine to stop the workload, then leave.

@@ -156,6 +156,29 @@ impl State {
                 self.say(tone, format!("workload {}", exit.describe()));
                 self.workload.exit = Some(exit);
             }
+            Update::Accepted(command) => self.adopt(command),
+            Update::Refused { command, reason } => {
+                self.say(Tone::Warn, reason);
+                match command {
+                    // Only watching: `q` leaves without stopping anything.
+                    Command::Shutdown => {
+                        self.quitting = false;
+                        return self.detach();
+                    }
+                    Command::Cancel => {
+                        if let Some(running) = &mut self.running {
+                            running.cancelling = false;
+                        }
+                    }
+                    // The experiment this front end marked as started
+                    // did not start.
+                    Command::Census { .. } | Command::Sweep { .. } | Command::Rank { .. } => {
+                        self.running = None;
+                        self.pending_rank = None;
+                    }
+                    _ => {}
+                }
+            }
             Update::Finished { error } => {
                 self.running = None;
                 if let Some(e) = &error {
@@ -170,6 +193,52 @@ impl State {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Another front end of the session started `command` (the session
+    /// server says so with `Update::Accepted`, also when replaying to a
+    /// client that attaches later): set up as if this one had, so the
+    /// updates that follow land where its own would.
+    fn adopt(&mut self, command: Command) {
+        let (kind, budget_s) = match command {
+            Command::Census { window_s, .. } => (ExperimentKind::Census, window_s),
+            Command::Sweep {
+                patterns,
+                delays_ns,
+                budget_s,
+                ..
+            } => {
+                self.sweep.patterns = patterns;
+                self.sweep.delays_ns = std::iter::once(0).chain(delays_ns).collect();
+                self.sweep.restart();
+                (ExperimentKind::Sweep, budget_s)
+            }
+            Command::Rank {
+                candidates,
+                delay_ns,
+                budget_s,
+                ..
+            } => {
+                let path = self
+                    .census
+                    .as_ref()
+                    .and_then(|c| parent_path(&c.tree.root, &c.top_level, &candidates))
+                    .unwrap_or_default();
+                self.drill.open.insert(path.clone());
+                let entry = RankEntry {
+                    under: under_key(&path),
+                    evidence: vec![Evidence::default(); candidates.len()],
+                    candidates,
+                    result: None,
+                    delay_ns,
+                };
+                self.rankings.retain(|r| r.under != entry.under);
+                self.rankings.push(entry);
+                (ExperimentKind::Rank, budget_s)
+            }
+            _ => return,
+        };
+        self.running = Some(Running::new(kind, budget_s));
     }
 
     /// Keeps a finished experiment for results.json.
@@ -233,14 +302,7 @@ impl State {
         if self.busy() {
             return Vec::new();
         }
-        self.running = Some(Running {
-            kind,
-            spent_s: 0.0,
-            budget_s,
-            pairs: 0,
-            cancelling: false,
-            started_unix_s: now_unix_s(),
-        });
+        self.running = Some(Running::new(kind, budget_s));
         vec![Effect::Engine(command)]
     }
 
@@ -328,6 +390,25 @@ impl State {
         };
         self.start(ExperimentKind::Rank, self.options.budget_s, command)
     }
+}
+
+/// The path of the tree node whose children `candidates` are (`""` for the
+/// census's top level), if any.
+fn parent_path(
+    node: &crate::analysis::TreeNode,
+    top_level: &[crate::analysis::Candidate],
+    candidates: &[crate::analysis::Candidate],
+) -> Option<String> {
+    let first = &candidates.first()?.label;
+    if top_level.iter().any(|c| &c.label == first) {
+        return Some(String::new());
+    }
+    if node.children.iter().any(|c| &c.path == first) {
+        return Some(node.path.clone());
+    }
+    node.children
+        .iter()
+        .find_map(|c| parent_path(c, &[], candidates))
 }
 
 /// Least share of its parent's calls for a child to be ranked.

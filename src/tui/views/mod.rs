@@ -215,7 +215,7 @@ fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
         Step::Subsystems => &[
             ("Enter", "rank/open"),
             ("r", "rerun"),
-            ("d", "delay"),
+            ("D", "delay"),
             ("→", "step 4"),
         ],
         Step::DrillDown => &[

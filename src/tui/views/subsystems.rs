@@ -30,7 +30,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         Span::styled(format::delay(state.options.rank_delay_ns), theme.accent()),
         Span::styled(
             format!(
-                "/call, every {}, budget {:.0} s (d f b)",
+                "/call, every {}, budget {:.0} s (D f b)",
                 match state.options.frequency {
                     1 => "call".to_owned(),
                     n => format!("{n}th"),
