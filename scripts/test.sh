@@ -14,6 +14,9 @@ if [ -z "$pythons" ]; then
     exit 2
 fi
 
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
 echo "== cargo test (speedbump)"
 cargo test --locked --quiet
 
@@ -28,6 +31,8 @@ for py in $pythons; do
     echo "== Python $version ($py)"
     scripts/setup.sh --python "$py" --venv "$venv"
     if [ "$first" = 1 ]; then
+        echo "== cargo clippy -D warnings (workspace, hook for Python $version)"
+        PYO3_PYTHON="$py" cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
         echo "== cargo test (speedbump-hook, Python $version)"
         PYO3_PYTHON="$py" cargo test --locked --quiet -p speedbump-hook
     fi

@@ -96,7 +96,6 @@ pub unsafe fn write_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t,
 }
 
 /// Whether a word's key (upper half) says "matched the target patterns".
-#[cfg_attr(not(Py_3_12), allow(dead_code))]
 #[inline(always)]
 #[cfg_attr(not(Py_3_12), allow(dead_code))] // latency points: sys.monitoring only
 pub fn key_is_matched(key: u32) -> bool {
@@ -225,7 +224,6 @@ impl Hot {
 
     /// Whether `key` (a word's upper half) is a latency point's under the
     /// current generation.
-    #[cfg_attr(not(Py_3_12), allow(dead_code))]
     #[inline(always)]
     #[cfg_attr(not(Py_3_12), allow(dead_code))] // latency points: sys.monitoring only
     pub fn is_current_latency_key(&self, key: u32) -> bool {

@@ -24,9 +24,6 @@ mod failure;
 mod frame_eval;
 mod gil;
 mod hot;
-// Latency points are timed through sys.monitoring (3.12+): on the PEP 523
-// path the request-pairing half is unused (docs/latency.md).
-#[cfg_attr(not(Py_3_12), allow(dead_code))]
 mod latency;
 mod mechanism;
 #[cfg(Py_3_12)]

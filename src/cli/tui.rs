@@ -190,7 +190,7 @@ pub fn prepare(args: &TuiArgs) -> anyhow::Result<(Source, Options)> {
             ..FakeOptions::default()
         })
     } else {
-        Source::Real(config, engine_options)
+        Source::Real(Box::new((config, engine_options)))
     };
     Ok((source, options))
 }

@@ -13,7 +13,7 @@ use super::fake::{self, FakeOptions};
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A real workload.
-    Real(ExperimentConfig, EngineOptions),
+    Real(Box<(ExperimentConfig, EngineOptions)>),
     /// The simulated workload.
     Fake(FakeOptions),
 }
@@ -21,7 +21,10 @@ pub enum Source {
 /// Starts the engine.
 pub fn connect(source: Source) -> Result<EngineHandle> {
     match source {
-        Source::Real(config, options) => crate::experiment::spawn_with(config, options),
+        Source::Real(real) => {
+            let (config, options) = *real;
+            crate::experiment::spawn_with(config, options)
+        }
         Source::Fake(options) => fake::spawn(options),
     }
     .context("cannot start the experiment engine")
