@@ -23,7 +23,7 @@ cargo test --locked --quiet
 # The end-to-end runs of the experiment engine and the TUI exercise Rust
 # code through the hook; they run on the first Python only (the hook's own
 # behaviour is tested on every Python), which keeps CI well under budget.
-engine_e2e=(tests/python/test_experiments.py tests/python/test_tui.py)
+engine_e2e=(tests/python/test_experiments.py tests/python/test_tui.py tests/python/test_rank.py)
 first=1
 for py in $pythons; do
     version=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')

@@ -8,6 +8,8 @@ first, hidden stages low. Bounds are generous: the machine is shared."""
 import statistics
 import subprocess
 
+import pytest
+
 from conftest import PYTHON
 from test_experiments import EXAMPLES, experiments, speedbump
 
@@ -34,6 +36,12 @@ def test_ground_truth_by_editing_the_code():
     assert post < base * 1.04, (base, post)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 10, open: the hook keys per-pattern delays by segment pattern slot; "
+    "a grouped ranking adds slots every window and, once the table fills, candidates "
+    "share a slot and one delay (docs/ranking.md, known limits)",
+)
 def test_rank_finds_the_quiet_critical_stage(tmp_path, runtime_dir):
     proc = speedbump(
         ["rank", "--under", "serving", "--progress", "__main__:Engine.step",
