@@ -290,3 +290,28 @@ fn a_planted_base_is_never_used_and_another_private_one_is_chosen() {
     assert_eq!(choice.dir.path(), mine);
     assert!(choice.note.is_none());
 }
+
+/// The launcher's `inject/` folder (a package two levels down) goes with
+/// the session; a link inside it is removed, never followed.
+#[test]
+fn removing_a_session_empties_its_subdirectories_without_following_links() {
+    let tmp = private_dir("ipc-session");
+    let session = tmp.path().join("base").join("s-1-2-abc");
+    ensure_session_dir(&session).unwrap();
+    std::fs::write(session.join("p-1-1.seg"), b"x").unwrap();
+    let package = session.join("inject").join("speedbump");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(package.join("__init__.py"), b"").unwrap();
+    std::fs::write(session.join("inject").join("sitecustomize.py"), b"").unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("precious.txt"), b"keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, session.join("inject").join("link")).unwrap();
+
+    speedbump::ipc::remove_session_dir(&session).unwrap();
+    assert!(!session.exists());
+    assert_eq!(
+        std::fs::read(victim.join("precious.txt")).unwrap(),
+        b"keep me"
+    );
+}

@@ -7,7 +7,7 @@ import os
 import struct
 
 MAGIC = b"SPDBCTL\0"
-VERSION = 1
+VERSION = 2  # pattern_delays_len (offset 52) stays 0: every pattern at delay_ns
 PATTERNS_AT, PATTERNS_BYTES = 4096, 64 * 1024
 PROGRESS_AT, PROGRESS_BYTES = PATTERNS_AT + PATTERNS_BYTES, 4 * 1024
 SIZE = PROGRESS_AT + PROGRESS_BYTES

@@ -290,9 +290,19 @@ impl PrivateDir {
         }
     }
 
-    /// Unlinks every entry of this directory that is not a directory (a
-    /// session holds only files); links are removed, never followed.
+    /// Unlinks every entry of this directory (segments, the control block,
+    /// the launcher's `inject/` folder, emptied first); links are removed,
+    /// never followed.
     fn remove_entries(&self) -> Result<(), IpcError> {
+        self.remove_entries_below(MAX_REMOVE_DEPTH)
+    }
+
+    /// [`Self::remove_entries`], emptying subdirectories of ours (the
+    /// launcher's `inject/` folder) down to `depth` levels first. A
+    /// subdirectory is opened through this one's descriptor without
+    /// following links and must be ours; any other stays (and so does this
+    /// directory, whose removal then says it is not empty).
+    fn remove_entries_below(&self, depth: u32) -> Result<(), IpcError> {
         let listing = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())
             .map_err(|e| IpcError::io("list session directory", &self.path, e.into()))?;
         let dir = Dir::read_from(&listing)
@@ -305,6 +315,12 @@ impl PrivateDir {
                 continue;
             }
             let flags = if entry.file_type() == FileType::Directory {
+                if depth > 0
+                    && let Ok(text) = std::str::from_utf8(name.to_bytes())
+                    && let Ok(child) = self.child_dir(text, false)
+                {
+                    child.remove_entries_below(depth.saturating_sub(1))?;
+                }
                 AtFlags::REMOVEDIR // only an empty one goes
             } else {
                 AtFlags::empty()
@@ -320,6 +336,10 @@ impl PrivateDir {
         Ok(())
     }
 }
+
+/// How deep [`PrivateDir::remove_entries`] goes into subdirectories (the
+/// launcher's `inject/` folder holds a package two levels down).
+const MAX_REMOVE_DEPTH: u32 = 8;
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
