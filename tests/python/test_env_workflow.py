@@ -45,7 +45,9 @@ def test_every_function_is_slowed_without_importing_speedbump(run_py):
     assert function(r.report, "__main__:f")["delayed_calls"] == n
     assert function(r.report, "__main__:g")["delayed_calls"] == n
     injected = function(r.report, "__main__:f")["injected_ns"]
-    assert n * 10_000 * 0.98 <= injected <= n * 10_000 * 1.5
+    # Upper bound generous: a spin preempted on 2 busy cores records its
+    # overshoot (exact figures: benches/hook_bench.py).
+    assert n * 10_000 * 0.98 <= injected <= n * 10_000 * 4
 
 
 def test_only_matching_functions_are_slowed(run_py):
