@@ -47,7 +47,7 @@ def test_every_function_is_slowed_without_importing_speedbump(run_py):
     injected = function(r.report, "__main__:f")["injected_ns"]
     # Upper bound generous: a spin preempted on 2 busy cores records its
     # overshoot (exact figures: benches/hook_bench.py).
-    assert n * 10_000 * 0.98 <= injected <= n * 10_000 * 4
+    assert n * 10_000 * 0.95 <= injected <= n * 10_000 * 4
 
 
 def test_only_matching_functions_are_slowed(run_py):
