@@ -9,7 +9,11 @@ chose, never from speedbump.
 import json
 import textwrap
 
-from conftest import PYTHON
+from conftest import PYTHON, needs_sys_monitoring
+
+# Latency points are timed through sys.monitoring: Python 3.12+ only
+# (docs/latency.md, docs/python-versions.md).
+pytestmark = needs_sys_monitoring
 from test_run import EXAMPLES, sb_run, work  # noqa: F401 - pytest fixtures
 
 
