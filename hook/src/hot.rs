@@ -154,11 +154,12 @@ pub struct Hot {
     pub function_capacity: u32,
     pub patterns: *const PatternSlot,
     pub pattern_capacity: u32,
-    /// Delay per call by segment pattern slot, when patterns have their own
-    /// delays (a ranking's grouped design); `slot_delays_len == 0`: every
-    /// pattern at `delay_ns`. Owned by the segment statistics (`stats.rs`).
-    pub slot_delays: *const u64,
-    pub slot_delays_len: u32,
+    /// Delay per call by function id, when patterns have their own delays
+    /// (a ranking's grouped design); `function_delays_len == 0`: every
+    /// function at `delay_ns`. Owned by the segment statistics
+    /// (`segment.rs`, `pattern_delays.rs`).
+    pub function_delays: *const u64,
+    pub function_delays_len: u32,
     /// `sys.monitoring.DISABLE` (a strong reference held for the process lifetime).
     #[cfg_attr(not(Py_3_12), allow(dead_code))]
     pub disable: *mut ffi::PyObject,
@@ -195,8 +196,8 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
     function_capacity: 0,
     patterns: std::ptr::null(),
     pattern_capacity: 0,
-    slot_delays: std::ptr::null(),
-    slot_delays_len: 0,
+    function_delays: std::ptr::null(),
+    function_delays_len: 0,
     disable: std::ptr::null_mut(),
     latency_ring: None,
     probe: Probe {
@@ -271,11 +272,11 @@ pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     if hot.delay_ns == 0 {
         return;
     }
-    let (delay_ns, spin_ns) = if hot.slot_delays_len == 0 {
+    let (delay_ns, spin_ns) = if hot.function_delays_len == 0 {
         (hot.delay_ns, hot.spin_ns)
     } else {
-        // SAFETY: the table is valid for slot_delays_len entries (see Hot).
-        match unsafe { crate::pattern_delays::delay_of_slot(hot, pattern_id) } {
+        // SAFETY: the table is valid for function_delays_len entries (see Hot).
+        match unsafe { crate::pattern_delays::delay_of_function(hot, function_id) } {
             0 => return,
             d => (d, d.saturating_sub(hot.delay_ns - hot.spin_ns)),
         }

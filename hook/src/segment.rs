@@ -14,6 +14,7 @@ use speedbump_core::pattern::PatternSet;
 
 use crate::failure::say_once;
 use crate::hot::HOT;
+use crate::pattern_delays::FunctionDelays;
 
 static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
 
@@ -32,12 +33,9 @@ pub struct Stats {
     functions: HashMap<String, u32>,
     /// Segment pattern slot of each include pattern (same order), then excludes.
     include_slots: Vec<u32>,
-    /// Delay per call of each include pattern (same order) when the
-    /// settings give patterns their own delays; empty otherwise.
-    include_delays_ns: Vec<u64>,
-    /// The same delays indexed by segment pattern slot (what the fast path
-    /// reads through `Hot::slot_delays`); empty: one delay for all.
-    slot_delays_ns: Vec<u64>,
+    /// Per-pattern delays, by function id (what the fast path reads through
+    /// `Hot::function_delays`); empty: one delay for all.
+    delays: FunctionDelays,
     progress: HashMap<String, u32>,
     /// Decisions for C callables, keyed by their static `PyMethodDef`.
     c_decisions: HashMap<usize, Option<u32>>,
@@ -63,8 +61,7 @@ impl Stats {
             writer: None,
             functions: HashMap::new(),
             include_slots: Vec::new(),
-            include_delays_ns: Vec::new(),
-            slot_delays_ns: Vec::new(),
+            delays: FunctionDelays::default(),
             progress: HashMap::new(),
             c_decisions: HashMap::new(),
             info,
@@ -123,7 +120,7 @@ impl Stats {
     fn install(&mut self, writer: SegmentWriter, patterns: &PatternSet) {
         writer.set_settings_generation(self.generation);
         self.writer = Some(writer);
-        let delays = std::mem::take(&mut self.include_delays_ns);
+        let delays = self.delays.include_delays_ns().to_vec();
         self.record_patterns(patterns, &delays);
         self.publish_pointers();
     }
@@ -142,10 +139,9 @@ impl Stats {
     /// include pattern with its delay (`include_delays_ns`, same order;
     /// empty: one delay for all).
     pub fn record_patterns(&mut self, patterns: &PatternSet, include_delays_ns: &[u64]) {
-        self.include_delays_ns = include_delays_ns.to_vec();
+        self.delays.reset(include_delays_ns);
+        self.publish_function_delays();
         let Some(writer) = self.writer.as_mut() else {
-            self.slot_delays_ns.clear();
-            self.publish_slot_delays();
             return;
         };
         self.include_slots = patterns
@@ -156,19 +152,15 @@ impl Stats {
         for p in patterns.excludes() {
             writer.add_pattern(self.generation, p.text(), true);
         }
-        self.slot_delays_ns =
-            crate::pattern_delays::by_slot(&self.include_slots, &self.include_delays_ns);
-        self.publish_slot_delays();
     }
 
-    /// Points the fast path at the per-slot delays (none when empty).
-    fn publish_slot_delays(&self) {
-        // SAFETY: GIL held by every caller; the vector lives in `self`
-        // (inside HOOK) until the next call replaces it, which publishes
-        // again before any callback can run.
+    /// Points the fast path at the per-function delays (none when empty).
+    fn publish_function_delays(&self) {
+        // SAFETY: GIL held by every caller; the table lives in `self`
+        // (inside HOOK) until the next change, which publishes again before
+        // any callback can read it.
         let hot = unsafe { HOT.get() };
-        hot.slot_delays = self.slot_delays_ns.as_ptr();
-        hot.slot_delays_len = self.slot_delays_ns.len() as u32;
+        (hot.function_delays, hot.function_delays_len) = self.delays.table();
     }
 
     /// Points the fast path at the current segment's tables.
@@ -215,6 +207,8 @@ impl Stats {
                     .function(FunctionId(id))
                     .pattern_slot
                     .store(pattern_slot, Relaxed);
+                self.delays.assign(id, include_index);
+                self.publish_function_delays();
                 return id;
             }
             None => writer.add_function(name, kind, pattern_slot).0,
@@ -225,6 +219,8 @@ impl Stats {
             .store(pattern.matched_functions.load(Relaxed) + 1, Relaxed);
         if id != 0 {
             self.functions.insert(name.to_owned(), id);
+            self.delays.assign(id, include_index);
+            self.publish_function_delays();
         }
         id
     }

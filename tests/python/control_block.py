@@ -7,7 +7,8 @@ import os
 import struct
 
 MAGIC = b"SPDBCTL\0"
-VERSION = 2  # pattern_delays_len (offset 52) stays 0: every pattern at delay_ns
+VERSION = 2
+PATTERN_DELAYS_AT, MAX_PATTERN_DELAYS = 64, 504
 PATTERNS_AT, PATTERNS_BYTES = 4096, 64 * 1024
 PROGRESS_AT, PROGRESS_BYTES = PATTERNS_AT + PATTERNS_BYTES, 4 * 1024
 SIZE = PROGRESS_AT + PROGRESS_BYTES
@@ -27,11 +28,17 @@ class ControlBlock:
         self.publish(**settings)
         self.map[0:8] = MAGIC
 
-    def publish(self, patterns="", delay_ns=0, frequency=1, flags=ENABLED, progress_points=""):
+    def publish(self, patterns="", delay_ns=0, frequency=1, flags=ENABLED, progress_points="",
+                pattern_delays=()):
+        """`pattern_delays`: ns per call of each include pattern, in order
+        (empty: every pattern at `delay_ns`)."""
         p, q = patterns.encode(), progress_points.encode()
+        assert len(pattern_delays) <= MAX_PATTERN_DELAYS
         self.sequence += 1
         struct.pack_into("=Q", self.map, 16, self.sequence)
-        struct.pack_into("=QQIII", self.map, 24, delay_ns, frequency, flags, len(p), len(q))
+        struct.pack_into("=QQIIII", self.map, 24, delay_ns, frequency, flags, len(p), len(q),
+                         len(pattern_delays))
+        struct.pack_into(f"={len(pattern_delays)}Q", self.map, PATTERN_DELAYS_AT, *pattern_delays)
         self.map[PATTERNS_AT:PATTERNS_AT + len(p)] = p
         self.map[PROGRESS_AT:PROGRESS_AT + len(q)] = q
         self.sequence += 1

@@ -189,3 +189,71 @@ def test_under_a_launcher_the_variables_do_not_rule_and_the_dir_is_not_rebuilt(t
     assert proc.returncode == 0, err
     assert out.strip() == "done"
     assert not session.exists()
+
+
+DELAYS_WORKLOAD = r"""
+import sys, time
+import speedbump
+
+def a():
+    pass
+
+def b():
+    pass
+
+def warm():
+    pass
+
+def timed(f):
+    t = time.perf_counter_ns()
+    f()
+    return time.perf_counter_ns() - t
+
+warm()  # matched: the segment is created and records the filler patterns
+print("ready", flush=True)
+sys.stdin.readline()  # the settings under test are applied
+slow = {"a": 0, "b": 0}
+for _ in range(400):
+    for name, f in (("a", a), ("b", b)):
+        slow[name] += timed(f) > 50_000
+print(slow["a"], slow["b"], flush=True)
+"""
+
+
+def test_per_pattern_delays_stay_apart_when_the_pattern_table_is_full(tmp_path):
+    # A ranking changes settings every window and each generation adds its
+    # patterns to the segment's table (1024 slots); once full, new patterns
+    # share the overflow slot. Each function must still get its own
+    # pattern's delay.
+    session = tmp_path / "session"
+    filler = "__main__:warm\n" + "".join(f"__main__:filler{i}\n" for i in range(1100))
+    block = ControlBlock(str(session), patterns=filler, delay_ns=0)
+    (tmp_path / "w.py").write_text(DELAYS_WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["SPEED_BUMP_SESSION"] = str(session)
+    proc = subprocess.Popen([PYTHON, str(tmp_path / "w.py")], cwd=tmp_path, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    generation = block.publish(patterns="__main__:a\n__main__:b\n", delay_ns=0,
+                               pattern_delays=(0, 200_000))
+    deadline = time.monotonic() + 20
+    while applied_generation(session) != generation:
+        assert time.monotonic() < deadline, "settings never applied"
+        time.sleep(0.02)
+    out, err = proc.communicate("go\n", timeout=60)
+    assert proc.returncode == 0, err
+    slow_a, slow_b = map(int, out.split())
+    # b (200 µs per call) is slowed on every call; a (0) on none, but for a
+    # preemption now and then on a busy machine.
+    assert slow_b >= 380, (slow_a, slow_b)
+    assert slow_a <= 40, (slow_a, slow_b)
+
+
+def applied_generation(session):
+    """The settings generation the (single) segment in `session` has applied."""
+    segments = [p for p in os.listdir(session) if p.endswith(".seg")]
+    if not segments:
+        return None
+    data = open(session / segments[0], "rb").read(128)
+    return __import__("struct").unpack_from("=Q", data, 120)[0]

@@ -23,24 +23,30 @@ def throughput(*args):
 
 
 def test_ground_truth_by_editing_the_code():
-    # Interleaved runs, medians: the machine's speed drifts.
+    # The model the ranking test relies on, with more slack than the
+    # defaults (a shared CI machine may run the busy loops well below their
+    # calibrated speed): sched 1200 µs of a ~6.3 ms unit, post 1200 µs
+    # behind a 5 ms device. Interleaved runs, medians: the machine's speed
+    # drifts.
+    shape = ("--sched-us", "1200", "--device-us", "5000")
     base, sched, post = [], [], []
     for _ in range(3):
-        base.append(throughput())
-        sched.append(throughput("--faster", "sched"))
-        post.append(throughput("--faster", "post"))
+        base.append(throughput(*shape))
+        sched.append(throughput(*shape, "--faster", "sched"))
+        post.append(throughput(*shape, "--faster", "post"))
     base, sched, post = (statistics.median(x) for x in (base, sched, post))
-    # sched: 600 of ~3700 µs per unit, halved: about +9%.
-    assert sched > base * 1.03, (base, sched)
-    # post: hidden behind the device: no gain.
+    # sched: 1200 of ~6300 µs per unit, halved: about +10%.
+    assert sched > base * 1.04, (base, sched)
+    # post: hidden behind the device: no gain, and far less than sched's.
     assert post < base * 1.04, (base, post)
+    assert post - base < (sched - base) / 2, (base, sched, post)
 
 
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 10, open: the hook keys per-pattern delays by segment pattern slot; "
-    "a grouped ranking adds slots every window and, once the table fills, candidates "
-    "share a slot and one delay (docs/ranking.md, known limits)",
+    reason="issue 10, open: on a shared 2-core machine the 90 s default budget does not "
+    "always separate criticality 1 from 0 (pair noise ~0.1-0.15); docs/ranking.md, "
+    "known limits",
 )
 def test_rank_finds_the_quiet_critical_stage(tmp_path, runtime_dir):
     proc = speedbump(
