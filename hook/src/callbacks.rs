@@ -157,6 +157,9 @@ unsafe fn code_event(
             unsafe { on_matched_call(hot, function_id) };
             Verdict::Continue
         }
+        // Decided before the first settings (no patterns yet): seen again
+        // once they apply, without a restart_events().
+        None if !hot.settings_applied => Verdict::Continue,
         None => Verdict::Disable,
     }
 }

@@ -240,8 +240,14 @@ pub fn install(_py: Python<'_>) -> Result<Mechanism, String> {
 }
 
 /// Records what the settings need. Every frame is looked at anyway, so a
-/// new generation alone brings back code decided under older settings.
-pub fn select(_py: Python<'_>, _mechanism: &Mechanism, wanted: Wanted) -> PyResult<()> {
+/// new generation alone brings back code decided under older settings:
+/// `_restart` has nothing to do here.
+pub fn select(
+    _py: Python<'_>,
+    _mechanism: &Mechanism,
+    wanted: Wanted,
+    _restart: bool,
+) -> PyResult<()> {
     // SAFETY: GIL held, outside the evaluation function's own code.
     let state = unsafe { STATE.get() };
     state.delay_resumes = wanted.resumes;

@@ -167,6 +167,10 @@ pub struct Hot {
     pub latency_ring: Option<RingProducer>,
     /// The calibration probe's own spin and slots (see `calibrate`).
     pub probe: Probe,
+    /// False until the first settings are applied. Code that starts before
+    /// them (the first calibration) is not DISABLEd, so that the first
+    /// settings need no `restart_events()` (see `monitoring::select`).
+    pub settings_applied: bool,
 }
 
 /// What the calibration probe's delayed calls use instead of the live
@@ -206,6 +210,7 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
         functions: std::ptr::null(),
         patterns: std::ptr::null(),
     },
+    settings_applied: false,
 });
 
 impl Hot {

@@ -98,15 +98,29 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
     Ok(Mechanism { tool_id, events })
 }
 
-/// Turns on the events `wanted` needs and brings back every event that was
-/// DISABLEd under older settings.
-pub fn select(py: Python<'_>, mechanism: &Mechanism, wanted: Wanted) -> PyResult<()> {
+/// Turns on the events `wanted` needs; with `restart`, brings back every
+/// event that was DISABLEd under older settings.
+///
+/// `restart_events()` is global: it also brings back the events other tools
+/// (coverage.py, debuggers) disabled. So the caller asks for it only when
+/// what the hook disabled could now be decided differently: the patterns or
+/// the progress points changed (docs/env.md, "Other tools"). Never at the
+/// first settings (nothing was disabled before them: `Hot::settings_applied`)
+/// nor for a change of delay or frequency, which DISABLE does not depend on.
+pub fn select(
+    py: Python<'_>,
+    mechanism: &Mechanism,
+    wanted: Wanted,
+    restart: bool,
+) -> PyResult<()> {
     let monitoring = py.import("sys")?.getattr("monitoring")?;
     monitoring.call_method1(
         "set_events",
         (mechanism.tool_id, mechanism.events.mask(wanted)),
     )?;
-    monitoring.call_method0("restart_events")?;
+    if restart {
+        monitoring.call_method0("restart_events")?;
+    }
     Ok(())
 }
 

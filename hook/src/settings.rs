@@ -130,6 +130,11 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     hot.debt_ns = 0;
     let mut wanted = settings.wanted();
     wanted.latency = !hook.latency_points.is_empty();
+    // What the mechanism disabled depends only on the patterns and the
+    // progress points (latency points are fixed for the process).
+    let restart = hot.settings_applied
+        && (hook.patterns != settings.patterns || hook.progress_points != settings.progress_points);
+    hot.settings_applied = true;
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;
     hook.progress_points = settings.progress_points;
@@ -138,7 +143,7 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     hook.control_generation = settings.control_generation;
     hook.delay_ns = delay_ns;
     hook.frequency = settings.frequency;
-    mechanism::select(py, &hook.mechanism, wanted)?;
+    mechanism::select(py, &hook.mechanism, wanted, restart)?;
     hook.stats
         .set_settings_generation(settings.control_generation);
     Ok(())

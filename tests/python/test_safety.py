@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, function, leftover_files
+from conftest import PYTHON, PYTHON_VERSION, function, leftover_files
 
 
 def sessions_left(runtime_dir):
@@ -204,3 +204,74 @@ def check_planted_base(run_py, tmp_path, runtime, uid):
     assert [name for name in os.listdir(base) if name.startswith("s-")] == []
     # The private base chosen instead is gone with the run.
     assert sorted(p.name for p in runtime.iterdir()) == ["speedbump"]
+
+
+# --- item 10: other tools' disabled events stay disabled -----------------
+
+# A coverage-like tool on COVERAGE_ID: it counts each code object's first
+# start, then DISABLEs it. A restart_events() by the hook would make it see
+# `other` again.
+OTHER_TOOL_WORKLOAD = r"""
+import sys
+mon = sys.monitoring
+mon.use_tool_id(mon.COVERAGE_ID, "coverage-like")
+seen = []
+def on_start(code, offset):
+    seen.append(code.co_name)
+    return mon.DISABLE
+mon.register_callback(mon.COVERAGE_ID, mon.events.PY_START, on_start)
+mon.set_events(mon.COVERAGE_ID, mon.events.PY_START)
+
+def other():
+    pass
+
+def warm():
+    pass
+
+warm()  # matched: the segment exists
+other()
+print("ready", flush=True)
+for line in sys.stdin:
+    other()
+    print(seen.count("other"), flush=True)
+"""
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="sys.monitoring is 3.12+")
+def test_a_delay_change_does_not_restart_other_tools_events(tmp_path):
+    from control_block import ControlBlock
+    from test_live_control import applied_generation
+
+    session = tmp_path / "session"
+    block = ControlBlock(str(session), patterns="__main__:warm\n", delay_ns=0)
+    (tmp_path / "w.py").write_text(OTHER_TOOL_WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["SPEED_BUMP_SESSION"] = str(session)
+    proc = subprocess.Popen([PYTHON, str(tmp_path / "w.py")], cwd=tmp_path, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+
+        def publish_and_count(**settings):
+            generation = block.publish(**settings)
+            deadline = time.monotonic() + 20
+            while applied_generation(session) != generation:
+                assert time.monotonic() < deadline, "settings never applied"
+                time.sleep(0.02)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            return int(proc.stdout.readline())
+
+        # The first settings and a delay or frequency change: no restart.
+        assert publish_and_count(patterns="__main__:warm\n", delay_ns=0) == 1
+        assert publish_and_count(patterns="__main__:warm\n", delay_ns=5_000) == 1
+        assert publish_and_count(patterns="__main__:warm\n", delay_ns=5_000, frequency=3) == 1
+        # New patterns: what the hook disabled must be decided again.
+        assert publish_and_count(patterns="__main__:other\n", delay_ns=0) == 2
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert proc.stderr.read() == ""
+
