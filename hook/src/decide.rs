@@ -14,6 +14,8 @@ unsafe extern "C" {
 
 use crate::hot::{Decision, FUNCTION_ID_MASK, HOT, write_word};
 use crate::latency::GENERATOR_LIKE_FLAGS;
+#[cfg(Py_3_12)]
+use crate::segment::CKey;
 use crate::state::HOOK;
 
 /// `__mp_main__` (the main module of multiprocessing spawn children) counts
@@ -155,42 +157,36 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
     decision.function_id
 }
 
-/// Identity of a C callable seen at a call site: (cache key, module, qualname).
-/// The key is the callable's `PyMethodDef`, which is static and never
-/// reused, unlike the callable's address.
+/// Identity of a C callable seen at a call site: (module, qualname).
 #[cfg(Py_3_12)]
 unsafe fn c_callable_identity(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
-) -> Option<(Option<usize>, String, String)> {
+) -> Option<(String, String)> {
     let object = unsafe { Bound::from_borrowed_ptr(py, callable) };
     let qualname = string_attr(&object, pyo3::intern!(py, "__qualname__"))
         .or_else(|| string_attr(&object, pyo3::intern!(py, "__name__")))?;
     if unsafe { ffi::PyCFunction_Check(callable) } != 0 {
-        let function = callable as *mut ffi::PyCFunctionObject;
-        let key = unsafe { (*function).m_ml } as usize;
         let module = string_attr(&object, pyo3::intern!(py, "__module__")).or_else(|| {
             // A method bound to a C object: the module of its type.
             let owner = object.getattr(pyo3::intern!(py, "__self__")).ok()?;
             let owner_type = owner.get_type();
             string_attr(owner_type.as_any(), pyo3::intern!(py, "__module__"))
         })?;
-        return Some((Some(key), module, qualname));
+        return Some((module, qualname));
     }
     let is_method_descriptor =
         unsafe { ffi::Py_TYPE(callable) == &raw mut ffi::PyMethodDescr_Type };
     if is_method_descriptor {
-        let descriptor = callable as *mut ffi::PyMethodDescrObject;
-        let key = unsafe { (*descriptor).d_method } as usize;
         let owner = object.getattr(pyo3::intern!(py, "__objclass__")).ok()?;
         let module = string_attr(&owner, pyo3::intern!(py, "__module__"))?;
-        return Some((Some(key), module, qualname));
+        return Some((module, qualname));
     }
     // Other native callables (numpy ufuncs, C-implemented classes...): no
     // stable key, so they are decided at each call of a matching site.
     let module = string_attr(&object, pyo3::intern!(py, "__module__"))
         .or_else(|| string_attr(object.get_type().as_any(), pyo3::intern!(py, "__module__")))?;
-    Some((None, module, qualname))
+    Some((module, qualname))
 }
 
 /// Decides a callable at a CALL event (option SPEED_BUMP_C_CALLS=1).
@@ -209,8 +205,8 @@ pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
     if is_type {
         return None;
     }
-    if unsafe { ffi::PyCFunction_Check(callable) } != 0 {
-        let key = unsafe { (*(callable as *mut ffi::PyCFunctionObject)).m_ml } as usize;
+    let cache = unsafe { c_cache_key(callable) };
+    if let Some((key, _)) = cache {
         let hook = unsafe { HOOK.get() }.as_mut()?;
         if let Some(cached) = hook.stats.cached_c_decision(key) {
             return cached;
@@ -219,7 +215,7 @@ pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
     let py = unsafe { Python::assume_attached() };
     let identity = unsafe { c_callable_identity(py, callable) };
     let hook = unsafe { HOOK.get() }.as_mut()?;
-    let Some((key, module, qualname)) = identity else {
+    let Some((module, qualname)) = identity else {
         unsafe { ffi::PyErr_Clear() };
         return None;
     };
@@ -244,8 +240,62 @@ pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
                 )
             })
     };
-    if let Some(key) = key {
-        hook.stats.cache_c_decision(key, decision);
+    if let Some((key, keeper)) = cache {
+        // SAFETY: GIL held; `keeper` is the callable, its descriptor or its
+        // bound object's type: alive while the CALL event's callable is.
+        let keeper = unsafe { Bound::from_borrowed_ptr(py, keeper) }.unbind();
+        hook.stats.cache_c_decision(key, decision, keeper);
     }
     decision
+}
+
+/// The key a C callable's decision is cached under, and the object to hold
+/// with it so that no address in the key can be freed and reused by another
+/// callable while the decision is cached: pybind11 frees a function's
+/// `PyMethodDef` with the function, and the next function it makes may get
+/// the same address (and a different name).
+///
+/// - A C function bound to nothing, a module, a type or a capsule (pybind11
+///   functions: their capsule owns the `PyMethodDef`): (def, self, or the
+///   module name when unbound); the function itself is held. None of these
+///   is the program's data.
+/// - A method bound to an instance (`[].append`): (def, the instance's
+///   type), whose method table holds the def; the type is held, never the
+///   instance (that would change when the program's object is freed).
+/// - A method descriptor (`list.append`): (def, 0); the descriptor, which
+///   its type keeps anyway, is held.
+///
+/// Other native callables have none: they are decided at each call of a
+/// matching site.
+///
+/// # Safety
+/// GIL held; `callable` is a live object.
+#[cfg(Py_3_12)]
+unsafe fn c_cache_key(callable: *mut ffi::PyObject) -> Option<(CKey, *mut ffi::PyObject)> {
+    // SAFETY (all below): GIL held and `callable` live (the caller's
+    // contract); its fields are read only after the type checks that say
+    // which struct it is.
+    if unsafe { ffi::PyCFunction_Check(callable) } != 0 {
+        let function = callable as *mut ffi::PyCFunctionObject;
+        let (def, bound_to) = unsafe { ((*function).m_ml as usize, (*function).m_self) };
+        if bound_to.is_null() {
+            let module = unsafe { (*function).m_module } as usize;
+            return Some(((def, module), callable));
+        }
+        let owner_like = unsafe {
+            ffi::PyModule_Check(bound_to) != 0
+                || ffi::PyType_Check(bound_to) != 0
+                || ffi::PyCapsule_CheckExact(bound_to) != 0
+        };
+        if owner_like {
+            return Some(((def, bound_to as usize), callable));
+        }
+        let owner_type = unsafe { ffi::Py_TYPE(bound_to) }.cast::<ffi::PyObject>();
+        return Some(((def, owner_type as usize), owner_type));
+    }
+    if unsafe { ffi::Py_TYPE(callable) == &raw mut ffi::PyMethodDescr_Type } {
+        let def = unsafe { (*(callable as *mut ffi::PyMethodDescrObject)).d_method } as usize;
+        return Some(((def, 0), callable));
+    }
+    None
 }

@@ -12,6 +12,8 @@ use speedbump_core::ipc::{
 };
 use speedbump_core::pattern::PatternSet;
 
+use pyo3::prelude::*;
+
 use crate::failure::say_once;
 use crate::hot::HOT;
 use crate::pattern_delays::FunctionDelays;
@@ -25,6 +27,11 @@ fn segment_name(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
+/// What a C callable's decision is cached under: the address of its
+/// `PyMethodDef` and of the object it is bound to (or of that object's type;
+/// 0 when none); see `decide::c_cache_key`.
+pub type CKey = (usize, usize);
+
 pub struct Stats {
     session_dir: PathBuf,
     writer: Option<SegmentWriter>,
@@ -37,8 +44,11 @@ pub struct Stats {
     /// `Hot::function_delays`); empty: one delay for all.
     delays: FunctionDelays,
     progress: HashMap<String, u32>,
-    /// Decisions for C callables, keyed by their static `PyMethodDef`.
-    c_decisions: HashMap<usize, Option<u32>>,
+    /// Decisions for C callables, by `CKey` (see `decide::c_cache_key`),
+    /// each with a strong reference that keeps the key's `PyMethodDef` and
+    /// owner alive, so their addresses cannot be reused by another callable
+    /// while the entry exists.
+    c_decisions: HashMap<CKey, (Option<u32>, Py<PyAny>)>,
     pub info: ProcessInfo,
     pub start_ticks: u64,
     /// Names this program image's segment apart from the one an earlier
@@ -257,13 +267,15 @@ impl Stats {
     }
 
     #[cfg_attr(not(Py_3_12), allow(dead_code))] // C calls: sys.monitoring only
-    pub fn cached_c_decision(&self, key: usize) -> Option<Option<u32>> {
-        self.c_decisions.get(&key).copied()
+    pub fn cached_c_decision(&self, key: CKey) -> Option<Option<u32>> {
+        self.c_decisions.get(&key).map(|(decision, _)| *decision)
     }
 
+    /// Caches `decision` under `key`; `keeper` owns what the key's addresses
+    /// point at (see `decide::c_cache_key`) and is held as long as the entry.
     #[cfg_attr(not(Py_3_12), allow(dead_code))]
-    pub fn cache_c_decision(&mut self, key: usize, decision: Option<u32>) {
-        self.c_decisions.insert(key, decision);
+    pub fn cache_c_decision(&mut self, key: CKey, decision: Option<u32>, keeper: Py<PyAny>) {
+        self.c_decisions.insert(key, (decision, keeper));
     }
 
     /// Adds `units` to the progress counter `name`.

@@ -275,3 +275,66 @@ def test_a_delay_change_does_not_restart_other_tools_events(tmp_path):
     assert proc.returncode == 0, proc.stderr.read()
     assert proc.stderr.read() == ""
 
+
+# --- item 8: a reused PyMethodDef address gets no stale C-call decision --
+
+# pybind11 keeps a function's PyMethodDef in a capsule bound to the function
+# and frees it with the function; the next function it makes may get the
+# same address. Here an allocator of our own reuses freed defs first.
+REUSED_DEF_WORKLOAD = r"""
+import ctypes
+
+class MethodDef(ctypes.Structure):
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
+                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
+
+# PyCFunctionObject: PyObject_HEAD, then m_ml.
+LEN_DEF = MethodDef.from_address(ctypes.c_void_p.from_address(id(len) + 16).value)
+api = ctypes.pythonapi
+DESTRUCTOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+api.PyCapsule_New.restype = ctypes.py_object
+api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, DESTRUCTOR]
+api.PyCFunction_NewEx.restype = ctypes.py_object
+api.PyCFunction_NewEx.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+
+defs, free = {}, []
+
+def make(name, module):
+    address = free.pop() if free else None
+    d = defs[address][0] if address else MethodDef()
+    address = ctypes.addressof(d)
+    d.ml_name, d.ml_meth, d.ml_flags = name.encode(), LEN_DEF.ml_meth, LEN_DEF.ml_flags
+    destructor = DESTRUCTOR(lambda _capsule: free.append(address))
+    defs[address] = (d, destructor)
+    return api.PyCFunction_NewEx(address, api.PyCapsule_New(address, None, destructor), module)
+
+def call(f):
+    return f([1, 2])
+
+f = make("fast", "sbtest_a")
+assert sum(call(f) for _ in range(10)) == 20
+del f
+g = make("slow", "sbtest_b")
+assert sum(call(g) for _ in range(10)) == 20
+del g  # while ctypes can still run the capsule's destructor
+print(len(defs))
+"""
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="C calls are seen through sys.monitoring (3.12+)")
+def test_a_reused_method_def_address_gets_no_stale_c_call_decision(run_py):
+    run = run_py(REUSED_DEF_WORKLOAD, patterns="sbtest_a:*\n",
+                 env={"SPEED_BUMP_C_CALLS": "1", "SPEED_BUMP_DELAY_NS": "0"})
+    assert run.returncode == 0, run.stderr
+    counted = {f["name"]: f["calls"] for f in run.report["functions"]}
+    assert counted == {"sbtest_a:PyCapsule.fast": 10}, counted
+
+
+def test_the_method_def_reuse_workload_reuses_addresses_without_the_hook(tmp_path):
+    # The workload above really reuses the address (else it tests nothing).
+    (tmp_path / "w.py").write_text(REUSED_DEF_WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    out = subprocess.run([PYTHON, str(tmp_path / "w.py")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
