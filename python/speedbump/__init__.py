@@ -11,7 +11,7 @@ never needs to import this package, except to count its units of work::
         speedbump.progress(len(batch), name="samples")
 
 ``progress`` and ``is_active`` are no-ops (returning quickly) when the hook is
-not active.
+not active, and in subinterpreters (the hook measures the main interpreter).
 
 ``latency(name)`` times a block of code that is not one function as a
 request of the latency point ``name`` (see docs/latency.md)::
@@ -20,7 +20,12 @@ request of the latency point ``name`` (see docs/latency.md)::
         run(batch)
 """
 
-from speedbump._speedbump import _latency_begin, _latency_end, is_active, progress
+from speedbump._interpreters import in_main_interpreter as _in_main_interpreter
+
+if _in_main_interpreter():
+    from speedbump._speedbump import _latency_begin, _latency_end, is_active, progress
+else:  # the extension cannot load in a subinterpreter (see _interpreters.py)
+    from speedbump._interpreters import _latency_begin, _latency_end, is_active, progress
 
 __all__ = ["is_active", "latency", "progress"]
 

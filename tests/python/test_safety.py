@@ -338,3 +338,47 @@ def test_the_method_def_reuse_workload_reuses_addresses_without_the_hook(tmp_pat
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+# --- item 9: subinterpreters ---------------------------------------------
+
+SUBINTERPRETER_WORKLOAD = r"""
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+
+def f():
+    pass
+
+for _ in range(300):
+    f()
+for _ in range(2):
+    sub = interpreters.create()
+    interpreters.run_string(sub, '''
+import speedbump
+def g():
+    pass
+for _ in range(50):
+    g()
+    speedbump.progress()
+assert not speedbump.is_active()
+with speedbump.latency("block"):
+    g()
+''')
+    interpreters.destroy(sub)
+for _ in range(200):
+    f()
+print("done")
+"""
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="isolated subinterpreters are 3.12+")
+def test_a_subinterpreter_prints_nothing_and_the_main_counts_stay_right(run_py):
+    run = run_py(SUBINTERPRETER_WORKLOAD, patterns="__main__:*\n",
+                 env={"SPEED_BUMP_QUIET": "1", "SPEED_BUMP_DELAY_NS": "0"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "done\n"
+    assert run.stderr == ""
+    assert function(run.report, "__main__:f")["calls"] == 500
+    assert "__main__:g" not in [f["name"] for f in run.report["functions"]]
