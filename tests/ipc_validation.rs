@@ -415,3 +415,39 @@ fn missing_file_is_transient() {
     let err = open_err(&dir.path().join("gone.seg"));
     assert!(err.is_transient(), "{err}");
 }
+
+#[test]
+fn a_segment_shrunk_under_the_reader_is_an_error_not_a_sigbus() {
+    // Before: the reads past the new end of the file raised SIGBUS and
+    // killed the reader (the launcher), and no summary was written.
+    let (_dir, path) = valid_segment();
+    let mut view = SegmentView::open(&path, current_uid()).unwrap();
+    view.sample().unwrap();
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    for size in [4096, 0] {
+        file.set_len(size).unwrap();
+        let err = view.sample().unwrap_err();
+        assert!(
+            matches!(err, IpcError::SizeMismatch { actual, .. } if actual == size),
+            "{err}"
+        );
+        assert!(err.to_string().contains("truncated"), "{err}");
+        // Header fields read as 0 rather than faulting.
+        assert_eq!(view.settings_generation(), 0);
+        assert_eq!(view.header().flags, 0);
+    }
+}
+
+#[test]
+fn a_shrunk_segment_is_skipped_and_the_totals_are_still_collected() {
+    let (dir, path) = valid_segment();
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(4096).unwrap();
+    let totals = speedbump::totals::collect_session(dir.path(), current_uid());
+    assert_eq!(totals.warnings.len(), 1, "{:?}", totals.warnings);
+    assert!(
+        totals.warnings[0].contains("skipped"),
+        "{:?}",
+        totals.warnings
+    );
+}

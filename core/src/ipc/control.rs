@@ -324,7 +324,7 @@ impl ControlReader {
             .len(CONTROL_SIZE as usize)
             .map_raw_read_only(&file)
             .map_err(|e| IpcError::io("map control block", path, e))?;
-        let region = Region::new(map, path);
+        let region = Region::new(map, file, path);
         let magic: u64 = region.read_acquire(OFFSET_MAGIC)?;
         if magic.to_ne_bytes() != CONTROL_MAGIC {
             return Err(IpcError::ControlMagic {
@@ -344,7 +344,11 @@ impl ControlReader {
 
     /// The generation of the settings now published (one load; a write in
     /// progress reads as the generation it will publish).
+    /// 0 when the file shrank under the mapping (see `Region::check_size`).
     pub fn generation(&self) -> u64 {
+        if self.region.check_size().is_err() {
+            return 0;
+        }
         self.region
             .read_acquire::<u64>(OFFSET_SEQUENCE)
             .map_or(0, |sequence| sequence.div_ceil(2))
@@ -373,6 +377,8 @@ impl ControlReader {
             true
         };
         loop {
+            // A shrunk file is an error here, not a SIGBUS in the program.
+            self.region.check_size()?;
             let before: u64 = self.region.read_acquire(OFFSET_SEQUENCE)?;
             if before % 2 == 1 {
                 if wait() {

@@ -239,7 +239,9 @@ impl SegmentView {
             .len(len)
             .map_raw_read_only(&file)
             .map_err(|e| IpcError::io("map segment", path, e))?;
-        let region = Region::new(map, path);
+        let region = Region::new(map, file, path);
+        // The file may have shrunk between the fstat above and the mapping.
+        region.check_size()?;
         let fixed = validate_header(&region, size)?;
         let view = Self {
             region,
@@ -374,8 +376,12 @@ impl SegmentView {
 
     // ---- internals -------------------------------------------------------
 
-    /// A live header field (validated to be in bounds at `open`; 0 if not).
+    /// A live header field (validated to be in bounds at `open`; 0 if not,
+    /// or if the file shrank since: see `Region::check_size`).
     fn live<T: Scalar + Default>(&self, offset: usize) -> T {
+        if self.region.check_size().is_err() {
+            return T::default();
+        }
         self.region.read(header_field(offset)).unwrap_or_default()
     }
 
@@ -388,6 +394,9 @@ impl SegmentView {
     /// Loads the published counts (acquire) and checks them against the
     /// capacities validated at `open` and against the previous sample.
     fn published(&self) -> Result<Published, IpcError> {
+        // Every sample starts here: a file shrunk under the mapping is an
+        // error now, not a SIGBUS in the reads that follow.
+        self.region.check_size()?;
         let caps = self.fixed.caps;
         let count = |field: usize, table: &'static str, capacity: u32, seen: usize| {
             let count: u32 = self.region.read_acquire(header_field(field))?;

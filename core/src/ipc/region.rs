@@ -14,6 +14,7 @@
 //! loads through `AtomicU64::from_ptr` would need the memory to be writable,
 //! and the reader's mapping is `PROT_READ`.)
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{Ordering, fence};
 
@@ -21,10 +22,19 @@ use memmap2::MmapRaw;
 
 use super::error::IpcError;
 
-/// A read-only mapping of one segment file, plus its path for errors.
+/// A read-only mapping of one segment file, plus the file (to check its
+/// size) and its path for errors.
+///
+/// A file that shrinks under a mapping (`ftruncate` by its owner) makes any
+/// read of the pages past its new end raise SIGBUS, which would kill the
+/// launcher. Readers call [`Region::check_size`] before each batch of reads
+/// (a sample, a header read): a shrunk file is then an error, the segment
+/// is reported as damaged, and the launcher goes on. A shrink in the few
+/// microseconds between the check and the reads is not caught.
 #[derive(Debug)]
 pub(crate) struct Region {
     map: MmapRaw,
+    file: File,
     path: PathBuf,
 }
 
@@ -36,11 +46,29 @@ impl Scalar for u32 {}
 impl Scalar for u64 {}
 
 impl Region {
-    pub(crate) fn new(map: MmapRaw, path: &Path) -> Self {
+    pub(crate) fn new(map: MmapRaw, file: File, path: &Path) -> Self {
         Self {
             map,
+            file,
             path: path.to_path_buf(),
         }
+    }
+
+    /// Checks that the file still covers the whole mapping (one `fstat`).
+    pub(crate) fn check_size(&self) -> Result<(), IpcError> {
+        let actual = self
+            .file
+            .metadata()
+            .map_err(|e| IpcError::io("inspect segment", &self.path, e))?
+            .len();
+        if actual < self.len() {
+            return Err(IpcError::SizeMismatch {
+                path: self.path.clone(),
+                declared: self.len(),
+                actual,
+            });
+        }
+        Ok(())
     }
 
     /// Mapped length in bytes.
