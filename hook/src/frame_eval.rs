@@ -241,13 +241,14 @@ pub fn install(_py: Python<'_>) -> Result<Mechanism, String> {
 
 /// Records what the settings need. Every frame is looked at anyway, so a
 /// new generation alone brings back code decided under older settings:
-/// `_restart` has nothing to do here.
+/// `_restart` has nothing to do here. Always in effect (true): nothing can
+/// take the evaluation function from us without `check_at_exit` noticing.
 pub fn select(
     _py: Python<'_>,
     _mechanism: &Mechanism,
     wanted: Wanted,
     _restart: bool,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     // SAFETY: GIL held, outside the evaluation function's own code.
     let state = unsafe { STATE.get() };
     state.delay_resumes = wanted.resumes;
@@ -266,7 +267,7 @@ pub fn select(
              on Python 3.10/3.11 they record no requests",
         );
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Another tool replaced our evaluation function without calling it: say

@@ -17,8 +17,10 @@
 //! The interface each provides: `Mechanism` (kept in the hook's state),
 //! `install` (once, at activation, before the first settings), `select`
 //! (which events the settings in force need; also brings back code that
-//! was switched off under older settings), `check_at_exit` (whether
-//! another tool took our place; may run Python code) and `NAME`.
+//! was switched off under older settings when asked; false when the
+//! mechanism was taken from us and the settings are not in effect),
+//! `check_at_exit` (whether another tool took our place or the program
+//! freed ours; may run Python code) and `NAME`.
 
 #[cfg(not(Py_3_12))]
 pub use crate::frame_eval::{Mechanism, NAME, check_at_exit, install, select};

@@ -1,15 +1,26 @@
 //! The PEP 669 `sys.monitoring` mechanism (CPython 3.12+); see `mechanism.rs`.
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
 use pyo3::prelude::*;
 
 use crate::callable::new_callback;
 use crate::callbacks::{
     on_call_event, on_code_event, on_resume_event, on_return_event, on_unwind_event,
 };
+use crate::failure::say_once;
 use crate::hot::HOT;
 use crate::mechanism::Wanted;
 
 pub const NAME: &str = "sys.monitoring";
+
+/// The name we take our tool id under (what `get_tool` says while it is ours).
+const TOOL_NAME: &str = "speedbump";
+
+/// The tool id taken at install (0 before), for the check at exit.
+static TOOL_ID: AtomicU8 = AtomicU8::new(0);
+/// Whether the loss of our tool id was said (once per process).
+static TOOL_LOST_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Tool ids we may take, in order of preference. Never PROFILER_ID (2): that
 /// would stop cProfile from running beside speedbump. 0 and 1 belong to
@@ -95,7 +106,36 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
         Ok(())
     };
     register().map_err(failed)?;
+    TOOL_ID.store(tool_id, Ordering::Relaxed);
     Ok(Mechanism { tool_id, events })
+}
+
+/// Who holds `tool_id` now, when it is no longer us: the program freed it
+/// (`sys.monitoring.free_tool_id`; 3.14 drops our callbacks and events with
+/// it, 3.12/3.13 keep them until another tool registers its own) and
+/// perhaps gave it to another tool; `set_events` fails from then on.
+/// `None` while it is ours.
+fn lost_tool(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> Option<String> {
+    let holder = monitoring.call_method1("get_tool", (tool_id,)).ok()?;
+    if holder
+        .extract::<String>()
+        .is_ok_and(|name| name == TOOL_NAME)
+    {
+        return None;
+    }
+    Some(if holder.is_none() {
+        "nobody".to_owned()
+    } else {
+        holder.to_string()
+    })
+}
+
+fn lost_tool_warning(tool_id: u8, holder: &str) -> String {
+    format!(
+        "the program freed sys.monitoring tool id {tool_id} (now held by {holder}): \
+         the hook may have stopped seeing calls from then on, and settings changes after \
+         it were not applied"
+    )
 }
 
 /// Turns on the events `wanted` needs; with `restart`, brings back every
@@ -107,13 +147,23 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
 /// the progress points changed (docs/env.md, "Other tools"). Never at the
 /// first settings (nothing was disabled before them: `Hot::settings_applied`)
 /// nor for a change of delay or frequency, which DISABLE does not depend on.
+///
+/// Returns false, and says so once, when our tool id is no longer ours (the
+/// program freed it): the settings are then not in effect.
 pub fn select(
     py: Python<'_>,
     mechanism: &Mechanism,
     wanted: Wanted,
     restart: bool,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     let monitoring = py.import("sys")?.getattr("monitoring")?;
+    if let Some(holder) = lost_tool(&monitoring, mechanism.tool_id) {
+        say_once(
+            &TOOL_LOST_REPORTED,
+            &format!("warning: {}", lost_tool_warning(mechanism.tool_id, &holder)),
+        );
+        return Ok(false);
+    }
     monitoring.call_method1(
         "set_events",
         (mechanism.tool_id, mechanism.events.mask(wanted)),
@@ -121,18 +171,22 @@ pub fn select(
     if restart {
         monitoring.call_method0("restart_events")?;
     }
-    Ok(())
+    Ok(true)
 }
 
-/// sys.monitoring tool ids cannot be taken from us: nothing to report.
-pub fn check_at_exit(_py: Python<'_>) -> Option<String> {
-    None
+/// Whether the program freed our tool id (said once: not again when a
+/// settings change already said it).
+pub fn check_at_exit(py: Python<'_>) -> Option<String> {
+    let tool_id = TOOL_ID.load(Ordering::Relaxed);
+    let monitoring = py.import("sys").ok()?.getattr("monitoring").ok()?;
+    let holder = lost_tool(&monitoring, tool_id)?;
+    (!TOOL_LOST_REPORTED.swap(true, Ordering::Relaxed)).then(|| lost_tool_warning(tool_id, &holder))
 }
 
 fn take_tool_id(monitoring: &Bound<'_, PyAny>) -> Result<u8, String> {
     for id in TOOL_IDS {
         if monitoring
-            .call_method1("use_tool_id", (id, "speedbump"))
+            .call_method1("use_tool_id", (id, TOOL_NAME))
             .is_ok()
         {
             return Ok(id);

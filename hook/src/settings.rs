@@ -143,8 +143,11 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     hook.control_generation = settings.control_generation;
     hook.delay_ns = delay_ns;
     hook.frequency = settings.frequency;
-    mechanism::select(py, &hook.mechanism, wanted, restart)?;
-    hook.stats
-        .set_settings_generation(settings.control_generation);
+    // A mechanism that no longer sees calls (said once) does not apply
+    // them: the segment must not claim this generation in effect.
+    if mechanism::select(py, &hook.mechanism, wanted, restart)? {
+        hook.stats
+            .set_settings_generation(settings.control_generation);
+    }
     Ok(())
 }

@@ -382,3 +382,57 @@ def test_a_subinterpreter_prints_nothing_and_the_main_counts_stay_right(run_py):
     assert run.stderr == ""
     assert function(run.report, "__main__:f")["calls"] == 500
     assert "__main__:g" not in [f["name"] for f in run.report["functions"]]
+
+
+# --- item 15: the program frees the hook's sys.monitoring tool id --------
+
+FREED_TOOL_WORKLOAD = r"""
+import sys
+
+def warm():
+    pass
+
+warm()  # matched: the segment exists
+assert sys.monitoring.get_tool(4) == "speedbump"
+sys.monitoring.free_tool_id(4)
+print("freed", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="sys.monitoring is 3.12+")
+def test_a_freed_tool_id_is_said_once_and_later_settings_are_not_claimed(tmp_path):
+    from control_block import ControlBlock
+    from test_live_control import applied_generation
+
+    session = tmp_path / "session"
+    block = ControlBlock(str(session), patterns="__main__:warm\n", delay_ns=0)
+    (tmp_path / "w.py").write_text(FREED_TOOL_WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["SPEED_BUMP_SESSION"] = str(session)
+    proc = subprocess.Popen([PYTHON, str(tmp_path / "w.py")], cwd=tmp_path, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "freed"
+        first = applied_generation(session)
+        for delay in (1_000, 2_000):
+            generation = block.publish(patterns="__main__:warm\n", delay_ns=delay)
+            time.sleep(1.0)  # the poller applies within ~10 ms
+            assert applied_generation(session) == first != generation
+        out, err = proc.communicate("\n", timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("speedbump:")]
+    assert len(lines) == 1, err
+    assert "freed sys.monitoring tool id 4" in lines[0]
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="sys.monitoring is 3.12+")
+def test_a_freed_tool_id_is_said_at_exit(run_py):
+    run = run_py(FREED_TOOL_WORKLOAD, patterns="__main__:warm\n",
+                 env={"SPEED_BUMP_QUIET": "1"})
+    assert run.returncode == 0, run.stderr
+    assert len(run.speedbump_lines()) == 1, run.stderr
+    assert "freed sys.monitoring tool id 4" in run.stderr
