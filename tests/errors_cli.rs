@@ -43,3 +43,14 @@ fn missing_results_file_names_the_cause_once() {
     assert!(stderr.contains("missing.json"), "{stderr}");
     assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
 }
+
+#[test]
+fn inspect_of_a_directory_that_is_not_a_session_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = speedbump(&["inspect", "/etc"], dir.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("/etc is not a session directory"),
+        "{stderr}"
+    );
+}

@@ -133,6 +133,14 @@ fn results_round_trip_through_the_file() {
     // A foreign or broken file is refused with the reason.
     std::fs::write(&path, r#"{"schema": "other/9", "experiments": []}"#).unwrap();
     let e = ResultsFile::load(&path).unwrap_err().to_string();
+    // `report` has no --fresh: only the appending commands suggest it.
+    assert!(
+        e.contains("schema 'other/9'") && !e.contains("--fresh"),
+        "{e}"
+    );
+    let e = ResultsFile::load_for_append(&path, false)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("schema 'other/9'") && e.contains("--fresh"),
         "{e}"
@@ -202,5 +210,62 @@ fn csv_has_a_row_per_setting() {
             .iter()
             .skip(1)
             .all(|l| l.split(',').count() == COLUMNS.len())
+    );
+}
+
+/// The first object in `value` with key `key` (depth first).
+fn first_with<'a>(
+    value: &'a mut serde_json::Value,
+    key: &str,
+) -> Option<&'a mut serde_json::Value> {
+    if value.get(key).is_some() {
+        return Some(value);
+    }
+    match value {
+        serde_json::Value::Object(fields) => fields.values_mut().find_map(|v| first_with(v, key)),
+        serde_json::Value::Array(items) => items.iter_mut().find_map(|v| first_with(v, key)),
+        _ => None,
+    }
+}
+
+#[test]
+fn impossible_values_and_non_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    session().save(&path).unwrap();
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+
+    let mut negative = good.clone();
+    first_with(&mut negative, "mean_log_ratio").unwrap()["relative"] = (-5.0).into();
+    std::fs::write(&path, negative.to_string()).unwrap();
+    let e = ResultsFile::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("damaged") && e.contains(".relative is -5"),
+        "{e}"
+    );
+
+    let mut reversed = good.clone();
+    let interval = first_with(&mut reversed, "low").unwrap();
+    interval["low"] = 2.0.into();
+    interval["high"] = 1.0.into();
+    std::fs::write(&path, reversed.to_string()).unwrap();
+    let e = ResultsFile::load(&path).unwrap_err().to_string();
+    assert!(e.contains("the interval [2, 1]"), "{e}");
+
+    // A FIFO would block the reader forever.
+    let fifo = dir.path().join("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let error = ResultsFile::load(&fifo).unwrap_err();
+    let source = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        source
+            .as_deref()
+            .is_some_and(|s| s.contains("not a regular file")),
+        "{error}: {source:?}"
     );
 }

@@ -45,16 +45,87 @@ pub enum ResultsError {
         source: serde_json::Error,
     },
     /// The file has another schema.
-    #[error(
-        "{} has schema '{found}', not '{SCHEMA}'; write to another file (--out) or start afresh (--fresh)",
-        path.display()
-    )]
+    #[error("{} has schema '{found}', not '{SCHEMA}'{hint}", path.display())]
     Schema {
         /// The file.
         path: PathBuf,
         /// The schema it names.
         found: String,
+        /// What to do, for the command at hand (starts with "; " or is
+        /// empty).
+        hint: &'static str,
     },
+    /// A value no experiment can produce (an edited or damaged file).
+    #[error("{} is damaged: {at} is {why}", path.display())]
+    Impossible {
+        /// The file.
+        path: PathBuf,
+        /// Where, as a JSON path (`experiments[0].sweep...`).
+        at: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// Reads `path` (links followed) if it is a regular file; opened without
+/// blocking, so that a FIFO is refused rather than waited on.
+fn read_regular(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblock = i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a directory, FIFO or device)",
+        ));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// What `sweep` suggests when it cannot append to a file.
+const APPEND_HINT: &str = "; write to another file (--out) or start afresh (--fresh)";
+
+/// The first value in `value` (at JSON path `at`) that no experiment can
+/// produce: a relative throughput (the `relative` number beside a
+/// `mean_log_ratio`) that is not a positive finite number, or an interval
+/// (`low`, `high`) whose ends are reversed or not finite.
+fn impossible_value(value: &serde_json::Value, at: &str) -> Option<(String, String)> {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => {
+            let number = |key: &str| fields.get(key).and_then(Value::as_f64);
+            if fields.contains_key("mean_log_ratio")
+                && let Some(relative) = number("relative")
+                && !(relative.is_finite() && relative > 0.0)
+            {
+                return Some((
+                    format!("{at}.relative"),
+                    format!("{relative} (a throughput ratio is above 0)"),
+                ));
+            }
+            if let (Some(low), Some(high)) = (number("low"), number("high"))
+                && !(low.is_finite() && high.is_finite() && low <= high)
+            {
+                return Some((
+                    at.to_owned(),
+                    format!("the interval [{low}, {high}] (low must not exceed high)"),
+                ));
+            }
+            fields
+                .iter()
+                .find_map(|(key, field)| impossible_value(field, &format!("{at}.{key}")))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| impossible_value(item, &format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// One experiment with how it was run.
@@ -126,10 +197,23 @@ impl ResultsFile {
             return Err(ResultsError::Schema {
                 path: path.to_path_buf(),
                 found: head.schema,
+                hint: "",
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| ResultsError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if let Some((at, why)) = impossible_value(&value, "") {
+            return Err(ResultsError::Impossible {
+                path: path.to_path_buf(),
+                at: at.trim_start_matches('.').to_owned(),
+                why,
             });
         }
         let mut file: ResultsFile =
-            serde_json::from_str(text).map_err(|source| ResultsError::Parse {
+            serde_json::from_value(value).map_err(|source| ResultsError::Parse {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -139,12 +223,15 @@ impl ResultsFile {
     }
 
     /// Loads `path`.
+    /// Only a regular file is read: a FIFO or a device would block or
+    /// never end.
     pub fn load(path: &Path) -> Result<ResultsFile, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+        let io = |source| ResultsError::Io {
             action: "read",
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let text = read_regular(path).map_err(io)?;
         ResultsFile::parse(path, &text)
     }
 
@@ -154,7 +241,14 @@ impl ResultsFile {
         if fresh || !path.exists() {
             return Ok(ResultsFile::default());
         }
-        ResultsFile::load(path)
+        ResultsFile::load(path).map_err(|error| match error {
+            ResultsError::Schema { path, found, .. } => ResultsError::Schema {
+                path,
+                found,
+                hint: APPEND_HINT,
+            },
+            other => other,
+        })
     }
 
     /// The file as pretty JSON.

@@ -537,7 +537,7 @@ fn parse_session_name(name: &str) -> Option<(u32, u64)> {
 }
 
 /// Writer pid and start ticks from `p-<pid>-<ticks>.seg`.
-fn parse_segment_name(name: &str) -> Option<(u32, u64)> {
+pub fn parse_segment_name(name: &str) -> Option<(u32, u64)> {
     let stem = name
         .strip_prefix("p-")?
         .strip_suffix(SEGMENT_EXTENSION)?
