@@ -228,6 +228,8 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
 
     let module = py.import("speedbump._speedbump")?;
     let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("before", module.getattr("_before_fork")?)?;
+    kwargs.set_item("after_in_parent", module.getattr("_after_fork_in_parent")?)?;
     kwargs.set_item("after_in_child", module.getattr("_after_fork_in_child")?)?;
     os.call_method("register_at_fork", (), Some(&kwargs))?;
     py.import("atexit")?
@@ -240,6 +242,21 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
 
 /// Decisions stored in `co_extra` are plain words: nothing to free.
 unsafe extern "C" fn keep_word(_: *mut std::ffi::c_void) {}
+
+/// os.register_at_fork(before=...): no thread of ours at the fork (see
+/// `control.rs`).
+#[pyfunction]
+#[pyo3(name = "_before_fork")]
+pub fn before_fork(py: Python<'_>) {
+    control::pause_for_fork(py);
+}
+
+/// os.register_at_fork(after_in_parent=...).
+#[pyfunction]
+#[pyo3(name = "_after_fork_in_parent")]
+pub fn after_fork_in_parent() {
+    control::resume_after_fork_in_parent();
+}
 
 /// os.register_at_fork(after_in_child=...): the child counts in its own
 /// segment, measures its window from its own start, and is never the root.

@@ -8,9 +8,16 @@
 //! pending calls would not run. The thread is stopped at exit before the
 //! interpreter finalizes, and started again in fork children (threads do not
 //! survive `fork`).
+//!
+//! In a single-threaded program it is also stopped for each `os.fork()`
+//! (started again in the child, and in the parent once its main thread runs
+//! Python code again): CPython 3.12+ warns ("This process is
+//! multi-threaded, use of fork() may lead to deadlocks") when the kernel
+//! counts more than one thread at a fork, and a single-threaded program
+//! must not see that because of us.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +33,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static POLLER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+/// The polling thread's kernel id (0 before it starts), so that a fork can
+/// wait until the kernel no longer counts it.
+static POLLER_TID: AtomicI32 = AtomicI32::new(0);
+/// Set while the thread is stopped for a fork (see the module comment).
+static PAUSED_FOR_FORK: AtomicBool = AtomicBool::new(false);
+/// How long a fork waits for the kernel to forget the stopped thread.
+const THREAD_GONE_PATIENCE: Duration = Duration::from_millis(50);
 
 /// Starts the polling thread (GIL held by the caller).
 pub fn start_polling() {
@@ -62,8 +76,68 @@ pub fn start_polling() {
     }
 }
 
+/// os.register_at_fork(before=...): when our polling thread is the only
+/// thread besides the main one (a single-threaded program: the only case
+/// where the warning would be ours alone), stops it and waits until the
+/// kernel has forgotten it, so that the fork sees one thread. Python 3.12+
+/// only (older ones do not warn).
+pub fn pause_for_fork(py: Python<'_>) {
+    if !cfg!(Py_3_12) || !POLLER.lock().is_ok_and(|poller| poller.is_some()) {
+        return;
+    }
+    let tid = POLLER_TID.load(Ordering::Relaxed);
+    if tid <= 0 || threads_in_process() != Some(2) {
+        return;
+    }
+    stop_polling(py);
+    PAUSED_FOR_FORK.store(true, Ordering::Relaxed);
+    // `join` returns when the thread has cleared its id, a little before
+    // the kernel stops counting it (its /proc/self/task entry goes last).
+    let task = format!("/proc/self/task/{tid}");
+    let deadline = std::time::Instant::now().checked_add(THREAD_GONE_PATIENCE);
+    while std::path::Path::new(&task).exists()
+        && deadline.is_some_and(|deadline| std::time::Instant::now() < deadline)
+    {
+        std::thread::yield_now();
+    }
+}
+
+/// Threads of this process, as the kernel counts them.
+fn threads_in_process() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/task").ok()?.count())
+}
+
+/// os.register_at_fork(after_in_parent=...): the thread stopped for the
+/// fork starts again, but not from here: CPython counts threads for its
+/// warning after these handlers. A pending call starts it once the main
+/// thread runs Python code again (its next function call or loop
+/// iteration). Until then no Python code runs in this single-threaded
+/// process, so nothing is slowed or counted meanwhile; only a settings
+/// change published while the parent sits in a C call (`os.waitpid` right
+/// after the fork) is applied when that call returns.
+pub fn resume_after_fork_in_parent() {
+    if !PAUSED_FOR_FORK.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: called with the GIL held (a fork handler); the callback is a
+    // plain function that lives as long as the process.
+    if unsafe { pyo3::ffi::Py_AddPendingCall(Some(resume_pending), std::ptr::null_mut()) } != 0 {
+        resume_pending(std::ptr::null_mut()); // the queue is full: now, then
+    }
+}
+
+/// The pending call of `resume_after_fork_in_parent` (main thread, GIL
+/// held). Never unwinds into the interpreter.
+extern "C" fn resume_pending(_: *mut std::ffi::c_void) -> std::ffi::c_int {
+    if PAUSED_FOR_FORK.swap(false, Ordering::Relaxed) {
+        let _ = std::panic::catch_unwind(start_polling);
+    }
+    0
+}
+
 /// In a fork child: the parent's thread is not here; start our own.
 pub fn restart_polling_after_fork() {
+    PAUSED_FOR_FORK.store(false, Ordering::Relaxed);
     if let Ok(mut poller) = POLLER.lock() {
         // The handle names a thread of the parent: forget it, never join it.
         std::mem::forget(poller.take());
@@ -77,6 +151,7 @@ pub fn stop_polling(py: Python<'_>) {
     STOP.store(true, Ordering::Relaxed);
     let handle = POLLER.lock().ok().and_then(|mut poller| poller.take());
     if let Some(handle) = handle {
+        handle.thread().unpark(); // out of its wait between polls
         py.detach(|| {
             let _ = handle.join();
         });
@@ -84,8 +159,16 @@ pub fn stop_polling(py: Python<'_>) {
 }
 
 fn poll(reader: ControlReader, mut applied: u64) {
+    POLLER_TID.store(
+        rustix::thread::gettid().as_raw_nonzero().get(),
+        Ordering::Relaxed,
+    );
     while !STOP.load(Ordering::Relaxed) {
-        std::thread::sleep(POLL_INTERVAL);
+        // Woken early by `stop_polling` (or spuriously: then it polls early).
+        std::thread::park_timeout(POLL_INTERVAL);
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
         let generation = reader.generation();
         if generation == applied {
             continue;

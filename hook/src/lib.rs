@@ -149,6 +149,8 @@ fn _speedbump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(_measure_fixed_cost_ns, m)?)?;
     m.add_function(wrap_pyfunction!(_mechanism, m)?)?;
+    m.add_function(wrap_pyfunction!(activation::before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(activation::after_fork_in_parent, m)?)?;
     m.add_function(wrap_pyfunction!(activation::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(activation::at_exit, m)?)?;
     Ok(())

@@ -436,3 +436,46 @@ def test_a_freed_tool_id_is_said_at_exit(run_py):
     assert run.returncode == 0, run.stderr
     assert len(run.speedbump_lines()) == 1, run.stderr
     assert "freed sys.monitoring tool id 4" in run.stderr
+
+
+# --- item 17: os.fork() of a single-threaded program under `run` ---------
+
+FORKING_WORKLOAD = r"""
+import os, sys, time, warnings
+
+def work():
+    pass
+
+time.sleep(0.1)  # the control thread runs
+for _ in range(5):
+    pid = os.fork()
+    if pid == 0:
+        work()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, status
+    work()
+print("forked", flush=True)
+# The settings thread is back (started by a pending call once Python runs).
+print("threads", len(os.listdir("/proc/self/task")), flush=True)
+"""
+
+
+@pytest.mark.skipif(PYTHON_VERSION < (3, 12), reason="the fork warning is 3.12+")
+def test_a_single_threaded_program_forks_without_a_multithreaded_warning(tmp_path, runtime_dir):
+    # "always", not "error": os.fork() swallows the error the warning
+    # becomes under -W error, so only a printed warning can be seen.
+    from test_run import SPEEDBUMP, base_env
+
+    (tmp_path / "fork.py").write_text(FORKING_WORKLOAD)
+    (tmp_path / "targets.txt").write_text("__main__:work\n")
+    proc = subprocess.run(
+        [SPEEDBUMP, "run", "--targets", str(tmp_path / "targets.txt"), "--",
+         PYTHON, "-W", "always::DeprecationWarning", str(tmp_path / "fork.py")],
+        cwd=tmp_path, env=base_env(runtime_dir), capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "forked" in proc.stdout
+    assert "threads 2" in proc.stdout, proc.stdout
+    assert "DeprecationWarning" not in proc.stderr, proc.stderr
+    assert "multi-threaded" not in proc.stderr, proc.stderr
