@@ -278,3 +278,15 @@ fn unreadable_and_non_utf8_files() {
     assert_eq!(PatternSet::load(&good).unwrap().includes().len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_control_character_in_a_pattern_is_refused_and_not_echoed_raw() {
+    let (line, column, message) = at("numpy:*\nmod\0ule:f\n");
+    assert_eq!((line, column), (2, 4));
+    assert!(message.contains("control character U+0000"), "{message}");
+    let shown = error("mod\0ule:f\n").to_string();
+    assert!(!shown.contains('\0'), "{shown:?}");
+    assert!(parse_pattern("SPEED_BUMP_LATENCY", "a:\u{1b}[31mf").is_err());
+    // In a comment it is harmless.
+    assert_eq!(texts(&parse("# \0\nm:f\n")).len(), 1);
+}

@@ -146,6 +146,21 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Pattern>, Problem> {
     if start.is_empty() || start.starts_with('#') {
         return Ok(None);
     }
+    // Names never hold control characters; one (a NUL from a binary or
+    // UTF-16 file, say) would otherwise be matched and echoed raw.
+    if let Some((offset, c)) = line
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && !c.is_whitespace())
+    {
+        return Err(Problem {
+            offset,
+            message: format!(
+                "control character U+{:04X} in the pattern; module and function names never \
+                 contain one (is the file UTF-16 or binary?)",
+                u32::from(c)
+            ),
+        });
+    }
     let (after_bang, exclude) = match start.strip_prefix('!') {
         Some(after) => (after, true),
         None => (start, false),
