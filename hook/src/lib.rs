@@ -7,7 +7,6 @@
 //! (or a launcher's `SPEED_BUMP_SESSION`) is set; see `activate`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod activation;
 mod calibrate;
