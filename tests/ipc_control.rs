@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use speedbump::ipc::{
-    ControlReader, ControlSettings, ControlWriter, IpcError, control_flags, control_path,
+    ControlReader, ControlSettings, ControlWriter, IpcError, control::PATTERNS_BYTES,
+    control_flags, control_path,
 };
 
 fn uid() -> u32 {
@@ -82,11 +83,30 @@ fn shorter_text_replaces_longer() {
 }
 
 #[test]
+fn a_target_file_of_a_hundred_thousand_patterns_fits() {
+    // The environment-variable workflow reads target files of any size;
+    // `run` passes them through the control block (64 KiB before).
+    let dir = session();
+    let mut writer = ControlWriter::create(&dir.0, &settings(1)).unwrap();
+    let patterns: String = (0..100_000)
+        .map(|i| format!("package{i}.module{i}:Class{i}.method\n"))
+        .collect();
+    assert!(patterns.len() > 3_000_000);
+    let big = ControlSettings {
+        patterns,
+        ..settings(2)
+    };
+    let generation = writer.publish(&big).unwrap();
+    let reader = ControlReader::open(&control_path(&dir.0), uid()).unwrap();
+    assert_eq!(reader.read().unwrap(), (generation, big));
+}
+
+#[test]
 fn too_long_text_is_refused_and_nothing_changes() {
     let dir = session();
     let mut writer = ControlWriter::create(&dir.0, &settings(1)).unwrap();
     let huge = ControlSettings {
-        patterns: "x".repeat(70_000),
+        patterns: "x".repeat(PATTERNS_BYTES as usize + 1),
         ..settings(2)
     };
     assert!(matches!(

@@ -26,7 +26,9 @@
 //!     56  reserved
 //!     64  pattern_delays: [u64]    (MAX_PATTERN_DELAYS; ns per call of each include pattern)
 //!   4096  patterns text            (PATTERNS_BYTES)
-//!  69632  progress points text     (PROGRESS_POINTS_BYTES)
+//! 16781312  progress points text   (PROGRESS_POINTS_BYTES)
+//!
+//! The file is sparse: only the pages the texts use take memory.
 //! ```
 
 use std::fs::{File, OpenOptions};
@@ -43,9 +45,12 @@ use super::session::CONTROL_FILE_NAME;
 /// Magic of a control block (`SPDBCTL\0`).
 pub const CONTROL_MAGIC: [u8; 8] = *b"SPDBCTL\0";
 /// Layout version of the control block.
-pub const CONTROL_VERSION: u32 = 2;
-/// Room for the target-file text (patterns), in bytes.
-pub const PATTERNS_BYTES: u32 = 64 * 1024;
+pub const CONTROL_VERSION: u32 = 3;
+/// Room for the target-file text (patterns), in bytes: as large as target
+/// files are in practice (100,000 patterns take ~4 MB), since the
+/// environment-variable workflow reads files of any size and `run` must
+/// accept the same ones. Version 2 held 64 KiB.
+pub const PATTERNS_BYTES: u32 = 16 * 1024 * 1024;
 /// Room for the progress points text, in bytes.
 pub const PROGRESS_POINTS_BYTES: u32 = 4 * 1024;
 
