@@ -4,7 +4,7 @@
 use crate::analysis::{
     Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
 };
-use crate::units::format_ns;
+use crate::units::{format_ns, format_rate};
 
 use crate::experiment::protocol::{CensusResult, RankResult, SweepResult};
 
@@ -130,24 +130,7 @@ pub fn percent(x: f64, signed: bool) -> String {
 
 /// Units per second with three significant digits: `1.52k/s`, `953/s`.
 pub fn rate(per_s: f64) -> String {
-    if !per_s.is_finite() {
-        return "-".to_owned();
-    }
-    let (value, suffix) = if per_s >= 1e6 {
-        (per_s / 1e6, "M")
-    } else if per_s >= 1e3 {
-        (per_s / 1e3, "k")
-    } else {
-        (per_s, "")
-    };
-    let digits = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.digits$}{suffix}/s")
+    format!("{}/s", format_rate(per_s))
 }
 
 /// A delay per call: `10.0 µs`.

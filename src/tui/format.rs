@@ -2,18 +2,8 @@
 //! delays, bars. Pure functions.
 
 use crate::analysis::{Interval, Verdict};
-use crate::units::{format_count, format_ns, parse_delay_ns};
-
-/// A rate: `952`, `1.52k`, `3.40M`, `0.50` (below 10, two decimals).
-pub fn rate(per_s: f64) -> String {
-    if !per_s.is_finite() {
-        return "-".into();
-    }
-    if per_s.abs() < 10.0 {
-        return format!("{per_s:.2}");
-    }
-    format_count(per_s.round().max(0.0) as u64)
-}
+pub use crate::units::format_rate;
+use crate::units::{format_ns, parse_delay_ns};
 
 /// A delay: `0`, `950 ns`, `10.0 µs`.
 pub fn delay(ns: u64) -> String {
@@ -176,8 +166,6 @@ mod tests {
         assert_eq!(bar(0.5, 4), "██  ");
         assert_eq!(bar(1.0 / 16.0, 2), "▏ ");
         assert_eq!(bar(f64::NAN, 2), "  ");
-        assert_eq!(rate(1523.4), "1.52k");
-        assert_eq!(rate(0.5), "0.50");
         assert_eq!(
             change(0.32, Some(Interval::new(0.30, 0.34))),
             "-32.0% [-34.0, -30.0]%"

@@ -67,7 +67,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         (Some(rate), Some(s)) => Span::styled(
             format!(
                 "{} {}/s · {} processes · up {}",
-                format::rate(rate),
+                format::format_rate(rate),
                 live.unit(),
                 s.processes.live,
                 format::seconds(s.elapsed_s)
@@ -89,7 +89,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         Some(slowed) => Span::styled(
             format!(
                 "SLOWED {} calls/s · {}",
-                format::rate(slowed),
+                format::format_rate(slowed),
                 title.content
             ),
             theme.bad(),
@@ -137,7 +137,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
             Axis::default()
                 .bounds([0.0, y_max])
                 .style(theme.dim())
-                .labels([Line::from("0"), Line::from(format::rate(y_max))]),
+                .labels([Line::from("0"), Line::from(format::format_rate(y_max))]),
         )
         .render(area, buf);
 }
@@ -177,10 +177,12 @@ fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
         .patterns
         .iter()
         .map(|p| {
-            let rate = p.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            let rate = p
+                .rates
+                .map_or("-".into(), |r| format::format_rate(r.calls_per_s));
             let delayed = p
                 .rates
-                .map_or("-".into(), |r| format::rate(r.delayed_calls_per_s));
+                .map_or("-".into(), |r| format::format_rate(r.delayed_calls_per_s));
             let name = if p.exclude {
                 format!("!{}", p.pattern)
             } else {
@@ -220,7 +222,9 @@ fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|f| filter.is_empty() || f.name.to_lowercase().contains(&filter))
         .map(|f| {
-            let rate = f.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            let rate = f
+                .rates
+                .map_or("-".into(), |r| format::format_rate(r.calls_per_s));
             Row::new(vec![f.name.clone(), rate, f.processes.to_string()])
         })
         .collect();
