@@ -4,18 +4,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod check;
-pub mod inspect;
-pub mod latency;
-pub mod options;
-pub mod rank;
-pub mod report;
-pub mod run;
+mod check;
+mod inspect;
+mod latency;
+mod options;
+mod rank;
+mod report;
+mod run;
 #[cfg(feature = "tui")]
-pub mod sessions;
-pub mod sweep;
+mod sessions;
+mod sweep;
 #[cfg(feature = "tui")]
-pub mod tui;
+mod tui;
 
 const AFTER_HELP: &str = "\
 Examples:

@@ -13,14 +13,14 @@
 //! | [`help`] | the key list |
 //! | [`common`] | blocks, hints, spinners |
 
-pub mod common;
-pub mod drill;
-pub mod gain;
-pub mod help;
-pub mod impact;
-pub mod live;
+mod common;
+mod drill;
+mod gain;
+mod help;
+mod impact;
+mod live;
 pub mod report;
-pub mod subsystems;
+mod subsystems;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
