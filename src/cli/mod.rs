@@ -90,6 +90,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Calls `on_signal` on a thread of its own for each SIGINT, SIGTERM or
+/// SIGHUP: how `run` and the headless experiments stop on Ctrl-C.
+fn on_stop_signals(mut on_signal: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("speedbump-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                on_signal();
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};

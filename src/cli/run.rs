@@ -476,25 +476,16 @@ fn install_signal_thread(
     tx: mpsc::Sender<Msg>,
     pgid: Arc<Mutex<Option<u32>>>,
 ) -> anyhow::Result<()> {
-    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("speedbump-signals".into())
-        .spawn(move || {
-            let mut count = 0u32;
-            for _ in signals.forever() {
-                count = count.saturating_add(1);
-                if count > 1
-                    && let Some(pgid) = *pgid.lock().unwrap_or_else(PoisonError::into_inner)
-                {
-                    signal_group(pgid, rustix::process::Signal::KILL);
-                }
-                let _ = tx.send(Msg::Signal);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    let mut count = 0u32;
+    super::on_stop_signals(move || {
+        count = count.saturating_add(1);
+        if count > 1
+            && let Some(pgid) = *pgid.lock().unwrap_or_else(PoisonError::into_inner)
+        {
+            signal_group(pgid, rustix::process::Signal::KILL);
+        }
+        let _ = tx.send(Msg::Signal);
+    })
 }
 
 fn spawn_stdin_reader(tx: mpsc::Sender<Msg>) -> anyhow::Result<()> {
