@@ -333,24 +333,47 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
             crate::analysis::extrapolate::FIRST_ORDER_CAVEAT
         ));
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
-            let at = r
-                .points
-                .get(i)
-                .and_then(|p| p.as_ref())
-                .map_or(String::new(), |p| format!(" at {}", delay(p.delay_ns)));
-            lines.push(format!("{advice}{at}"));
+    let advice = |i: usize, advice: &str| {
+        let at = r
+            .points
+            .get(i)
+            .and_then(|p| p.as_ref())
+            .map_or(String::new(), |p| format!(" at {}", delay(p.delay_ns)));
+        format!("{advice}{at}")
+    };
+    advice_and_partial(
+        &mut lines,
+        &r.verdicts,
+        advice,
+        "sweep",
+        r.partial,
+        r.spent_s,
+    );
+    lines
+}
+
+/// The tail of a sweep's or a ranking's lines: each too-noisy verdict's
+/// advice (worded by `advice` with the verdict's index) and, when the
+/// experiment was cut short, a note saying so.
+fn advice_and_partial(
+    lines: &mut Vec<String>,
+    verdicts: &[Verdict],
+    advice: impl Fn(usize, &str) -> String,
+    experiment: &str,
+    partial: bool,
+    spent_s: f64,
+) {
+    for (i, v) in verdicts.iter().enumerate() {
+        if let Verdict::TooNoisy { advice: text, .. } = v {
+            lines.push(advice(i, text));
         }
     }
-    if r.partial {
+    if partial {
         lines.push(format!(
-            "partial: the sweep was cut short after {:.0} s; the figures above use the pairs \
-             measured until then",
-            r.spent_s
+            "partial: the {experiment} was cut short after {spent_s:.0} s; the figures above \
+             use the pairs measured until then"
         ));
     }
-    lines
 }
 
 /// `2=` for a tied rank.
@@ -547,19 +570,18 @@ pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
             ));
         }
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
-            let who = labels.get(i).map_or(String::new(), |l| format!("{l}: "));
-            lines.push(format!("{who}{advice}"));
-        }
-    }
-    if r.partial {
-        lines.push(format!(
-            "partial: the ranking was cut short after {:.0} s; the figures above use the pairs \
-             measured until then",
-            r.spent_s
-        ));
-    }
+    let advice = |i: usize, advice: &str| {
+        let who = labels.get(i).map_or(String::new(), |l| format!("{l}: "));
+        format!("{who}{advice}")
+    };
+    advice_and_partial(
+        &mut lines,
+        &r.verdicts,
+        advice,
+        "ranking",
+        r.partial,
+        r.spent_s,
+    );
     lines
 }
 
