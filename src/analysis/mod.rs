@@ -42,6 +42,7 @@ pub use grouped::{
 };
 pub use ranking::{
     CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
+    shown_rank,
 };
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};

@@ -166,7 +166,7 @@ fn section(md: &mut String, n: usize, record: &ExperimentRecord, images: bool) {
         about(md, record, Some(r.mode));
         md.push_str(&rank_table(r).markdown());
         md.push('\n');
-        for line in rank_lines(r, &[]) {
+        for line in rank_lines(r) {
             let _ = writeln!(md, "- {}", md_escape(&line));
         }
         md.push('\n');

@@ -385,11 +385,7 @@ pub fn rank_svg(r: &RankResult, title: &str) -> String {
         let top = TOP + i as f64 * row_h;
         let mid = top + row_h / 2.0;
         let label: String = c.label.chars().take(38).collect();
-        let rank = if c.tied {
-            format!("{}=", c.rank)
-        } else {
-            c.rank.to_string()
-        };
+        let rank = super::text::rank_cell(c, &r.ranked);
         let _ = writeln!(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{} {}</text>",

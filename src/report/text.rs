@@ -3,6 +3,7 @@
 
 use crate::analysis::{
     Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
+    shown_rank,
 };
 use crate::units::format_ns;
 
@@ -171,6 +172,7 @@ pub fn verdict_brief(v: &Verdict) -> String {
             Some(hw) => format!("too noisy: ±{:.1}%, {pairs_used} pairs", hw * 100.0),
             None => format!("too noisy: {pairs_used} pairs"),
         },
+        Verdict::NoCalls { .. } => "matched no call".to_owned(),
     }
 }
 
@@ -262,10 +264,25 @@ fn matches_everything(patterns: &[String]) -> bool {
 /// Step 1's sentence: Python as a whole for `*:*`, the matched code
 /// otherwise.
 pub fn step1_sentence(r: &SweepResult) -> String {
+    let what = format!("the matched code ({})", r.patterns.join(" "));
+    if !r.verdicts.is_empty()
+        && r.verdicts
+            .iter()
+            .all(|v| matches!(v, Verdict::NoCalls { .. }))
+    {
+        return format!(
+            "{} matched no call during the sweep: nothing was slowed, so it says nothing about \
+             the code; check the patterns against the functions that run at steady state",
+            if matches_everything(&r.patterns) {
+                "*:*"
+            } else {
+                &what
+            }
+        );
+    }
     if matches_everything(&r.patterns) {
         return r.python.message.clone();
     }
-    let what = format!("the matched code ({})", r.patterns.join(" "));
     let c = r.shape.fit.map_or(String::new(), |f| {
         format!(
             " (criticality {:.2} [{:.2}, {:.2}])",
@@ -351,7 +368,7 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         ));
     }
     for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
+        if let Some(advice) = v.advice() {
             let at = r
                 .points
                 .get(i)
@@ -370,12 +387,14 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
     lines
 }
 
-/// `2=` for a tied rank.
-fn rank_cell(c: &RankedCandidate) -> String {
+/// A candidate's rank among `ranked`: `1=` for every member of a tie group
+/// that starts at 1 ([`shown_rank`]).
+pub fn rank_cell(c: &RankedCandidate, ranked: &[RankedCandidate]) -> String {
+    let rank = shown_rank(c, ranked);
     if c.tied {
-        format!("{}=", c.rank)
+        format!("{rank}=")
     } else {
-        c.rank.to_string()
+        rank.to_string()
     }
 }
 
@@ -396,7 +415,7 @@ pub fn rank_table(r: &RankResult) -> Table {
     ]);
     for c in &r.ranked {
         t.rows.push(vec![
-            rank_cell(c),
+            rank_cell(c, &r.ranked),
             c.label.clone(),
             percent(c.drop, false),
             c.drop_interval.map_or(String::new(), |i| {
@@ -412,8 +431,24 @@ pub fn rank_table(r: &RankResult) -> Table {
     t
 }
 
+/// One line per candidate that did not conclude (too noisy, or matched no
+/// call), naming it: `parse: matched no call …`.
+fn unsettled_lines(r: &RankResult) -> Vec<String> {
+    r.verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let advice = v.advice()?;
+            Some(match r.labels.get(i) {
+                Some(label) => format!("{label}: {advice}"),
+                None => advice.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// The sentences of a ranking at an equal dose.
-fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> {
+fn dose_rank_lines(r: &RankResult, dose: f64) -> Vec<String> {
     let by_gain = r.ranked.iter().any(|c| c.gain_ns_per_unit.is_some());
     let mut lines = vec![format!(
         "ranked by {} under {}: every candidate got the same dose, {} of the time per unit{} \
@@ -477,12 +512,7 @@ fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> 
             ));
         }
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let crate::analysis::Verdict::TooNoisy { advice, .. } = v {
-            let label = labels.get(i).map_or("?", String::as_str);
-            lines.push(format!("{label}: {advice}"));
-        }
-    }
+    lines.extend(unsettled_lines(r));
     if r.partial {
         lines.push("partial: the ranking was cut short".to_owned());
     }
@@ -507,7 +537,7 @@ fn dose_rank_table(r: &RankResult) -> Table {
     ]);
     for c in &r.ranked {
         t.rows.push(vec![
-            rank_cell(c),
+            rank_cell(c, &r.ranked),
             c.label.clone(),
             c.criticality.map_or("-".to_owned(), |k| format!("{k:.2}")),
             interval(c.criticality_interval, 2),
@@ -529,11 +559,11 @@ fn dose_rank_table(r: &RankResult) -> Table {
     t
 }
 
-/// The ranking's sentences: what was ranked, ties, noisy candidates
-/// (`labels`: the candidates in the order asked, to name them), partial.
-pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
+/// The ranking's sentences: what was ranked, ties, candidates that did not
+/// conclude (named), partial.
+pub fn rank_lines(r: &RankResult) -> Vec<String> {
     if let Some(dose) = r.dose {
-        return dose_rank_lines(r, dose, labels);
+        return dose_rank_lines(r, dose);
     }
     let mut lines = vec![format!(
         "ranked by throughput drop with {} per call{} under {}; candidates marked = in the \
@@ -564,12 +594,7 @@ pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
             ));
         }
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
-            let who = labels.get(i).map_or(String::new(), |l| format!("{l}: "));
-            lines.push(format!("{who}{advice}"));
-        }
-    }
+    lines.extend(unsettled_lines(r));
     if r.partial {
         lines.push(format!(
             "partial: the ranking was cut short after {:.0} s; the figures above use the pairs \

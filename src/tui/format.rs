@@ -108,6 +108,7 @@ pub fn verdict_mark(verdict: Option<&Verdict>) -> (&'static str, &'static str) {
         Some(Verdict::Continue { .. }) => ("…", "measuring"),
         Some(Verdict::Precise { .. }) => ("✓", "precise"),
         Some(Verdict::TooNoisy { .. }) => ("~", "noisy"),
+        Some(Verdict::NoCalls { .. }) => ("∅", "no calls"),
     }
 }
 
@@ -118,7 +119,8 @@ pub fn verdict_pairs(verdict: Option<&Verdict>) -> usize {
         Some(
             Verdict::Continue { pairs_used, .. }
             | Verdict::Precise { pairs_used, .. }
-            | Verdict::TooNoisy { pairs_used, .. },
+            | Verdict::TooNoisy { pairs_used, .. }
+            | Verdict::NoCalls { pairs_used },
         ) => *pairs_used,
     }
 }

@@ -77,7 +77,7 @@ fn evidence(state: &State) -> Vec<(u64, Option<&SweepPoint>, Option<&Verdict>)> 
 fn mark_style(theme: &Theme, verdict: Option<&Verdict>) -> Style {
     match verdict {
         Some(Verdict::Precise { .. }) => theme.good(),
-        Some(Verdict::TooNoisy { .. }) => theme.warn(),
+        Some(Verdict::TooNoisy { .. } | Verdict::NoCalls { .. }) => theme.warn(),
         _ => theme.dim(),
     }
 }

@@ -142,7 +142,11 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
         )));
         let label_w = width.saturating_sub(4 + 23 + 12 + 8).max(12);
         for c in &ranking.ranked {
-            let rank = format!("{}{}", c.rank, if c.tied { "≈" } else { " " });
+            let rank = format!(
+                "{}{}",
+                crate::analysis::shown_rank(c, &ranking.ranked),
+                if c.tied { "≈" } else { " " }
+            );
             let crit = c
                 .criticality
                 .map_or("      -".into(), |k| format!("{k:>7.2}"));

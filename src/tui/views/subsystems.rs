@@ -156,7 +156,10 @@ fn candidate_row<'a>(
             mark,
             match m.verdict {
                 Some(crate::analysis::Verdict::Precise { .. }) => theme.good(),
-                Some(crate::analysis::Verdict::TooNoisy { .. }) => theme.warn(),
+                Some(
+                    crate::analysis::Verdict::TooNoisy { .. }
+                    | crate::analysis::Verdict::NoCalls { .. },
+                ) => theme.warn(),
                 _ => theme.dim(),
             },
         ),
