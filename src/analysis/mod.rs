@@ -41,8 +41,8 @@ pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
 };
 pub use ranking::{
-    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
-    shown_rank,
+    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,
+    order_by_gain, order_key, rank, shown_rank,
 };
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};

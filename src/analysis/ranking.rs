@@ -207,7 +207,7 @@ pub fn rank(candidates: &[CandidateMeasurement], by: RankBy) -> Vec<RankedCandid
 /// The key a ranking orders by: gain (criticality × own time per unit)
 /// when every measured candidate has own time, else criticality; with its
 /// interval.
-fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)> {
+pub fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)> {
     let by_gain = match by {
         OrderBy::Drop => {
             return (c.pairs_used > 0).then_some((c.drop, c.drop_interval));
@@ -233,18 +233,22 @@ fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)
 /// (ties chain); `rank`, `tie_group`, `tied` and `gain_ns_per_unit` are
 /// filled in.
 pub fn order_by_gain(candidates: Vec<RankedCandidate>) -> Vec<RankedCandidate> {
-    let by_gain = candidates
+    let by = gain_or_criticality(&candidates);
+    order_by(candidates, by)
+}
+
+/// What an equal-dose ranking orders by: gain when own time is known for
+/// every measured candidate, else criticality.
+pub fn gain_or_criticality(candidates: &[RankedCandidate]) -> OrderBy {
+    if candidates
         .iter()
         .filter(|c| c.criticality.is_some())
-        .all(|c| c.own_ns_per_unit.is_some());
-    order_by(
-        candidates,
-        if by_gain {
-            OrderBy::Gain
-        } else {
-            OrderBy::Criticality
-        },
-    )
+        .all(|c| c.own_ns_per_unit.is_some())
+    {
+        OrderBy::Gain
+    } else {
+        OrderBy::Criticality
+    }
 }
 
 /// The rank to show for `c` among `ranked` (best first): the position of
