@@ -11,9 +11,7 @@
 use std::fmt::Write;
 
 use crate::analysis::criticality::{IMPLAUSIBLE_CRITICALITY, implausible};
-use crate::analysis::{
-    Interval, OrderBy, RankedCandidate, Shape, SweepPoint, gain_or_criticality, order_key,
-};
+use crate::analysis::{Interval, OrderBy, Shape, SweepPoint, gain_or_criticality, order_key};
 use crate::units::format_ns;
 
 use super::text::shape_name;
@@ -503,6 +501,7 @@ pub fn rank_svg(r: &RankResult, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::RankedCandidate;
 
     fn candidate(label: &str, drop: f64, crit: f64) -> RankedCandidate {
         RankedCandidate {
