@@ -64,6 +64,7 @@ pub mod session;
 pub mod settings;
 pub mod settings_script;
 pub mod snapshot;
+pub mod suggest;
 pub mod throughput;
 pub mod ticker;
 pub mod watchdog;
