@@ -4,9 +4,13 @@
 //! `--progress-regex`, and functions called about once per unit of that
 //! rate become `--progress` points.
 
-use std::sync::LazyLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use regex::Regex;
+
+use super::output::{OutputSink, Stream};
+use super::snapshot::RunSummary;
 
 /// A number, then a unit per second: `9265.0 events/s`, `12.5it/s`,
 /// `300/s`.
@@ -141,6 +145,69 @@ pub fn suggestion_lines(rate: Option<&RateLine>, points: &[String]) -> Vec<Strin
         ));
     }
     out
+}
+
+/// Output lines kept by [`RateWatch`] (the latest).
+const WATCHED_LINES: usize = 200;
+
+/// An output sink that passes every line on and keeps the latest that
+/// print a rate, to suggest a progress regex at the end of a run.
+pub struct RateWatch {
+    inner: Arc<dyn OutputSink>,
+    lines: Mutex<VecDeque<String>>,
+}
+
+impl RateWatch {
+    /// Watches what goes to `inner`.
+    pub fn new(inner: Arc<dyn OutputSink>) -> RateWatch {
+        RateWatch {
+            inner,
+            lines: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The rate line the output printed most, if any.
+    pub fn rate_line(&self) -> Option<RateLine> {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        rate_line(lines.iter().map(String::as_str))
+    }
+}
+
+impl OutputSink for RateWatch {
+    fn lines(&self, stream: Stream, lines: &[&[u8]]) {
+        self.inner.lines(stream, lines);
+        let mut kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        for line in lines {
+            // Only lines that may print a rate are kept (cheap test first).
+            if line.windows(2).any(|w| w == b"/s") {
+                if kept.len() == WATCHED_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(String::from_utf8_lossy(line).trim_end().to_owned());
+            }
+        }
+    }
+}
+
+/// The suggestions for a run that had no progress source: its output's rate
+/// line, and the functions called about once per unit of it (their rate
+/// over the last window, else over the run).
+pub fn for_run(summary: &RunSummary, rate: Option<&RateLine>) -> Vec<String> {
+    let points = rate.map_or_else(Vec::new, |r| {
+        once_per_unit(
+            summary.functions.iter().map(|f| {
+                (
+                    f.name.as_str(),
+                    f.rates.map_or_else(
+                        || f.counts.calls as f64 / summary.wall_s.max(f64::MIN_POSITIVE),
+                        |r| r.calls_per_s,
+                    ),
+                )
+            }),
+            r.per_s,
+        )
+    });
+    suggestion_lines(rate, &points)
 }
 
 #[cfg(test)]
