@@ -478,3 +478,33 @@ fn findings_cover_every_ranking_and_never_headline_a_cost_that_may_be_zero() {
         "{text:?}"
     );
 }
+
+#[test]
+fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_census() {
+    let (mut state, _) = started();
+    // The workload reports no throughput (no progress source given), but
+    // its output prints `N steps done, 1514 steps/s` and it calls
+    // `__main__:launch` once per step.
+    let mut snapshot = state.live.last.clone().unwrap();
+    snapshot.throughput.clear();
+    feed(&mut state, vec![Update::Live(snapshot)]);
+    state.live.history.clear();
+    for (w, h) in [(100, 30), (80, 24)] {
+        let text = screen(&state, w, h);
+        // Pane rows, borders cut off, joined: a wrapped line reads whole.
+        let joined: String = text
+            .lines()
+            .map(|l| {
+                l.trim_matches(|c: char| matches!(c, '"' | '┃' | '│'))
+                    .trim_end()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(joined.contains("restart with a progress source:"), "{text}");
+        assert!(
+            joined.contains("--progress-regex '([0-9.]+) steps/s'"),
+            "{text}"
+        );
+        assert!(joined.contains("--progress __main__:launch"), "{text}");
+    }
+}
