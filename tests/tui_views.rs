@@ -508,3 +508,18 @@ fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_
         assert!(joined.contains("--progress __main__:launch"), "{text}");
     }
 }
+
+#[test]
+fn a_census_with_calls_in_other_says_so_in_the_status_bar() {
+    let (mut state, _) = started();
+    let mut census = state.census.clone().unwrap();
+    // A quarter of all calls went to functions a full table could not name.
+    census.tree.other_calls = census.tree.root.calls / 3;
+    feed(&mut state, vec![Update::CensusDone(Box::new(census))]);
+    let text = screen(&state, 80, 24);
+    let status = text.lines().last().unwrap();
+    assert!(
+        status.contains("census: 8 functions in 4 subsystems; 25% of calls unnamed (<other>)"),
+        "{text}"
+    );
+}

@@ -152,6 +152,9 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                     &census_table(&census, tree_node, args.top.unwrap_or(usize::MAX)).plain(),
                 );
             }
+            if let Some(other) = crate::report::text::census_other(&census) {
+                driver.note(&format!("speedbump: warning: {other}"));
+            }
             if all.is_empty() {
                 bail!(
                     "nothing under '{}' was called during the census; rank its parent instead",

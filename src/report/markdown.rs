@@ -196,4 +196,7 @@ fn census_section(md: &mut String, n: usize, record: &ExperimentRecord, c: &Cens
     );
     md.push_str(&census_table(c, &c.tree.root, 12).markdown());
     md.push('\n');
+    if let Some(other) = super::text::census_other(c) {
+        let _ = writeln!(md, "{}\n", md_escape(&other));
+    }
 }

@@ -605,6 +605,24 @@ pub fn rank_lines(r: &RankResult) -> Vec<String> {
     lines
 }
 
+/// What the census could not place in its tree (calls counted as
+/// `<other>` by a full function table), as a share of all calls, with what
+/// to do; `None` when every call was placed.
+pub fn census_other(c: &CensusResult) -> Option<String> {
+    let other = c.tree.other_calls;
+    if other == 0 {
+        return None;
+    }
+    let all = c.tree.root.calls.saturating_add(other) as f64;
+    Some(format!(
+        "{} of the calls ({}) were in <other>: functions the full function table could not \
+         name, so they are not in the tree; narrow the patterns (leave out start-up code) or \
+         run the census once the workload is warm",
+        percent(other as f64 / all, false),
+        rate(other as f64 / c.window_s.max(f64::MIN_POSITIVE)),
+    ))
+}
+
 /// The census's table: the children of `node` (the root's for the top
 /// level), by calls.
 pub fn census_table(c: &CensusResult, node: &TreeNode, top: usize) -> Table {
@@ -659,6 +677,32 @@ mod tests {
         assert!(s.contains("no measurable gain"), "{s}");
         p.within_first_order = false;
         assert!(step2_sentence(&p).contains("beyond first order"));
+    }
+
+    #[test]
+    fn calls_in_other_are_said_never_dropped() {
+        let e = |name: &str, calls| crate::analysis::CensusEntry {
+            name: name.into(),
+            calls,
+            injected_ns: 0,
+        };
+        let tree =
+            crate::analysis::CallTree::from_census(&[e("__main__:handle", 600), e("<other>", 400)]);
+        assert_eq!((tree.root.calls, tree.other_calls), (600, 400));
+        let mut c = CensusResult {
+            patterns: vec!["*:*".into()],
+            window_s: 2.0,
+            throughput_per_s: None,
+            tree,
+            top_level: vec![],
+        };
+        let said = census_other(&c).unwrap();
+        assert!(
+            said.starts_with("40.0% of the calls (200/s) were in <other>"),
+            "{said}"
+        );
+        c.tree.other_calls = 0;
+        assert_eq!(census_other(&c), None);
     }
 
     #[test]
