@@ -35,6 +35,36 @@ pub fn delay_short(ns: u64) -> String {
     }
 }
 
+/// A ratio in at most 5 characters, as precise as that allows: `0.912`,
+/// `-0.12`, `52.73`, `527.3`, `-527`, `33k`; never cut.
+pub fn ratio_short(x: f64) -> String {
+    if !x.is_finite() {
+        return "?".into();
+    }
+    for decimals in (0..=3).rev() {
+        let text = format!("{x:.decimals$}");
+        if text.len() <= 5 {
+            return text;
+        }
+    }
+    let (value, suffix) = if x.abs() < 1e6 {
+        (x / 1e3, "k")
+    } else if x.abs() < 1e9 {
+        (x / 1e6, "M")
+    } else {
+        return if x < 0.0 { "-huge" } else { "huge" }.into();
+    };
+    format!("{value:.0}{suffix}")
+}
+
+/// An interval of ratios in at most 13 characters: `[0.905,0.920]`,
+/// `[0.001,527.3]`.
+pub fn ratio_interval(interval: Option<Interval>) -> String {
+    interval.map_or("[?]".into(), |i| {
+        format!("[{},{}]", ratio_short(i.low), ratio_short(i.high))
+    })
+}
+
 /// A signed percentage of a fraction: `-32.1%`, `+0.4%`.
 pub fn signed_percent(fraction: f64) -> String {
     format!("{:+.1}%", fraction * 100.0)
@@ -162,6 +192,25 @@ pub fn fit_left(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_fit_five_characters_and_intervals_thirteen() {
+        for (x, shown) in [
+            (0.912, "0.912"),
+            (-0.123, "-0.12"),
+            (52.734, "52.73"),
+            (527.27, "527.3"),
+            (-527.27, "-527"),
+            (33267.1, "33267"),
+            (332671.0, "333k"),
+            (-33267.1, "-33k"),
+        ] {
+            assert_eq!(ratio_short(x), shown);
+        }
+        let i = ratio_interval(Some(Interval::new(0.001, 527.27)));
+        assert_eq!(i, "[0.001,527.3]");
+        assert!(i.chars().count() <= 13);
+    }
 
     #[test]
     fn delays_round_trip() {
