@@ -524,7 +524,7 @@ fn a_census_with_calls_in_other_says_so_in_the_status_bar() {
     );
 }
 
-/// Where a figure was cut on `text` (rows of a screen): a digit, `.`, `%`,
+/// Where a figure was cut on `text` (rows of a screen): a digit, `.`,
 /// `[`, `,`, `+` or `-` against a pane's right border or the screen's
 /// edge (a chart's axis label, alone between its pane's border and the
 /// axis, is not one), a number ending in `.`, or intervals that open and
@@ -532,7 +532,8 @@ fn a_census_with_calls_in_other_says_so_in_the_status_bar() {
 /// row). `(row, row text)` of each.
 fn cut_figures(text: &str) -> Vec<(usize, String)> {
     let border = |c: char| matches!(c, '│' | '┃');
-    let figure = |c: char| c.is_ascii_digit() || matches!(c, '.' | '%' | '[' | ',' | '+' | '-');
+    // `%` ends a figure: one that touches the border is whole.
+    let figure = |c: char| c.is_ascii_digit() || matches!(c, '.' | '[' | ',' | '+' | '-');
     let mut cuts = Vec::new();
     let (mut open, mut close) = (0, 0);
     for (row, line) in text.lines().enumerate() {
@@ -586,6 +587,11 @@ fn at_80x24_no_view_cuts_a_number() {
         for c in &mut ranking.ranked {
             c.drop_interval = Some(wide);
             c.criticality_interval = Some(speedbump::analysis::Interval::new(-123.45, 527.27));
+        }
+    }
+    for entry in &mut state.rankings {
+        for c in entry.result.iter_mut().flat_map(|r| r.ranked.iter_mut()) {
+            c.drop_interval = Some(wide);
         }
     }
     for p in state.sweep.points.iter_mut().flatten() {

@@ -65,15 +65,37 @@ pub fn ratio_interval(interval: Option<Interval>) -> String {
     })
 }
 
-/// A signed percentage of a fraction: `-32.1%`, `+0.4%`.
-pub fn signed_percent(fraction: f64) -> String {
-    format!("{:+.1}%", fraction * 100.0)
+/// A signed percentage of a fraction without its `%`, in at most 6
+/// characters: `-32.1`, `+0.4`, `+3326` (no decimal from 1000%), `+3e5`.
+fn signed_percent_number(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if !p.is_finite() {
+        return "?".into();
+    }
+    if p.abs() < 999.95 {
+        format!("{p:+.1}")
+    } else if p.abs() < 99_999.5 {
+        format!("{p:+.0}")
+    } else {
+        format!("{p:+.0e}")
+    }
 }
 
-/// An interval of fractions as signed percentages: `[-34.0, -30.2]%`.
+/// A signed percentage of a fraction: `-32.1%`, `+0.4%` (at most 7
+/// characters).
+pub fn signed_percent(fraction: f64) -> String {
+    format!("{}%", signed_percent_number(fraction))
+}
+
+/// An interval of fractions as signed percentages: `[-34.0, -30.2]%` (at
+/// most 17 characters: `[-99.8, +33267]%`).
 pub fn signed_interval(interval: Option<Interval>) -> String {
     match interval {
-        Some(i) => format!("[{:+.1}, {:+.1}]%", i.low * 100.0, i.high * 100.0),
+        Some(i) => format!(
+            "[{}, {}]%",
+            signed_percent_number(i.low),
+            signed_percent_number(i.high)
+        ),
         None => "[?]".into(),
     }
 }
@@ -207,6 +229,12 @@ mod tests {
         ] {
             assert_eq!(ratio_short(x), shown);
         }
+        assert_eq!(
+            change(-0.1, Some(Interval::new(-332.671, 0.998))),
+            "+10.0% [-99.8, +33267]%"
+        );
+        assert_eq!(signed_percent(-0.321), "-32.1%");
+        assert_eq!(signed_percent(5000.0), "+5e5%");
         let i = ratio_interval(Some(Interval::new(0.001, 527.27)));
         assert_eq!(i, "[0.001,527.3]");
         assert!(i.chars().count() <= 13);
