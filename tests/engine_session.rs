@@ -117,6 +117,7 @@ fn inherited_speed_bump_variables_are_removed() {
     unsafe { std::env::set_var("SPEED_BUMP_DELAY_NS", "5") };
     let session = LiveSession::start(cfg, sink(&collected)).unwrap();
     session.finish().unwrap();
+    // SAFETY: as above; no other test reads or writes this variable.
     unsafe { std::env::remove_var("SPEED_BUMP_DELAY_NS") };
     assert_eq!(
         String::from_utf8_lossy(&collected.stdout.lock().unwrap()),

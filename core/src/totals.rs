@@ -2,26 +2,90 @@
 //! summed per function name, per pattern and per progress name.
 //!
 //! Used by the hook's exit summary (the root process of a run without a
-//! launcher) and by the launcher. Segments that fail validation are skipped
-//! and named in `warnings`, never fatal.
+//! launcher) and by `inspect`; `run`'s live aggregation sums the same
+//! [`Counts`] and warns with the same [`segment_warning`]s. Segments that
+//! fail validation are skipped and named in `warnings`, never fatal.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::ipc::{FunctionKind, SegmentView, flags, list_segments};
+use crate::ipc::{FunctionKind, FunctionSample, PatternSample, SegmentView, flags, list_segments};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Calls, delayed calls and injected time: what a segment counts per
+/// function and per pattern, and what every summary sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Counts {
+    /// Matching calls seen, delayed or not.
     pub calls: u64,
+    /// Calls that got a delay.
     pub delayed_calls: u64,
+    /// Delay actually spun, in ns (as the hook measured it).
     pub injected_ns: u64,
 }
 
 impl Counts {
-    fn add(&mut self, calls: u64, delayed_calls: u64, injected_ns: u64) {
-        self.calls += calls;
-        self.delayed_calls += delayed_calls;
-        self.injected_ns += injected_ns;
+    /// Adds `other` (saturating).
+    pub fn add(&mut self, other: Counts) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.delayed_calls = self.delayed_calls.saturating_add(other.delayed_calls);
+        self.injected_ns = self.injected_ns.saturating_add(other.injected_ns);
+    }
+
+    /// `self - earlier`, per field, never below 0.
+    pub fn since(self, earlier: Counts) -> Counts {
+        Counts {
+            calls: self.calls.saturating_sub(earlier.calls),
+            delayed_calls: self.delayed_calls.saturating_sub(earlier.delayed_calls),
+            injected_ns: self.injected_ns.saturating_sub(earlier.injected_ns),
+        }
+    }
+
+    /// True when every field is 0.
+    pub fn is_zero(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+impl From<&FunctionSample> for Counts {
+    fn from(f: &FunctionSample) -> Self {
+        Counts {
+            calls: f.calls,
+            delayed_calls: f.delayed_calls,
+            injected_ns: f.injected_ns,
+        }
+    }
+}
+
+impl From<&PatternSample> for Counts {
+    fn from(p: &PatternSample) -> Self {
+        Counts {
+            calls: p.calls,
+            delayed_calls: p.delayed_calls,
+            injected_ns: p.injected_ns,
+        }
+    }
+}
+
+/// The warnings a process's segment flags raise ([`flags::WARNINGS`]), as
+/// every summary words them: `process <pid> (<label>): <what>`.
+pub fn segment_warnings(pid: u32, label: &str, bits: u32) -> impl Iterator<Item = (u32, String)> {
+    let label = short_label(label);
+    flags::warnings(bits).map(move |(flag, what)| (flag, segment_warning(pid, &label, what)))
+}
+
+fn segment_warning(pid: u32, short_label: &str, what: &str) -> String {
+    format!("process {pid} ({short_label}): {what}")
+}
+
+/// A label cut to 60 characters for messages.
+fn short_label(label: &str) -> String {
+    const MAX: usize = 60;
+    if label.chars().count() <= MAX {
+        label.to_owned()
+    } else {
+        let cut: String = label.chars().take(MAX).collect();
+        format!("{cut}…")
     }
 }
 
@@ -78,7 +142,7 @@ impl RunTotals {
     pub fn counts(&self) -> Counts {
         let mut total = Counts::default();
         for p in &self.processes {
-            total.add(p.counts.calls, p.counts.delayed_calls, p.counts.injected_ns);
+            total.add(p.counts);
         }
         total
     }
@@ -138,7 +202,7 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
             } else if f.calls == 0 {
                 continue;
             }
-            process.counts.add(f.calls, f.delayed_calls, f.injected_ns);
+            process.counts.add(Counts::from(f));
             let entry = functions
                 .entry(f.name.to_string())
                 .or_insert_with(|| FunctionTotals {
@@ -149,7 +213,7 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
                     counts: Counts::default(),
                 });
             entry.processes += 1;
-            entry.counts.add(f.calls, f.delayed_calls, f.injected_ns);
+            entry.counts.add(Counts::from(f));
         }
         for p in &sample.patterns {
             if p.id == 0 && p.calls == 0 {
@@ -172,33 +236,14 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
             };
             let entry = &mut patterns[index];
             entry.functions_matched += p.matched_functions;
-            entry.counts.add(p.calls, p.delayed_calls, p.injected_ns);
+            entry.counts.add(Counts::from(p));
         }
         for p in &sample.progress {
             *progress.entry(p.name.to_string()).or_default() += p.units;
         }
-        for (flag, what) in [
-            (
-                flags::FUNCTION_TABLE_FULL,
-                "its function table is full: functions matched after \
-              that are counted together under <other>",
-            ),
-            (
-                flags::NAME_ARENA_FULL,
-                "its name table is full: some names show as <name lost>",
-            ),
-            (
-                flags::PROGRESS_TABLE_FULL,
-                "its progress table is full: further progress names \
-              count under the default one",
-            ),
-        ] {
-            if sample.flags & flag != 0 {
-                totals
-                    .warnings
-                    .push(format!("process {}: {what}", process.pid));
-            }
-        }
+        totals
+            .warnings
+            .extend(segment_warnings(process.pid, &process.label, sample.flags).map(|(_, w)| w));
         totals.processes.push(process);
     }
     totals.processes.sort_by_key(|p| p.pid);

@@ -185,6 +185,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     // From here on the mechanism sees calls; no Python code runs before the
     // state below is in place.
     let mechanism = mechanism::install(py).map_err(Fatal)?;
+    // SAFETY: GIL held (activation runs from Python); the reference ends with this statement.
     unsafe { HOT.get() }.enabled = true;
 
     let latency_points = config
@@ -219,6 +220,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
         control,
     });
 
+    // SAFETY: GIL held; no Python code runs while `hook` is used.
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
         if has_control {
             hook.stats.set_launcher_owns_dir();
@@ -254,6 +256,7 @@ pub fn after_fork_in_child() {
     hook.start = ProcessStart::of_this_process(None);
     let info = process_info(&hook.start);
     hook.stats.reattach_after_fork(info, hook.start.ticks);
+    // SAFETY: fork handlers run with the GIL held; no Python code runs while `hot` is used.
     let hot = unsafe { HOT.get() };
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
@@ -278,6 +281,7 @@ pub fn at_exit(py: Python<'_>) {
     {
         say(&format!("warning: {warning}"));
     }
+    // SAFETY: GIL held (atexit); `exit::at_exit` runs no Python code.
     if let Some(hook) = unsafe { HOOK.get() }.as_mut() {
         exit::at_exit(hook);
     }

@@ -101,7 +101,9 @@ fn measure(py: Python<'_>, probe_spin_ns: u64) -> PyResult<u64> {
     // SAFETY: GIL held; the reference is dropped before Python runs.
     let probe = &mut unsafe { HOT.get() }.probe;
     probe.spin_ns = probe_spin_ns;
+    // SAFETY: GIL held; only the static slot's address is kept, not the reference.
     probe.functions = unsafe { PROBE_FUNCTION.get() }.as_ptr();
+    // SAFETY: as above.
     probe.patterns = unsafe { PROBE_PATTERN.get() }.as_ptr();
 
     let time = |f: &Bound<'_, PyAny>| -> PyResult<i64> {

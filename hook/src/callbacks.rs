@@ -23,6 +23,8 @@ use crate::latency;
 /// `None`, as a new reference.
 #[inline(always)]
 unsafe fn none() -> *mut ffi::PyObject {
+    // SAFETY: callers hold the GIL (every callback runs with it); `Py_None()` is
+    // always a valid object.
     unsafe { ffi::Py_NewRef(ffi::Py_None()) }
 }
 
@@ -36,7 +38,10 @@ pub enum Verdict {
 #[inline(always)]
 unsafe fn verdict_object(verdict: Verdict) -> *mut ffi::PyObject {
     match verdict {
+        // SAFETY: GIL held (callers are callbacks).
         Verdict::Continue => unsafe { none() },
+        // SAFETY: GIL held; `disable` is null or a strong reference to
+        // `sys.monitoring.DISABLE`, kept for the process lifetime.
         Verdict::Disable => unsafe {
             let disable = HOT.get().disable;
             if disable.is_null() {
@@ -54,9 +59,11 @@ unsafe fn verdict_object(verdict: Verdict) -> *mut ffi::PyObject {
 #[inline(always)]
 unsafe fn respond(what: &str, body: impl FnOnce() -> Verdict) -> *mut ffi::PyObject {
     match catch_unwind(AssertUnwindSafe(body)) {
+        // SAFETY: GIL held (callers are callbacks).
         Ok(verdict) => unsafe { verdict_object(verdict) },
         Err(panic) => {
             failure::report_panic(what, &panic);
+            // SAFETY: GIL held (callers are callbacks).
             unsafe { verdict_object(Verdict::Disable) }
         }
     }
@@ -70,6 +77,8 @@ pub unsafe extern "C" fn on_code_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
     unsafe { respond("PY_START callback", || code_event(args, nargs, true)) }
 }
 
@@ -82,6 +91,8 @@ pub unsafe extern "C" fn on_resume_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
     unsafe { respond("PY_RESUME callback", || code_event(args, nargs, false)) }
 }
 
@@ -97,9 +108,12 @@ unsafe fn latency_point_event(
 ) -> Verdict {
     let key = (word >> 32) as u32;
     if is_start {
+        // SAFETY: GIL held, inside the PY_START callback for `code`.
         unsafe { latency::on_start(code, key) };
     }
     if key_is_matched(key) {
+        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+        // (the id is bounds-checked inside).
         unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
         Verdict::Continue
     } else if is_start {
@@ -121,12 +135,16 @@ unsafe fn code_event(
     if !hot.enabled || nargs < 1 {
         return Verdict::Disable;
     }
+    // SAFETY: `nargs >= 1`, so `args[0]` (the code object) is readable.
     let code = unsafe { *args };
+    // SAFETY: GIL held; `code` is the event's code object.
     let Some(word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return Verdict::Continue;
     };
     let key = (word >> 32) as u32;
     if key == hot.matched_key {
+        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+        // (the id is bounds-checked inside).
         unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
         return Verdict::Continue;
     }
@@ -134,6 +152,8 @@ unsafe fn code_event(
         return Verdict::Disable;
     }
     if key == PROBE_HIT_KEY {
+        // SAFETY: GIL held; the probe's pointers are null or point at its static
+        // slots (see `calibrate`).
         unsafe { on_probe_call(hot) };
         return Verdict::Continue;
     }
@@ -141,19 +161,28 @@ unsafe fn code_event(
         return Verdict::Disable;
     }
     if hot.is_current_latency_key(key) {
+        // SAFETY: GIL held; `code` is the event's code object.
         return unsafe { latency_point_event(hot, code, word, is_start) };
     }
     // PY_START fires inside the new frame: its globals are the current ones.
+    // SAFETY: GIL held; a borrowed reference to the running frame's globals.
     let globals = unsafe { ffi::PyEval_GetGlobals() };
+    // SAFETY: GIL held; `code` is starting and `globals` are its frame's.
+    // `hot` is not used again: it is re-fetched below.
     let matched = unsafe { decide::decide_code(code, globals) };
+    // SAFETY: GIL held; re-fetched after `decide_code` ran Python code.
     let hot = unsafe { HOT.get() };
+    // SAFETY: GIL held; `code` is the event's code object.
     if let Some(word) = unsafe { read_word(code, hot.extra_index) }
         && hot.is_current_latency_key((word >> 32) as u32)
     {
+        // SAFETY: GIL held; `code` is the event's code object.
         return unsafe { latency_point_event(hot, code, word, is_start) };
     }
     match matched {
         Some(function_id) => {
+            // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+            // (the id is bounds-checked inside).
             unsafe { on_matched_call(hot, function_id) };
             Verdict::Continue
         }
@@ -172,32 +201,43 @@ pub unsafe extern "C" fn on_return_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
     unsafe { respond("PY_RETURN callback", || return_event(args, nargs)) }
 }
 
 unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    // SAFETY: GIL held inside a callback; not used after `current_word`,
+    // which can run Python code (it is re-fetched below).
     let hot = unsafe { HOT.get() };
     if !hot.enabled || nargs < 1 {
         return Verdict::Disable;
     }
+    // SAFETY: `nargs >= 1`, so `args[0]` (the code object) is readable.
     let code = unsafe { *args };
+    // SAFETY: GIL held; `code` is the event's code object.
     if let Some(raw) = unsafe { read_word(code, hot.extra_index) }
         && raw >> 32 >= probe_word(PROBE_HIT_KEY) >> 32
     {
         return Verdict::Disable; // the calibration probe's code
     }
+    // SAFETY: GIL held; `code` is the returning frame's live code object.
     let Some(word) = (unsafe { current_word(code) }) else {
         return Verdict::Continue;
     };
+    // SAFETY: GIL held; re-fetched after `current_word` ran.
     let hot = unsafe { HOT.get() };
     let latency_point = hot.is_current_latency_key((word >> 32) as u32);
     if latency_point {
+        // SAFETY: GIL held, inside the PY_RETURN callback for `code`.
         unsafe { latency::on_end(hot, code, word, false) };
     }
     match progress_slot_of(word) {
         0 if latency_point => Verdict::Continue,
         0 => Verdict::Disable,
         slot => {
+            // SAFETY: GIL held; `hot.progress` is valid for `progress_capacity` slots
+            // (the slot is bounds-checked inside).
             unsafe { on_progress_point(HOT.get(), slot) };
             Verdict::Continue
         }
@@ -210,13 +250,19 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
 /// # Safety
 /// GIL held; `code` is a live code object.
 unsafe fn current_word(code: *mut ffi::PyObject) -> Option<usize> {
+    // SAFETY: GIL held (contract); no Python code runs before the re-fetch.
     let hot = unsafe { HOT.get() };
+    // SAFETY: GIL held; `code` is the event's code object.
     let word = unsafe { read_word(code, hot.extra_index) }?;
     if hot.generation_of(word) == Some(hot.current_generation()) {
         return Some(word);
     }
+    // SAFETY: GIL held; `code` is the returning frame's code and
+    // `PyEval_GetGlobals` that frame's globals.
     unsafe { decide::decide_code(code, ffi::PyEval_GetGlobals()) };
+    // SAFETY: GIL held; re-fetched after `decide_code` ran Python code.
     let hot = unsafe { HOT.get() };
+    // SAFETY: GIL held; `code` is the event's code object.
     unsafe { read_word(code, hot.extra_index) }
 }
 
@@ -231,22 +277,29 @@ pub unsafe extern "C" fn on_unwind_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { unwind_event(args, nargs) })) {
         failure::report_panic("PY_UNWIND callback", &panic);
     }
+    // SAFETY: GIL held (a callback).
     unsafe { none() }
 }
 
 unsafe fn unwind_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) {
+    // SAFETY: GIL held inside a callback; no Python code runs while it is used.
     let hot = unsafe { HOT.get() };
     if !hot.enabled || nargs < 1 {
         return;
     }
+    // SAFETY: `nargs >= 1`, so `args[0]` (the code object) is readable.
     let code = unsafe { *args };
+    // SAFETY: GIL held; `code` is the event's code object.
     let Some(word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return;
     };
     if hot.is_current_latency_key((word >> 32) as u32) {
+        // SAFETY: GIL held, inside the PY_UNWIND callback for `code`.
         unsafe { latency::on_end(hot, code, word, true) };
     }
 }
@@ -262,17 +315,24 @@ pub unsafe extern "C" fn on_call_event(
     _kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
     unsafe { respond("CALL callback", || call_event(args, nargs)) }
 }
 
 unsafe fn call_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    // SAFETY: GIL held inside a callback; no Python code runs while it is used.
     let hot = unsafe { HOT.get() };
     if !hot.enabled || nargs < 3 {
         return Verdict::Disable;
     }
+    // SAFETY: `nargs >= 3`, so `args[2]` (the callable) is readable.
     let callable = unsafe { *args.add(2) };
+    // SAFETY: GIL held; `callable` is the CALL event's argument, alive for the call.
     match unsafe { decide::decide_callable(callable) } {
         Some(function_id) => {
+            // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+            // (the id is bounds-checked inside).
             unsafe { on_matched_call(HOT.get(), function_id) };
             Verdict::Continue
         }

@@ -45,6 +45,8 @@ fn module_of(globals: Option<&Bound<'_, PyDict>>) -> String {
             .and_then(|s| s.to_str().ok().map(str::to_owned))
             .unwrap_or_else(|| String::from("<unknown>")),
         _ => {
+            // SAFETY: GIL held (`globals` is bound to it); clearing a possibly
+            // absent error is always sound.
             unsafe { ffi::PyErr_Clear() };
             String::from("<unknown>")
         }
@@ -91,7 +93,9 @@ fn string_attr(object: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> Option<
 /// GIL held; `code` is a live code object that is starting to run and
 /// `globals` its frame's globals (or null).
 pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject) -> Option<u32> {
+    // SAFETY: the caller holds the GIL (this function's contract).
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `code` is a live object (contract); `Bound` takes its own reference.
     let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
     // SAFETY: a borrowed reference, valid while the frame runs.
     let globals = (!globals.is_null())
@@ -101,7 +105,9 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
     let filename = string_attr(&code_obj, pyo3::intern!(py, "co_filename"));
     let module = module_of(globals.as_ref());
     let module = normalise_module(&module);
-    // Fetched after the Python calls above (no reference is held across them).
+    // SAFETY: GIL held; fetched after the Python calls above (no reference is
+    // held across them); `co_flags` below is a plain attribute of a code
+    // object, which runs no Python code.
     let hook = unsafe { HOOK.get() }.as_mut()?;
     let generation = hook.generation;
     let mut decision = Decision {
@@ -151,6 +157,7 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
             }
         }
     }
+    // SAFETY: GIL held; `code` is a code object (contract).
     unsafe { write_word(code, HOT.get().extra_index, decision.word(generation)) };
     decision.function_id
 }
@@ -163,11 +170,14 @@ unsafe fn c_callable_identity(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
 ) -> Option<(Option<usize>, String, String)> {
+    // SAFETY: `callable` is a live object (contract); `Bound` takes its own reference.
     let object = unsafe { Bound::from_borrowed_ptr(py, callable) };
     let qualname = string_attr(&object, pyo3::intern!(py, "__qualname__"))
         .or_else(|| string_attr(&object, pyo3::intern!(py, "__name__")))?;
+    // SAFETY: GIL held; `callable` is a live object.
     if unsafe { ffi::PyCFunction_Check(callable) } != 0 {
         let function = callable as *mut ffi::PyCFunctionObject;
+        // SAFETY: `PyCFunction_Check` passed: `callable` is a `PyCFunctionObject`.
         let key = unsafe { (*function).m_ml } as usize;
         let module = string_attr(&object, pyo3::intern!(py, "__module__")).or_else(|| {
             // A method bound to a C object: the module of its type.
@@ -178,9 +188,11 @@ unsafe fn c_callable_identity(
         return Some((Some(key), module, qualname));
     }
     let is_method_descriptor =
+        // SAFETY: reading the type of a live object and the address of a static.
         unsafe { ffi::Py_TYPE(callable) == &raw mut ffi::PyMethodDescr_Type };
     if is_method_descriptor {
         let descriptor = callable as *mut ffi::PyMethodDescrObject;
+        // SAFETY: its type is exactly `PyMethodDescr_Type`: a `PyMethodDescrObject`.
         let key = unsafe { (*descriptor).d_method } as usize;
         let owner = object.getattr(pyo3::intern!(py, "__objclass__")).ok()?;
         let module = string_attr(&owner, pyo3::intern!(py, "__module__"))?;
@@ -200,26 +212,37 @@ unsafe fn c_callable_identity(
 #[cfg(Py_3_12)]
 pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
     // Python functions and bound methods are handled by PY_START.
+    // SAFETY: GIL held; `callable` is a live object (contract).
     if unsafe { ffi::PyFunction_Check(callable) } != 0
+        // SAFETY: reading the type of a live object and the address of a static.
         || unsafe { ffi::Py_TYPE(callable) == &raw mut PyMethod_Type }
     {
         return None;
     }
+    // SAFETY: GIL held; `callable` is a live object.
     let is_type = unsafe { ffi::PyType_Check(callable) } != 0;
     if is_type {
         return None;
     }
+    // SAFETY: GIL held; `callable` is a live object.
     if unsafe { ffi::PyCFunction_Check(callable) } != 0 {
+        // SAFETY: `PyCFunction_Check` passed: `callable` is a `PyCFunctionObject`.
         let key = unsafe { (*(callable as *mut ffi::PyCFunctionObject)).m_ml } as usize;
+        // SAFETY: GIL held; no Python code runs while `hook` is used.
         let hook = unsafe { HOOK.get() }.as_mut()?;
         if let Some(cached) = hook.stats.cached_c_decision(key) {
             return cached;
         }
     }
+    // SAFETY: the caller holds the GIL (this function's contract).
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: GIL held; `callable` is a live object (contract).
     let identity = unsafe { c_callable_identity(py, callable) };
+    // SAFETY: GIL held; fetched after `c_callable_identity` ran Python code,
+    // and no Python code runs while `hook` is used.
     let hook = unsafe { HOOK.get() }.as_mut()?;
     let Some((key, module, qualname)) = identity else {
+        // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
         return None;
     };

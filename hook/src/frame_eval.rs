@@ -275,8 +275,10 @@ pub fn check_at_exit(py: Python<'_>) -> Option<String> {
     // SAFETY: GIL held; no reference is kept across the call below. The
     // probe is not decided (not a function of the program).
     let before = unsafe { STATE.get() }.frames;
+    // SAFETY: GIL held; no reference is kept across the call below.
     unsafe { STATE.get() }.deciding = true;
     let called = probe.call0();
+    // SAFETY: GIL held; re-fetched after the probe's Python code ran.
     let state = unsafe { STATE.get() };
     state.deciding = false;
     called.ok()?;
@@ -318,6 +320,7 @@ enum After {
 #[inline(always)]
 unsafe fn code_and_globals(frame: *mut Frame) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
     let frame = frame.cast::<InterpreterFrame>();
+    // SAFETY: `frame` is a live interpreter frame (contract of the callers).
     unsafe { ((*frame).f_code, (*frame).f_globals) }
 }
 
@@ -325,6 +328,7 @@ unsafe fn code_and_globals(frame: *mut Frame) -> (*mut ffi::PyObject, *mut ffi::
 #[inline(always)]
 unsafe fn code_and_globals(frame: *mut Frame) -> (*mut ffi::PyObject, *mut ffi::PyObject) {
     let frame = frame.cast::<FrameObject>();
+    // SAFETY: `frame` is a live frame object (contract of the callers).
     unsafe { ((*frame).f_code, (*frame).f_globals) }
 }
 
@@ -375,6 +379,8 @@ unsafe fn progress_point(frame: *mut Frame, slot: u32) -> After {
     // SAFETY: a live frame; a generator's frame lives inside its generator
     // object, at `gi_iframe`.
     let generator = if unsafe { (*frame_ptr).owner } == OWNED_BY_GENERATOR {
+        // SAFETY: owned by a generator: the frame is embedded in it at
+        // `gi_iframe`, so stepping back by that offset stays in the object.
         unsafe {
             frame
                 .cast::<u8>()
@@ -403,6 +409,8 @@ unsafe fn progress_point(_frame: *mut Frame, slot: u32) -> After {
 #[inline(always)]
 unsafe fn returned(_frame: *mut Frame, after: &After) -> bool {
     match after {
+        // SAFETY: `generator` is the frame's generator, which its caller still
+        // holds (see this function's contract).
         After::ProgressPoint { generator, .. } if !generator.is_null() => unsafe {
             (**generator).gi_frame_state != FRAME_SUSPENDED
         },
@@ -413,6 +421,7 @@ unsafe fn returned(_frame: *mut Frame, after: &After) -> bool {
 #[cfg(not(Py_3_11))]
 #[inline(always)]
 unsafe fn returned(frame: *mut Frame, _after: &After) -> bool {
+    // SAFETY: the frame object is still held by its caller (contract).
     unsafe { (*frame.cast::<FrameObject>()).f_state != FRAME_SUSPENDED }
 }
 
@@ -429,6 +438,7 @@ unsafe extern "C" fn eval_frame(
     let state = unsafe { STATE.get() };
     state.frames = state.frames.wrapping_add(1);
     let previous = state.previous;
+    // SAFETY: GIL held; `frame` is the live frame CPython is evaluating.
     let after = match catch_unwind(AssertUnwindSafe(|| unsafe { before(frame, throwflag) })) {
         Ok(after) => after,
         Err(panic) => {
@@ -459,7 +469,9 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
     if !hot.enabled {
         return After::Nothing;
     }
+    // SAFETY: `frame` is the live frame being evaluated.
     let (code, globals) = unsafe { code_and_globals(frame) };
+    // SAFETY: GIL held; `code` is the frame's code object.
     let Some(mut word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return After::Nothing;
     };
@@ -471,7 +483,10 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
     match (word >> 32) as u32 {
         PROBE_MISS_KEY => return After::Nothing,
         PROBE_HIT_KEY => {
+            // SAFETY: `frame` is live and `code` its code object.
             if unsafe { entry_of(frame, code, throwflag) } == Entry::Start {
+                // SAFETY: GIL held; the probe's pointers are null or point at its static
+                // slots (see `calibrate`).
                 unsafe { on_probe_call(hot) };
             }
             return After::Nothing;
@@ -479,21 +494,28 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
         _ => {}
     }
     if hot.generation_of(word) != Some(hot.current_generation()) {
+        // SAFETY: GIL held; `code` and `globals` are the live frame's.
         word = match unsafe { decide(code, globals) } {
             Some(word) => word,
             None => return After::Nothing,
         };
     }
+    // SAFETY: GIL held; re-fetched after `decide`, which can run Python code.
     let hot = unsafe { HOT.get() };
+    // SAFETY: GIL held; no Python code runs while `state` is used.
     let state = unsafe { STATE.get() };
+    // SAFETY: `frame` is live and `code` its code object.
     let entry = unsafe { entry_of(frame, code, throwflag) };
     if (word >> 32) as u32 == hot.matched_key
         && (entry == Entry::Start || (entry == Entry::Resume && state.delay_resumes))
     {
+        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+        // (the id is bounds-checked inside).
         unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
     }
     let slot = progress_slot_of(word);
     if slot != 0 && state.count_returns && entry != Entry::Creation {
+        // SAFETY: `frame` is the live frame being evaluated.
         return unsafe { progress_point(frame, slot) };
     }
     After::Nothing
@@ -509,9 +531,14 @@ unsafe fn decide(code: *mut ffi::PyObject, globals: *mut ffi::PyObject) -> Optio
         return None;
     }
     state.deciding = true;
+    // SAFETY: GIL held; `code` and `globals` are a live frame's; `state` is
+    // not used again (re-fetched below).
     unsafe { decide::decide_code(code, globals) };
+    // SAFETY: GIL held; re-fetched after `decide_code` ran Python code.
     unsafe { STATE.get() }.deciding = false;
+    // SAFETY: GIL held; no Python code runs while `hot` is used.
     let hot = unsafe { HOT.get() };
+    // SAFETY: GIL held; `code` is a code object.
     let word = unsafe { read_word(code, hot.extra_index) }?;
     (hot.generation_of(word) == Some(hot.current_generation())).then_some(word)
 }

@@ -23,6 +23,9 @@ impl<T> GilCell<T> {
     #[inline(always)]
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn get(&self) -> &mut T {
+        // SAFETY: the GIL, which the caller holds, serialises every access to
+        // the cell, and the caller keeps no reference across Python code (which
+        // could re-enter the hook): no other reference to the value is live.
         unsafe { &mut *self.0.get() }
     }
 }

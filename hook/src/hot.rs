@@ -77,7 +77,10 @@ impl Decision {
 #[inline(always)]
 pub unsafe fn read_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t) -> Option<usize> {
     let mut extra: *mut c_void = std::ptr::null_mut();
+    // SAFETY: GIL held and `code` a code object (contract); `extra` is a
+    // valid out-pointer. An unrequested index reads as null.
     if unsafe { ffi::PyUnstable_Code_GetExtra(code, extra_index, &mut extra) } != 0 {
+        // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
@@ -90,7 +93,10 @@ pub unsafe fn read_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t) 
 /// # Safety
 /// GIL held; `code` is a code object.
 pub unsafe fn write_word(code: *mut ffi::PyObject, extra_index: ffi::Py_ssize_t, word: usize) {
+    // SAFETY: GIL held and `code` a code object (contract); the word is a
+    // plain integer, and the slot's free function does nothing with it.
     if unsafe { ffi::PyUnstable_Code_SetExtra(code, extra_index, word as *mut c_void) } != 0 {
+        // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
     }
 }

@@ -72,6 +72,7 @@ fn stored<'py>(code: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> {
     let mut extra: *mut c_void = std::ptr::null_mut();
     // SAFETY: GIL held; `code` is a code object.
     if unsafe { ffi::PyUnstable_Code_GetExtra(code.as_ptr(), index, &mut extra) } != 0 {
+        // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
@@ -94,6 +95,7 @@ fn store(code: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) {
     // SAFETY: GIL held; `code` is a code object; on success the slot owns
     // `owned` (released by `release`); on failure we drop it ourselves.
     if unsafe { ffi::PyUnstable_Code_SetExtra(code.as_ptr(), index, owned.cast()) } != 0 {
+        // SAFETY: GIL held; the slot refused `owned`, so we still own it.
         unsafe {
             ffi::PyErr_Clear();
             ffi::Py_DecRef(owned);
@@ -138,6 +140,7 @@ fn name_children(code: &Bound<'_, PyAny>, qualname: &str) {
         format!("{qualname}.")
     };
     let Ok(consts) = code.getattr("co_consts") else {
+        // SAFETY: GIL held (`code` is bound to it).
         unsafe { ffi::PyErr_Clear() };
         return;
     };

@@ -421,7 +421,9 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
                     view.message(&describe_apply(&report));
                 }
             }
-            _ => {}
+            // The run is over: no status to draw, nothing left to stop or apply.
+            Msg::Engine(Event::Snapshot(_) | Event::Exited(_)) | Msg::Signal | Msg::Command(..) => {
+            }
         }
     }
     if let Some(json) = json.as_mut() {

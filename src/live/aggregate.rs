@@ -36,6 +36,7 @@ use super::snapshot::{
     Counts, FunctionReading, PatternReading, ProcessCounts, ProcessReport, Rates,
 };
 use crate::ipc::{DrainReport, FunctionKind, LatencyEvent, Sample, flags};
+use crate::totals::segment_warnings;
 
 /// One hooked process: its pid and start time (so a reused pid is another
 /// process).
@@ -186,27 +187,6 @@ impl ProcessEntry {
         }
     }
 }
-
-/// Segment flags worth one warning per process.
-const FLAG_WARNINGS: [(u32, &str); 4] = [
-    (
-        flags::FUNCTION_TABLE_FULL,
-        "its function table is full; further functions are counted together as <other> \
-         (counts are kept; narrow the patterns to see them by name)",
-    ),
-    (
-        flags::PATTERN_TABLE_FULL,
-        "its pattern table is full; further patterns are counted together as <other>",
-    ),
-    (
-        flags::PROGRESS_TABLE_FULL,
-        "its progress table is full; further progress names count under the default name",
-    ),
-    (
-        flags::NAME_ARENA_FULL,
-        "its name area is full; further names show as <name lost>",
-    ),
-];
 
 #[derive(Debug, Default, Clone, Copy)]
 struct TickState {
@@ -391,23 +371,14 @@ impl Aggregator {
 
         let mut matched = 0u64;
         for (index, f) in sample.functions.iter().enumerate() {
-            let now = Counts {
-                calls: f.calls,
-                delayed_calls: f.delayed_calls,
-                injected_ns: f.injected_ns,
-            };
             let before = entry
                 .last
                 .functions
                 .get(index)
                 .filter(|p| p.id == f.id)
-                .map(|p| Counts {
-                    calls: p.calls,
-                    delayed_calls: p.delayed_calls,
-                    injected_ns: p.injected_ns,
-                })
+                .map(Counts::from)
                 .unwrap_or_default();
-            let delta = now.since(before);
+            let delta = Counts::from(f).since(before);
             if f.kind != FunctionKind::Other {
                 matched = matched.saturating_add(1);
             }
@@ -452,16 +423,7 @@ impl Aggregator {
 
         for (index, p) in sample.patterns.iter().enumerate() {
             let before = entry.last.patterns.get(index).filter(|q| q.id == p.id);
-            let delta = Counts {
-                calls: p.calls,
-                delayed_calls: p.delayed_calls,
-                injected_ns: p.injected_ns,
-            }
-            .since(before.map_or_else(Counts::default, |q| Counts {
-                calls: q.calls,
-                delayed_calls: q.delayed_calls,
-                injected_ns: q.injected_ns,
-            }));
+            let delta = Counts::from(p).since(before.map(Counts::from).unwrap_or_default());
             let matched_delta = p
                 .matched_functions
                 .saturating_sub(before.map_or(0, |q| q.matched_functions));
@@ -524,14 +486,10 @@ impl Aggregator {
             }
         }
 
-        for (flag, what) in FLAG_WARNINGS {
-            if sample.flags & flag != 0 && entry.warned & flag == 0 {
+        for (flag, warning) in segment_warnings(entry.meta.pid, &entry.meta.label, sample.flags) {
+            if entry.warned & flag == 0 {
                 entry.warned |= flag;
-                self.warnings.push(format!(
-                    "process {} ({}): {what}",
-                    entry.meta.pid,
-                    short_label(&entry.meta.label)
-                ));
+                self.warnings.push(warning);
             }
         }
         if sample.flags & flags::PROCESS_EXITED != 0 && entry.status == ProcessStatus::Running {
@@ -783,16 +741,5 @@ pub fn kind_name(kind: FunctionKind) -> &'static str {
         FunctionKind::Python => "python",
         FunctionKind::C => "c",
         FunctionKind::Other => "other",
-    }
-}
-
-/// A label cut to 60 characters for messages.
-fn short_label(label: &str) -> String {
-    const MAX: usize = 60;
-    if label.chars().count() <= MAX {
-        label.to_owned()
-    } else {
-        let cut: String = label.chars().take(MAX).collect();
-        format!("{cut}…")
     }
 }

@@ -194,7 +194,7 @@ impl ExecImage {
         rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
         // The launcher may have died before prctl took effect.
         if rustix::process::getppid() != self.parent_pid {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            return Err(rustix::io::Errno::SRCH.into());
         }
         let pid = rustix::process::getpid().as_raw_nonzero().get();
         let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
@@ -203,6 +203,8 @@ impl ExecImage {
             .saturating_mul(1_000_000_000)
             .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0));
         write_start_at(&mut self.start_at, u64::try_from(pid).unwrap_or(0), ns);
+        // `libc`: rustix has `execve` only in its `runtime` module, which is
+        // meant for programs without a libc.
         // SAFETY: every pointer is a NUL-terminated string owned by self or
         // null, and both arrays end with null.
         unsafe {
@@ -322,19 +324,19 @@ pub fn shell_status(status: std::process::ExitStatus) -> i32 {
 
 /// A signal's name (`SIGSEGV`), or its number.
 pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
+    let name = match Signal::from_named_raw(signal) {
+        Some(Signal::HUP) => "SIGHUP",
+        Some(Signal::INT) => "SIGINT",
+        Some(Signal::QUIT) => "SIGQUIT",
+        Some(Signal::ILL) => "SIGILL",
+        Some(Signal::ABORT) => "SIGABRT",
+        Some(Signal::BUS) => "SIGBUS",
+        Some(Signal::FPE) => "SIGFPE",
+        Some(Signal::KILL) => "SIGKILL",
+        Some(Signal::SEGV) => "SIGSEGV",
+        Some(Signal::PIPE) => "SIGPIPE",
+        Some(Signal::ALARM) => "SIGALRM",
+        Some(Signal::TERM) => "SIGTERM",
         _ => return format!("signal {signal}"),
     };
     name.to_owned()

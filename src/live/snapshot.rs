@@ -10,39 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::latency::LatencyReport;
 use super::settings::LiveSettings;
 
-/// Calls, delayed calls and injected time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Matching calls seen, delayed or not.
-    pub calls: u64,
-    /// Calls that got a delay.
-    pub delayed_calls: u64,
-    /// Delay actually spun, in ns (as the hook measured it).
-    pub injected_ns: u64,
-}
-
-impl Counts {
-    /// Adds `other` (saturating).
-    pub fn add(&mut self, other: Counts) {
-        self.calls = self.calls.saturating_add(other.calls);
-        self.delayed_calls = self.delayed_calls.saturating_add(other.delayed_calls);
-        self.injected_ns = self.injected_ns.saturating_add(other.injected_ns);
-    }
-
-    /// `self - earlier`, per field, never below 0.
-    pub fn since(self, earlier: Counts) -> Counts {
-        Counts {
-            calls: self.calls.saturating_sub(earlier.calls),
-            delayed_calls: self.delayed_calls.saturating_sub(earlier.delayed_calls),
-            injected_ns: self.injected_ns.saturating_sub(earlier.injected_ns),
-        }
-    }
-
-    /// True when every field is 0.
-    pub fn is_zero(&self) -> bool {
-        *self == Counts::default()
-    }
-}
+/// Calls, delayed calls and injected time: the one type every summary sums
+/// (see `crate::totals`).
+pub use crate::totals::Counts;
 
 /// Rates of [`Counts`] over the rate window (live) or the whole run (summary).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

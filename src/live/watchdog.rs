@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -89,15 +89,7 @@ impl Watchdog {
 }
 
 fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let [read, write] = fds;
-    // SAFETY: pipe2 succeeded, so both are open descriptors owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) })
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 
 /// What the watchdog learned from the launcher.
@@ -131,6 +123,8 @@ impl WatchdogState {
 /// The watchdog process's body: waits for the launcher to go away, then
 /// cleans up unless told it is done. Returns the exit status.
 pub fn run_watchdog(session_dir: &Path, input: impl BufRead) -> i32 {
+    // `libc`: rustix sets signal dispositions only in its `runtime` module,
+    // which is meant for programs without a libc.
     // SAFETY: setting a signal to SIG_IGN has no preconditions.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
@@ -212,7 +206,7 @@ mod tests {
         clean_up(Some(pgid), &dir);
         let status = reaper.join().unwrap();
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert_eq!(status.signal(), Some(Signal::KILL.as_raw()));
         assert!(!dir.exists());
     }
 }

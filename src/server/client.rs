@@ -79,7 +79,11 @@ pub fn attach(dir: &Path) -> Result<Attached> {
                         Update::Warning("this terminal no longer has control".into())
                     }
                     ServerMsg::Refused { reason } => Update::Warning(reason),
-                    _ => continue,
+                    // Answers to `Hello` and `Status` (read by `connect` and
+                    // `query`), and the replay's end: nothing for the front end.
+                    ServerMsg::Welcome { .. } | ServerMsg::Replayed | ServerMsg::Status { .. } => {
+                        continue;
+                    }
                 };
                 if update_tx.send(update).is_err() {
                     return;

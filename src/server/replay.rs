@@ -42,7 +42,14 @@ impl Replay {
             Update::Warning(_) => {
                 self.keep_last(|u| matches!(u, Update::Warning(_)), MAX_WARNINGS - 1);
             }
-            _ => {}
+            // Nothing later supersedes these: a late client needs each one.
+            Update::Started { .. }
+            | Update::SweepPoint { .. }
+            | Update::CandidateUpdate { .. }
+            | Update::WorkloadExited { .. }
+            | Update::Accepted(_)
+            | Update::Refused { .. }
+            | Update::Finished { .. } => {}
         }
         self.log.push(update.clone());
     }

@@ -174,7 +174,17 @@ impl Script {
             let done = match update {
                 Update::CensusDone(_) | Update::SweepDone(_) | Update::RankDone(_) => true,
                 Update::Applied(_) => apply,
-                _ => false,
+                Update::Started { .. }
+                | Update::Live(_)
+                | Update::Output { .. }
+                | Update::Progress { .. }
+                | Update::SweepPoint { .. }
+                | Update::CandidateUpdate { .. }
+                | Update::Warning(_)
+                | Update::WorkloadExited { .. }
+                | Update::Accepted(_)
+                | Update::Refused { .. }
+                | Update::Finished { .. } => false,
             };
             updates.push(update);
             if done {

@@ -93,6 +93,35 @@ pub mod flags {
     pub const PROGRESS_TABLE_FULL: u32 = 1 << 3;
     /// The writer's process exited cleanly (set at interpreter shutdown).
     pub const PROCESS_EXITED: u32 = 1 << 4;
+
+    /// What each flag worth a warning tells the user: the one table that
+    /// `run`, `inspect` and the hook's exit summary all report from.
+    pub const WARNINGS: [(u32, &str); 4] = [
+        (
+            FUNCTION_TABLE_FULL,
+            "its function table is full; further functions are counted together as <other> \
+             (counts are kept; narrow the patterns to see them by name)",
+        ),
+        (
+            PATTERN_TABLE_FULL,
+            "its pattern table is full; further patterns are counted together as <other>",
+        ),
+        (
+            PROGRESS_TABLE_FULL,
+            "its progress table is full; further progress names count under the default name",
+        ),
+        (
+            NAME_ARENA_FULL,
+            "its name area is full; further names show as <name lost>",
+        ),
+    ];
+
+    /// The [`WARNINGS`] that `bits` raise, as (flag, message), in table order.
+    pub fn warnings(bits: u32) -> impl Iterator<Item = (u32, &'static str)> {
+        WARNINGS
+            .into_iter()
+            .filter(move |&(flag, _)| bits & flag != 0)
+    }
 }
 
 /// Segment header at offset 0.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analysis::{Candidate, SweepPoint, Verdict};
+use crate::analysis::{Candidate, RelativeThroughput, SweepPoint, Verdict};
 use crate::experiment::results::{ExperimentRecord, ResultsFile, now_unix_s};
 use crate::experiment::{
     CensusResult, Command, EngineHandle, ExperimentKind, RankResult, SweepResult, Update,
@@ -52,6 +52,28 @@ impl Outcome {
             Outcome::TooNoisy
         }
     }
+}
+
+/// What [`Driver::next`] passes on to an experiment's loop: the updates that
+/// carry evidence or a result. `next` matches every [`Update`], so a new
+/// variant has to be placed here or handled there.
+enum Step {
+    Census(Box<CensusResult>),
+    SweepPoint {
+        index: usize,
+        point: Option<SweepPoint>,
+        verdict: Verdict,
+    },
+    SweepDone(Box<SweepResult>),
+    Candidate {
+        index: usize,
+        relative: Option<RelativeThroughput>,
+        verdict: Verdict,
+    },
+    RankDone(Box<RankResult>),
+    /// Nothing for the loop: the session server's own messages (a direct
+    /// engine never sends them) or the engine's normal end.
+    Nothing,
 }
 
 /// Runs the engine for a headless command: a progress bar on stderr,
@@ -140,7 +162,7 @@ impl Driver {
 
     /// The next update an experiment cares about; the others (output,
     /// warnings, progress, exits) are handled here.
-    fn next(&mut self) -> anyhow::Result<Update> {
+    fn next(&mut self) -> anyhow::Result<Step> {
         loop {
             let update = self
                 .engine
@@ -180,7 +202,34 @@ impl Driver {
                 }
                 Update::Finished { error: Some(e) } => bail!("{e}"),
                 Update::Started { .. } | Update::Live(_) | Update::Applied(_) => {}
-                other => return Ok(other),
+                Update::CensusDone(census) => return Ok(Step::Census(census)),
+                Update::SweepPoint {
+                    index,
+                    point,
+                    verdict,
+                } => {
+                    return Ok(Step::SweepPoint {
+                        index,
+                        point,
+                        verdict,
+                    });
+                }
+                Update::SweepDone(result) => return Ok(Step::SweepDone(result)),
+                Update::CandidateUpdate {
+                    index,
+                    relative,
+                    verdict,
+                } => {
+                    return Ok(Step::Candidate {
+                        index,
+                        relative,
+                        verdict,
+                    });
+                }
+                Update::RankDone(result) => return Ok(Step::RankDone(result)),
+                Update::Accepted(_) | Update::Refused { .. } | Update::Finished { error: None } => {
+                    return Ok(Step::Nothing);
+                }
             }
         }
     }
@@ -193,10 +242,17 @@ impl Driver {
             .set_message(format!("counting calls of {}", patterns.join(" ")));
         self.send(Command::Census { patterns, window_s })?;
         loop {
-            if let Update::CensusDone(census) = self.next()? {
-                let census = *census;
-                self.record(ExperimentKind::Census, |r| r.census = Some(census.clone()))?;
-                return Ok(census);
+            match self.next()? {
+                Step::Census(census) => {
+                    let census = *census;
+                    self.record(ExperimentKind::Census, |r| r.census = Some(census.clone()))?;
+                    return Ok(census);
+                }
+                Step::SweepPoint { .. }
+                | Step::SweepDone(_)
+                | Step::Candidate { .. }
+                | Step::RankDone(_)
+                | Step::Nothing => {}
             }
         }
     }
@@ -220,7 +276,7 @@ impl Driver {
         })?;
         loop {
             match self.next()? {
-                Update::SweepPoint {
+                Step::SweepPoint {
                     index,
                     point,
                     verdict,
@@ -233,11 +289,11 @@ impl Driver {
                         self.bar.set_message(format!("{d}: {text}"));
                     }
                 }
-                Update::SweepDone(result) => {
+                Step::SweepDone(result) => {
                     let result = *result;
                     return Ok(result);
                 }
-                _ => {}
+                Step::Census(_) | Step::Candidate { .. } | Step::RankDone(_) | Step::Nothing => {}
             }
         }
     }
@@ -264,7 +320,7 @@ impl Driver {
         })?;
         loop {
             match self.next()? {
-                Update::CandidateUpdate {
+                Step::Candidate {
                     index,
                     relative,
                     verdict,
@@ -280,8 +336,8 @@ impl Driver {
                         self.bar.set_message(format!("{label}: {text}"));
                     }
                 }
-                Update::RankDone(result) => return Ok(*result),
-                _ => {}
+                Step::RankDone(result) => return Ok(*result),
+                Step::Census(_) | Step::SweepPoint { .. } | Step::SweepDone(_) | Step::Nothing => {}
             }
         }
     }

@@ -192,7 +192,8 @@ impl State {
                         self.running = None;
                         self.pending_rank = None;
                     }
-                    _ => {}
+                    // Refused settings change nothing this front end set up.
+                    Command::Apply(_) => {}
                 }
             }
             Update::Finished { error } => {
@@ -205,8 +206,6 @@ impl State {
                     return vec![Effect::Quit];
                 }
             }
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
         Vec::new()
     }
@@ -252,7 +251,8 @@ impl State {
                 self.rankings.push(entry);
                 (ExperimentKind::Rank, budget_s)
             }
-            _ => return,
+            // Not an experiment: nothing runs that updates would land in.
+            Command::Apply(_) | Command::Cancel | Command::Shutdown => return,
         };
         self.running = Some(Running::new(kind, budget_s));
     }
