@@ -20,7 +20,7 @@
 //! Units are in the names: `_s` seconds, `_ns` nanoseconds, `_per_unit` per
 //! unit of progress; ratios and fractions are plain `f64` (0.1 = 10%).
 
-mod criticality;
+pub(crate) mod criticality;
 pub mod extrapolate;
 mod fit;
 pub(crate) mod grouped;
@@ -41,7 +41,8 @@ pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
 };
 pub use ranking::{
-    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
+    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,
+    order_by_gain, order_key, rank, shown_rank,
 };
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};

@@ -64,6 +64,7 @@ mod session;
 pub(crate) mod settings;
 pub(crate) mod settings_script;
 pub mod snapshot;
+pub(crate) mod suggest;
 mod throughput;
 mod ticker;
 pub mod watchdog;

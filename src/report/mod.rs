@@ -14,4 +14,4 @@ pub mod csv;
 pub(crate) mod live;
 pub mod markdown;
 pub mod svg;
-pub(crate) mod text;
+pub mod text;

@@ -12,7 +12,7 @@
 
 pub mod experiments;
 mod input;
-mod live;
+pub(crate) mod live;
 pub(crate) mod tree;
 mod updates;
 

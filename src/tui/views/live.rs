@@ -15,6 +15,7 @@ use super::common::pane_block;
 use super::empty_state;
 use crate::tui::format;
 use crate::tui::state::State;
+use crate::tui::state::live::progress_suggestions;
 use crate::tui::step::Pane;
 
 /// Draws the live view.
@@ -100,14 +101,22 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
     if live.history.len() < 2 {
         let inner = block.inner(area);
         block.render(area, buf);
-        let text = if live.last.is_some() {
+        let suggestions = progress_suggestions(live, &state.output);
+        let text = if live.last.is_none() {
+            vec![Line::from("starting the workload…")]
+        } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
                 Line::from("give --progress MOD:QUALNAME or --progress-regex RE,"),
                 Line::from("or call speedbump.progress() in the workload."),
             ]
         } else {
-            vec![Line::from("starting the workload…")]
+            // The census needs no throughput; the sweeps and rankings do.
+            let mut text = vec![Line::from(
+                "no throughput yet; for steps 1-4 restart with a progress source:",
+            )];
+            text.extend(suggestions.into_iter().map(Line::from));
+            text
         };
         empty_state(state, inner, buf, text);
         return;
