@@ -683,3 +683,119 @@ fn a_cancelled_experiment_leaves_nothing_slowed() {
         shutdown(engine);
     }
 }
+
+/// A results file holding one ranking, for the Markdown report.
+fn results_with_rank(rank: &RankResult) -> speedbump::experiment::results::ResultsFile {
+    use speedbump::experiment::ExperimentKind;
+    use speedbump::experiment::results::{ExperimentRecord, ResultsFile};
+    ResultsFile {
+        experiments: vec![ExperimentRecord {
+            kind: ExperimentKind::Rank,
+            started_unix_s: 0.0,
+            command: vec!["fake".into()],
+            mode: Mode::Live,
+            seed: 1,
+            target_precision: 0.02,
+            warmup_s: 0.0,
+            progress: None,
+            census: None,
+            sweep: None,
+            rank: Some(rank.clone()),
+        }],
+        ..ResultsFile::default()
+    }
+}
+
+#[test]
+fn a_candidate_that_matched_no_call_is_said_so_by_name_never_too_noisy() {
+    let engine = start(
+        FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 11),
+        11,
+    );
+    let census = census_of(&run(
+        &engine,
+        Command::Census {
+            patterns: vec!["*:*".into()],
+            window_s: 1.0,
+        },
+    ));
+    let mut candidates = candidates_under(&census, "__main__").unwrap();
+    candidates.push(Candidate {
+        label: "__main__:score_txt".into(),
+        patterns: vec!["__main__:score_txt".into()],
+        ..candidates[0].clone()
+    });
+    let rank = rank_of(&run(
+        &engine,
+        Command::Rank {
+            candidates,
+            delay_ns: 50_000,
+            dose: None,
+            frequency: 1,
+            budget_s: 120.0,
+        },
+    ));
+    shutdown(engine);
+    let missing = rank.labels.iter().position(|l| l == "__main__:score_txt");
+    assert_eq!(missing, Some(3), "{:?}", rank.labels);
+    assert!(
+        matches!(rank.verdicts[3], Verdict::NoCalls { .. }),
+        "{:?}",
+        rank.verdicts[3]
+    );
+    // The others ran and are judged as before.
+    assert!(
+        rank.verdicts[..3]
+            .iter()
+            .all(|v| !matches!(v, Verdict::NoCalls { .. })),
+        "{:?}",
+        rank.verdicts
+    );
+    let cli = speedbump::report::text::rank_lines(&rank).join("\n");
+    assert!(cli.contains("__main__:score_txt: matched no call"), "{cli}");
+    assert!(
+        cli.lines()
+            .filter(|l| l.contains("score_txt"))
+            .all(|l| !l.contains("too noisy")),
+        "{cli}"
+    );
+    // The Markdown report names it too (it once printed the advice alone).
+    let md = speedbump::report::markdown::render(&results_with_rank(&rank), false).markdown;
+    assert!(
+        md.contains("\\_\\_main\\_\\_:score\\_txt: matched no call"),
+        "{md}"
+    );
+    // Not conclusive: the exit status is 1, as for too noisy.
+    assert!(
+        rank.verdicts
+            .iter()
+            .any(|v| !matches!(v, Verdict::Precise { .. }))
+    );
+}
+
+#[test]
+fn a_sweep_whose_patterns_matched_no_call_says_so() {
+    let engine = start(
+        FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, 12),
+        12,
+    );
+    let r = sweep_of(&run(
+        &engine,
+        sweep(&["__main__:score_txt"], &[1_000, 10_000], 30.0),
+    ));
+    shutdown(engine);
+    assert!(
+        r.verdicts
+            .iter()
+            .all(|v| matches!(v, Verdict::NoCalls { .. })),
+        "{:?}",
+        r.verdicts
+    );
+    let lines = speedbump::report::text::sweep_lines(&r).join("\n");
+    assert!(
+        lines.contains("step 1: the matched code (__main__:score_txt) matched no call"),
+        "{lines}"
+    );
+    assert!(!lines.contains("too noisy"), "{lines}");
+    assert!(!lines.contains("not on the critical path"), "{lines}");
+}

@@ -478,3 +478,137 @@ fn findings_cover_every_ranking_and_never_headline_a_cost_that_may_be_zero() {
         "{text:?}"
     );
 }
+
+#[test]
+fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_census() {
+    let (mut state, _) = started();
+    // The workload reports no throughput (no progress source given), but
+    // its output prints `N steps done, 1514 steps/s` and it calls
+    // `__main__:launch` once per step.
+    let mut snapshot = state.live.last.clone().unwrap();
+    snapshot.throughput.clear();
+    feed(&mut state, vec![Update::Live(snapshot)]);
+    state.live.history.clear();
+    for (w, h) in [(100, 30), (80, 24)] {
+        let text = screen(&state, w, h);
+        // Pane rows, borders cut off, joined: a wrapped line reads whole.
+        let joined: String = text
+            .lines()
+            .map(|l| {
+                l.trim_matches(|c: char| matches!(c, '"' | '┃' | '│'))
+                    .trim_end()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(joined.contains("restart with a progress source:"), "{text}");
+        assert!(
+            joined.contains("--progress-regex '([0-9.]+) steps/s'"),
+            "{text}"
+        );
+        assert!(joined.contains("--progress __main__:launch"), "{text}");
+    }
+}
+
+#[test]
+fn a_census_with_calls_in_other_says_so_in_the_status_bar() {
+    let (mut state, _) = started();
+    let mut census = state.census.clone().unwrap();
+    // A quarter of all calls went to functions a full table could not name.
+    census.tree.other_calls = census.tree.root.calls / 3;
+    feed(&mut state, vec![Update::CensusDone(Box::new(census))]);
+    let text = screen(&state, 80, 24);
+    let status = text.lines().last().unwrap();
+    assert!(
+        status.contains("census: 8 functions in 4 subsystems; 25% of calls unnamed (<other>)"),
+        "{text}"
+    );
+}
+
+/// Where a figure was cut on `text` (rows of a screen): a digit, `.`,
+/// `[`, `,`, `+` or `-` against a pane's right border or the screen's
+/// edge (a chart's axis label, alone between its pane's border and the
+/// axis, is not one), a number ending in `.`, or intervals that open and
+/// never close anywhere on the screen (a wrapped one closes on the next
+/// row). `(row, row text)` of each.
+fn cut_figures(text: &str) -> Vec<(usize, String)> {
+    let border = |c: char| matches!(c, '│' | '┃');
+    // `%` ends a figure: one that touches the border is whole.
+    let figure = |c: char| c.is_ascii_digit() || matches!(c, '.' | '[' | ',' | '+' | '-');
+    let mut cuts = Vec::new();
+    let (mut open, mut close) = (0, 0);
+    for (row, line) in text.lines().enumerate() {
+        let chars: Vec<char> = line.trim_matches('"').chars().collect();
+        let mut segment_start = 0;
+        for (col, pair) in chars.windows(2).enumerate() {
+            if border(pair[0]) {
+                segment_start = col + 1;
+            }
+            if figure(pair[0]) && border(pair[1]) {
+                let segment: String = chars[segment_start..=col].iter().collect();
+                if segment.trim().parse::<f64>().is_err() {
+                    cuts.push((row, line.to_owned()));
+                }
+            }
+        }
+        if chars
+            .last()
+            .is_some_and(|&c| c.is_ascii_digit() || c == '.')
+        {
+            cuts.push((row, line.to_owned()));
+        }
+        open += chars.iter().filter(|&&c| c == '[').count();
+        close += chars.iter().filter(|&&c| c == ']').count();
+        let text: String = chars.iter().collect();
+        for word in text.split(|c: char| c.is_whitespace() || border(c)) {
+            if word.len() > 1
+                && word.ends_with('.')
+                && word[..word.len() - 1].ends_with(|c: char| c.is_ascii_digit())
+            {
+                cuts.push((row, line.to_owned()));
+            }
+        }
+    }
+    if open != close {
+        cuts.push((usize::MAX, format!("{open} [ but {close} ]")));
+    }
+    cuts
+}
+
+#[test]
+fn at_80x24_no_view_cuts_a_number() {
+    // The detector finds the cuts the first-hour report saw.
+    assert!(!cut_figures("│drop [0.001,527.27│").is_empty());
+    assert!(!cut_figures("│gain +33267. │").is_empty());
+    assert!(cut_figures("│1.05│   ⢀   │ [0.32,\n│0.35] ok   │").is_empty());
+    let (mut state, _) = drilled();
+    // Figures as wide as a noisy real session gives (`[-99.8, +33267.1]%`).
+    let wide = speedbump::analysis::Interval::new(-0.998, 332.671);
+    for ranking in &mut state.results.rankings {
+        for c in &mut ranking.ranked {
+            c.drop_interval = Some(wide);
+            c.criticality_interval = Some(speedbump::analysis::Interval::new(-123.45, 527.27));
+        }
+    }
+    for entry in &mut state.rankings {
+        for c in entry.result.iter_mut().flat_map(|r| r.ranked.iter_mut()) {
+            c.drop_interval = Some(wide);
+        }
+    }
+    for p in state.sweep.points.iter_mut().flatten() {
+        p.relative.interval = Some(speedbump::analysis::Interval::new(0.001, 527.27));
+    }
+    let mut cut = Vec::new();
+    for step in ['0', '1', '2', '3', '4', '5'] {
+        key(&mut state, KeyCode::Char(step));
+        let text = screen(&state, 80, 24);
+        for c in cut_figures(&text) {
+            cut.push((step, c, text.clone()));
+        }
+    }
+    assert!(
+        cut.is_empty(),
+        "{:?}\n{}",
+        cut.iter().map(|c| (c.0, &c.1)).collect::<Vec<_>>(),
+        cut.first().map_or("", |c| c.2.as_str())
+    );
+}

@@ -552,6 +552,33 @@ pub fn format_count(n: u64) -> String {
     n.to_string()
 }
 
+/// Formats a rate (per second, without the unit) with three significant
+/// digits, like [`format_count`]: `0`, `0.50`, `12.3`, `953`, `1.52k`,
+/// `123M`. Not a number or below 0: `-`.
+pub fn format_rate(per_s: f64) -> String {
+    if !per_s.is_finite() || per_s < 0.0 {
+        return "-".to_owned();
+    }
+    if per_s == 0.0 {
+        return "0".to_owned();
+    }
+    // From 999.5 on the value rounds to a whole number with a suffix; `as`
+    // saturates above u64::MAX.
+    if per_s >= 999.5 {
+        return format_count(per_s.round() as u64);
+    }
+    // The thresholds are where rounding to fewer decimals would show a
+    // fourth significant digit (`99.96` is `100`, not `100.0`).
+    let digits = if per_s >= 99.95 {
+        0
+    } else if per_s >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{per_s:.digits$}")
+}
+
 /// `value / unit` with three significant digits (`1.23`, `12.3`, `123`), or
 /// `None` when it rounds to 1000 or more and the next unit should be used.
 /// Expects `value / unit` to round to at least 1.00, and `value < 2^64`, so
@@ -829,6 +856,31 @@ mod tests {
         ];
         for (n, text) in cases {
             assert_eq!(format_count(n), text, "{n}");
+        }
+    }
+
+    #[test]
+    fn formats_rates_with_three_significant_digits() {
+        let cases = [
+            (0.0, "0"),
+            (0.5, "0.50"),
+            (1.234, "1.23"),
+            (9.996, "10.0"),
+            (12.345, "12.3"),
+            (99.96, "100"),
+            (953.0, "953"),
+            (999.4, "999"),
+            (999.6, "1.00k"),
+            (1_234.0, "1.23k"),
+            (1_523.4, "1.52k"),
+            (123_456_789.0, "123M"),
+            (2e12, "2.00T"),
+            (f64::NAN, "-"),
+            (f64::INFINITY, "-"),
+            (-1.0, "-"),
+        ];
+        for (per_s, text) in cases {
+            assert_eq!(format_rate(per_s), text, "{per_s}");
         }
     }
 

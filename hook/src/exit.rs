@@ -142,7 +142,7 @@ fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
 struct Report<'a> {
     schema: &'static str,
     settings: Settings<'a>,
-    totals: CountsJson,
+    totals: Counts,
     functions_matched: usize,
     processes: Vec<ProcessJson<'a>>,
     patterns: Vec<PatternJson<'a>>,
@@ -163,23 +163,6 @@ struct Settings<'a> {
 }
 
 #[derive(Serialize)]
-struct CountsJson {
-    calls: u64,
-    delayed_calls: u64,
-    injected_ns: u64,
-}
-
-impl From<&Counts> for CountsJson {
-    fn from(c: &Counts) -> Self {
-        CountsJson {
-            calls: c.calls,
-            delayed_calls: c.delayed_calls,
-            injected_ns: c.injected_ns,
-        }
-    }
-}
-
-#[derive(Serialize)]
 struct ProcessJson<'a> {
     pid: u32,
     parent_pid: u32,
@@ -187,7 +170,7 @@ struct ProcessJson<'a> {
     exited: bool,
     functions_matched: u64,
     #[serde(flatten)]
-    counts: CountsJson,
+    counts: Counts,
 }
 
 #[derive(Serialize)]
@@ -196,7 +179,7 @@ struct PatternJson<'a> {
     exclude: bool,
     functions_matched: u64,
     #[serde(flatten)]
-    counts: CountsJson,
+    counts: Counts,
 }
 
 #[derive(Serialize)]
@@ -206,7 +189,7 @@ struct FunctionJson<'a> {
     pattern: &'a str,
     processes: u32,
     #[serde(flatten)]
-    counts: CountsJson,
+    counts: Counts,
 }
 
 #[derive(Serialize)]
@@ -240,7 +223,7 @@ fn write_report(
             delay_resumes: config.delay_resumes,
             match_c_calls: config.match_c_calls,
         },
-        totals: (&totals.counts()).into(),
+        totals: totals.counts(),
         functions_matched: totals.functions_matched(),
         processes: totals
             .processes
@@ -251,7 +234,7 @@ fn write_report(
                 label: &p.label,
                 exited: p.exited,
                 functions_matched: p.functions_matched,
-                counts: (&p.counts).into(),
+                counts: p.counts,
             })
             .collect(),
         patterns: totals
@@ -261,7 +244,7 @@ fn write_report(
                 pattern: &p.pattern,
                 exclude: p.exclude,
                 functions_matched: p.functions_matched,
-                counts: (&p.counts).into(),
+                counts: p.counts,
             })
             .collect(),
         functions: totals
@@ -272,7 +255,7 @@ fn write_report(
                 kind: kind_name(f.kind),
                 pattern: &f.pattern,
                 processes: f.processes,
-                counts: (&f.counts).into(),
+                counts: f.counts,
             })
             .collect(),
         progress: totals

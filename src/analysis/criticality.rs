@@ -22,6 +22,18 @@ use serde::{Deserialize, Serialize};
 use super::stats::{Interval, mean_with_t_interval};
 use super::window::Pair;
 
+/// Criticality above which a measurement cannot be true: slowing a
+/// function by `d` per call cannot cost much more than `d` per call (1 is
+/// all of it), so a value far above 1 means the progress signal or the
+/// windows misled the measurement.
+pub const IMPLAUSIBLE_CRITICALITY: f64 = 2.0;
+
+/// Whether a candidate's measured cost cannot be true (see
+/// [`IMPLAUSIBLE_CRITICALITY`]).
+pub fn implausible(c: &super::RankedCandidate) -> bool {
+    c.criticality.is_some_and(|k| k > IMPLAUSIBLE_CRITICALITY)
+}
+
 /// Criticality of a setting, estimated from its pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Criticality {

@@ -20,19 +20,19 @@
 //! Units are in the names: `_s` seconds, `_ns` nanoseconds, `_per_unit` per
 //! unit of progress; ratios and fractions are plain `f64` (0.1 = 10%).
 
-pub mod criticality;
+pub(crate) mod criticality;
 pub mod extrapolate;
-pub mod fit;
-pub mod grouped;
+mod fit;
+pub(crate) mod grouped;
 pub mod prng;
 pub mod ranking;
-pub mod schedule;
+mod schedule;
 pub mod shape;
 pub mod stats;
 pub mod stop;
-pub mod student;
+pub(crate) mod student;
 pub mod tree;
-pub mod window;
+mod window;
 
 pub use criticality::{Criticality, criticality};
 pub use extrapolate::{Bottleneck, GainPrediction, PythonVerdict, predict_gain, python_verdict};
@@ -41,7 +41,8 @@ pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
 };
 pub use ranking::{
-    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, order_by, order_by_gain, rank,
+    CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,
+    order_by_gain, order_key, rank, shown_rank,
 };
 pub use schedule::{InterleavedSchedule, PairSlot};
 pub use shape::{Shape, ShapeAnalysis, ShapeTolerances, classify};

@@ -207,7 +207,7 @@ pub fn rank(candidates: &[CandidateMeasurement], by: RankBy) -> Vec<RankedCandid
 /// The key a ranking orders by: gain (criticality × own time per unit)
 /// when every measured candidate has own time, else criticality; with its
 /// interval.
-fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)> {
+pub fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)> {
     let by_gain = match by {
         OrderBy::Drop => {
             return (c.pairs_used > 0).then_some((c.drop, c.drop_interval));
@@ -233,18 +233,31 @@ fn order_key(c: &RankedCandidate, by: OrderBy) -> Option<(f64, Option<Interval>)
 /// (ties chain); `rank`, `tie_group`, `tied` and `gain_ns_per_unit` are
 /// filled in.
 pub fn order_by_gain(candidates: Vec<RankedCandidate>) -> Vec<RankedCandidate> {
-    let by_gain = candidates
+    let by = gain_or_criticality(&candidates);
+    order_by(candidates, by)
+}
+
+/// What an equal-dose ranking orders by: gain when own time is known for
+/// every measured candidate, else criticality.
+pub fn gain_or_criticality(candidates: &[RankedCandidate]) -> OrderBy {
+    if candidates
         .iter()
         .filter(|c| c.criticality.is_some())
-        .all(|c| c.own_ns_per_unit.is_some());
-    order_by(
-        candidates,
-        if by_gain {
-            OrderBy::Gain
-        } else {
-            OrderBy::Criticality
-        },
-    )
+        .all(|c| c.own_ns_per_unit.is_some())
+    {
+        OrderBy::Gain
+    } else {
+        OrderBy::Criticality
+    }
+}
+
+/// The rank to show for `c` among `ranked` (best first): the position of
+/// its tie group's first member, so a group reads `1= 1= 1= 4`.
+pub fn shown_rank(c: &RankedCandidate, ranked: &[RankedCandidate]) -> usize {
+    ranked
+        .iter()
+        .find(|o| o.tie_group == c.tie_group)
+        .map_or(c.rank, |o| o.rank)
 }
 
 /// What [`order_by`] sorts on.
@@ -276,15 +289,20 @@ pub fn order_by(mut candidates: Vec<RankedCandidate>, by: OrderBy) -> Vec<Ranked
     let keys: Vec<_> = candidates.iter().map(|c| order_key(c, by)).collect();
     let mut groups = Vec::with_capacity(candidates.len());
     let mut group = 0;
+    // A group is its leader and the candidates after it whose intervals
+    // overlap the leader's: ties do not chain, so two adjacent groups stay
+    // two groups (a chain of pairwise overlaps would make one long tie).
+    let mut leader = 0;
     for i in 0..keys.len() {
         let tied = i > 0
-            && match (&keys[i - 1], &keys[i]) {
+            && match (&keys[leader], &keys[i]) {
                 (Some((_, Some(a))), Some((_, Some(b)))) => a.overlaps(b),
                 (Some((_, None)), Some(_)) | (Some(_), Some((_, None))) => true,
                 _ => false,
             };
         if !tied {
             group += 1;
+            leader = i;
         }
         groups.push(group);
     }
@@ -344,6 +362,27 @@ mod tests {
         assert_eq!(ranked[0].label, "critical");
         assert!(!ranked[0].tied);
         assert!(ranked[1].tied && ranked[2].tied);
+    }
+
+    #[test]
+    fn adjacent_tie_groups_stay_two_groups() {
+        // Eight candidates in two clusters whose neighbours overlap across
+        // the gap (each ±0.12): pairwise overlaps chain from the first to the
+        // last, yet the first cluster's leader does not overlap the second.
+        let crits = [1.0, 0.98, 0.96, 0.94, 0.74, 0.72, 0.70, 0.68];
+        let ranked = order_by(
+            crits
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| candidate(&format!("c{i}"), k, 0.12, None))
+                .collect(),
+            OrderBy::Criticality,
+        );
+        let groups: Vec<usize> = ranked.iter().map(|c| c.tie_group).collect();
+        assert_eq!(groups, [1, 1, 1, 1, 2, 2, 2, 2]);
+        let shown: Vec<usize> = ranked.iter().map(|c| shown_rank(c, &ranked)).collect();
+        assert_eq!(shown, [1, 1, 1, 1, 5, 5, 5, 5]);
+        assert!(ranked.iter().all(|c| c.tied));
     }
 
     #[test]

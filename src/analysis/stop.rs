@@ -61,12 +61,33 @@ pub enum Verdict {
         /// One plain sentence for the user: what happened and what to do.
         advice: String,
     },
+    /// The setting's patterns matched no call while it was measured:
+    /// nothing was slowed, so its figures say nothing (never "too noisy").
+    NoCalls {
+        /// Usable pairs measured all the same.
+        pairs_used: usize,
+    },
 }
+
+/// What to do about a setting whose patterns matched no call.
+pub const NO_CALLS_ADVICE: &str = "matched no call while it was measured: nothing was slowed, so \
+    its figures say nothing; check the pattern against the functions that run at steady state \
+    (step 0, or `speedbump census`)";
 
 impl Verdict {
     /// Whether measuring should stop (precise, or the budget is spent).
     pub fn is_final(&self) -> bool {
         !matches!(self, Verdict::Continue { .. })
+    }
+
+    /// The advice for a setting that did not conclude (too noisy, or
+    /// matched no call); `None` for the others.
+    pub fn advice(&self) -> Option<&str> {
+        match self {
+            Verdict::TooNoisy { advice, .. } => Some(advice),
+            Verdict::NoCalls { .. } => Some(NO_CALLS_ADVICE),
+            Verdict::Continue { .. } | Verdict::Precise { .. } => None,
+        }
     }
 }
 

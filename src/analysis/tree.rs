@@ -118,6 +118,11 @@ pub struct CallTree {
     pub root: TreeNode,
     /// Census entries that were not `module:qualname` and were skipped.
     pub skipped: usize,
+    /// Calls of those entries: mostly `<other>`, the functions a full
+    /// function table could not name. Not in the tree, but never dropped
+    /// silently ([`crate::report::text::census_other`] says how many).
+    #[serde(default)]
+    pub other_calls: u64,
 }
 
 #[derive(Default)]
@@ -279,9 +284,11 @@ impl CallTree {
     pub fn from_census(entries: &[CensusEntry]) -> CallTree {
         let mut root = Builder::default();
         let mut skipped = 0;
+        let mut other_calls = 0u64;
         for entry in entries {
             let Some((module, qualname)) = entry.name.split_once(':') else {
                 skipped += 1;
+                other_calls = other_calls.saturating_add(entry.calls);
                 continue;
             };
             let module = if module == "__mp_main__" {
@@ -291,6 +298,7 @@ impl CallTree {
             };
             if module.is_empty() || qualname.is_empty() || module.split('.').any(str::is_empty) {
                 skipped += 1;
+                other_calls = other_calls.saturating_add(entry.calls);
                 continue;
             }
             let mut at = &mut root;
@@ -327,7 +335,11 @@ impl CallTree {
             None,
             children,
         );
-        CallTree { root, skipped }
+        CallTree {
+            root,
+            skipped,
+            other_calls,
+        }
     }
 
     /// The node at `path`: `""` for the root, a dotted module (`vllm.worker`)

@@ -4,18 +4,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod check;
-pub mod inspect;
-pub mod latency;
-pub mod options;
-pub mod rank;
-pub mod report;
-pub mod run;
+mod check;
+mod inspect;
+mod latency;
+mod options;
+mod rank;
+mod report;
+mod run;
 #[cfg(feature = "tui")]
-pub mod sessions;
-pub mod sweep;
+mod sessions;
+mod sweep;
 #[cfg(feature = "tui")]
-pub mod tui;
+mod tui;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -88,6 +88,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Calls `on_signal` on a thread of its own for each SIGINT, SIGTERM or
+/// SIGHUP: how `run` and the headless experiments stop on Ctrl-C.
+fn on_stop_signals(mut on_signal: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("speedbump-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                on_signal();
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
 }
 
 #[cfg(test)]

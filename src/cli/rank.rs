@@ -152,6 +152,9 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
                     &census_table(&census, tree_node, args.top.unwrap_or(usize::MAX)).plain(),
                 );
             }
+            if let Some(other) = crate::report::text::census_other(&census) {
+                driver.note(&format!("speedbump: warning: {other}"));
+            }
             if all.is_empty() {
                 bail!(
                     "nothing under '{}' was called during the census; rank its parent instead",
@@ -199,7 +202,6 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
         driver.finish("")?;
         return Ok(Outcome::Interrupted.exit_code());
     }
-    let labels: Vec<String> = candidates.iter().map(|c| c.label.clone()).collect();
     let dose = match args.delay {
         Some(_) => None,
         None => Some(args.dose),
@@ -226,15 +228,15 @@ pub fn run(args: &RankArgs) -> anyhow::Result<ExitCode> {
     result.under = under;
     driver.record(ExperimentKind::Rank, |r| r.rank = Some(result.clone()))?;
     let outcome = driver.outcome(&result.verdicts);
-    driver.finish(&rank_report(&result, &labels))?;
+    driver.finish(&rank_report(&result))?;
     Ok(outcome.exit_code())
 }
 
 /// Prints a ranking (table and sentences).
-pub fn rank_report(result: &RankResult, labels: &[String]) -> String {
+pub fn rank_report(result: &RankResult) -> String {
     let mut report = rank_table(result).plain();
     report.push('\n');
-    for line in rank_lines(result, labels) {
+    for line in rank_lines(result) {
         report.push_str(&line);
         report.push('\n');
     }

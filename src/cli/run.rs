@@ -22,6 +22,7 @@ use crate::live::output::{OutputSink, Passthrough, Stream, write_all_lines};
 use crate::live::progress::RegexProgress;
 use crate::live::settings::{DEFAULT_DELAY_NS, LiveSettings};
 use crate::live::settings_script::{ControlCommand, Schedule, ScheduleCursor, parse_command};
+use crate::live::suggest::RateWatch;
 use crate::live::watchdog::run_watchdog;
 use crate::live::{Event, EventSink, LiveSession, LiveSnapshot, SessionConfig, StopReason};
 use crate::report::live::{describe_apply, status_block, status_line, summary_text};
@@ -301,6 +302,13 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
     } else {
         Arc::new(Passthrough::new(json_to_stdout))
     };
+    // Without a progress source, the output's own rate lines are watched
+    // to suggest one at the end.
+    let no_progress = plan.settings.progress_points.is_empty() && plan.regex.is_none();
+    let watch = no_progress.then(|| Arc::new(RateWatch::new(Arc::clone(&output))));
+    let output = watch
+        .as_ref()
+        .map_or(output, |w| Arc::clone(w) as Arc<dyn OutputSink>);
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let sink: EventSink = {
@@ -429,6 +437,17 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
         text
     };
     let _ = io::stderr().lock().write_all(text.as_bytes());
+    if let Some(watch) = &watch
+        && !args.quiet
+        && summary
+            .throughput
+            .iter()
+            .all(|t| t.source == crate::live::snapshot::SourceKind::Runs || t.per_second.is_none())
+    {
+        for line in crate::live::suggest::for_run(&summary, watch.rate_line().as_ref()) {
+            eprintln!("speedbump: no progress source given; {line}");
+        }
+    }
     let code = if summary.exit.interrupted {
         130
     } else if summary.exit.stopped {
@@ -476,25 +495,16 @@ fn install_signal_thread(
     tx: mpsc::Sender<Msg>,
     pgid: Arc<Mutex<Option<u32>>>,
 ) -> anyhow::Result<()> {
-    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("speedbump-signals".into())
-        .spawn(move || {
-            let mut count = 0u32;
-            for _ in signals.forever() {
-                count = count.saturating_add(1);
-                if count > 1
-                    && let Some(pgid) = *pgid.lock().unwrap_or_else(PoisonError::into_inner)
-                {
-                    signal_group(pgid, rustix::process::Signal::KILL);
-                }
-                let _ = tx.send(Msg::Signal);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    let mut count = 0u32;
+    super::on_stop_signals(move || {
+        count = count.saturating_add(1);
+        if count > 1
+            && let Some(pgid) = *pgid.lock().unwrap_or_else(PoisonError::into_inner)
+        {
+            signal_group(pgid, rustix::process::Signal::KILL);
+        }
+        let _ = tx.send(Msg::Signal);
+    })
 }
 
 fn spawn_stdin_reader(tx: mpsc::Sender<Msg>) -> anyhow::Result<()> {

@@ -10,12 +10,14 @@ use crate::live::progress::RegexKind;
 
 /// The defaults the headless commands and the TUI share, as their options
 /// take them (one definition, documented once in docs/experiments.md).
-pub mod defaults {
+pub(crate) mod defaults {
     /// Budget of each experiment (sweep, ranking).
     pub const BUDGET: &str = "90s";
     /// Step 1's delays (the baseline at 0 is implied).
     pub const DELAYS: &str = "1us,10us,100us";
-    /// Delay per call of rankings (steps 3-4).
+    /// Delay per call of rankings (steps 3-4): the text form of
+    /// `Options::rank_delay_ns`, which a test checks it against.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub const RANK_DELAY: &str = "10us";
     /// Warm-up skipped before measuring.
     pub const WARMUP: &str = "0.5s";

@@ -314,6 +314,10 @@ pub struct RankResult {
     /// Per candidate (in the order asked): whether it reached the target
     /// precision.
     pub verdicts: Vec<Verdict>,
+    /// The candidates' labels in the order asked (as `verdicts`), so a
+    /// verdict can name its candidate.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// Seconds of wall time used.
     pub spent_s: f64,
     /// True when cancelled or cut short by the workload's exit.

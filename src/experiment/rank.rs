@@ -157,6 +157,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         mode: ctx.target.mode(),
         ranked: Vec::new(),
         verdicts: Vec::new(),
+        labels: req.candidates.iter().map(|c| c.label.clone()).collect(),
         spent_s: 0.0,
         partial: false,
         time_per_unit_s: None,
@@ -196,6 +197,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         .map(|c| PatternSet::parse_file_text("candidate", &c.patterns.join("\n")).ok())
         .collect();
     let mut calls = vec![0u64; k];
+    let census_saw_calls = census.functions.iter().any(|f| f.calls > 0);
     for entry in &census.functions {
         let Some((module, qualname)) = entry.name.split_once(':') else {
             continue;
@@ -427,6 +429,14 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
                          raise --budget"
                     .to_owned(),
             });
+        }
+        if census_saw_calls && calls[i] == 0 {
+            // Nothing of it ran while others did: its figures are noise.
+            if let Some(v) = verdicts.last_mut() {
+                *v = Verdict::NoCalls {
+                    pairs_used: line.pairs_used,
+                };
+            }
         }
         ranked.push(line);
     }

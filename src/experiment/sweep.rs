@@ -2,7 +2,7 @@
 //! patterns, its shape, step 1's verdict and step 2's predictions.
 
 use crate::analysis::{
-    DEFAULT_CONFIDENCE, ShapeTolerances, SweepPoint, classify, extrapolate::predict_gain,
+    DEFAULT_CONFIDENCE, ShapeTolerances, SweepPoint, Verdict, classify, extrapolate::predict_gain,
     python_verdict,
 };
 
@@ -57,6 +57,19 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
         .zip(&outcome.pairs)
         .map(|(&d, pairs)| SweepPoint::from_pairs(d, pairs, DEFAULT_CONFIDENCE))
         .collect();
+    // A delay whose patterns matched no call slowed nothing: say so rather
+    // than judge its noise.
+    let verdicts = outcome
+        .verdicts
+        .iter()
+        .zip(&points)
+        .map(|(v, p)| match p {
+            Some(p) if p.calls_per_unit <= 0.0 => Verdict::NoCalls {
+                pairs_used: p.relative.pairs_used,
+            },
+            _ => v.clone(),
+        })
+        .collect();
     let measured: Vec<SweepPoint> = points.iter().flatten().copied().collect();
     let shape = classify(&measured, &ShapeTolerances::default());
     let python = python_verdict(&shape);
@@ -70,7 +83,7 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
         frequency: req.frequency.max(1),
         mode: outcome.mode,
         points,
-        verdicts: outcome.verdicts,
+        verdicts,
         shape,
         python,
         predictions,

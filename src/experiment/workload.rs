@@ -100,8 +100,6 @@ pub struct Run {
     edges: EdgeReader,
     capture: Arc<OutputCapture>,
     sink: UpdateSink,
-    /// The output regex of this run, if any.
-    pub regex: Option<Arc<RegexProgress>>,
     /// When the run started.
     pub started: Instant,
     warned_late: HashSet<u32>,
@@ -145,7 +143,7 @@ impl Run {
         session_config.output = Some(Arc::clone(&capture) as Arc<dyn OutputSink>);
         session_config.sample_interval = options.sample_interval;
         session_config.rate_window = options.sample_interval.max(Duration::from_secs(1));
-        session_config.regex = regex.clone();
+        session_config.regex = regex;
         session_config.api_name = options.progress_name.clone();
         session_config.latency_points = config.latency_points.clone();
         session_config.stop_grace = options.stop_grace;
@@ -166,7 +164,6 @@ impl Run {
             edges,
             capture,
             sink: Arc::clone(sink),
-            regex,
             warned_late: HashSet::new(),
         })
     }

@@ -216,11 +216,6 @@ impl LatencyTable {
         }
     }
 
-    /// Whether any latency point completed a request.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// Cumulative counts of every latency point, by name (copy them at a
     /// window's edges; [`LatencyCounts::since`] gives the window).
     pub fn totals(&self) -> Vec<(Arc<str>, LatencyCounts)> {

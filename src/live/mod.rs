@@ -50,22 +50,23 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod aggregate;
-pub mod apply;
-pub mod environment;
-pub mod error;
-pub mod inject;
+mod apply;
+mod environment;
+mod error;
+mod inject;
 pub mod interpreter;
-pub mod latency;
+pub(crate) mod latency;
 pub mod launch;
 pub mod output;
 pub mod progress;
 pub mod sampler;
-pub mod session;
-pub mod settings;
-pub mod settings_script;
+mod session;
+pub(crate) mod settings;
+pub(crate) mod settings_script;
 pub mod snapshot;
-pub mod throughput;
-pub mod ticker;
+pub(crate) mod suggest;
+mod throughput;
+mod ticker;
 pub mod watchdog;
 
 pub use error::EngineError;

@@ -216,11 +216,6 @@ impl Schedule {
         }
         Ok(())
     }
-
-    /// When the last step happens.
-    pub fn end(&self) -> Option<Duration> {
-        self.steps.last().map(|s| s.at)
-    }
 }
 
 /// Walks a schedule as time passes.

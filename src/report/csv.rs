@@ -52,6 +52,7 @@ fn status(v: Option<&Verdict>) -> String {
     match v {
         Some(Verdict::Precise { .. }) => "precise".to_owned(),
         Some(Verdict::TooNoisy { .. }) => "too_noisy".to_owned(),
+        Some(Verdict::NoCalls { .. }) => "no_calls".to_owned(),
         Some(Verdict::Continue { .. }) => "unfinished".to_owned(),
         None => String::new(),
     }

@@ -9,32 +9,10 @@ use crate::live::snapshot::{
     ApplyReport, FunctionReading, LiveSnapshot, PatternReading, Rates, RunSummary,
     ThroughputReading,
 };
-use crate::units::{format_count, format_ns};
+use crate::units::{format_count, format_ns, format_rate};
 
 /// Processes listed in the summary (the busiest).
 const PROCESSES_SHOWN: usize = 5;
-
-/// A rate with three significant digits and a metric suffix (`1.23k`).
-pub fn format_rate(value: f64) -> String {
-    if !value.is_finite() || value < 0.0 {
-        return "-".to_owned();
-    }
-    let (scaled, suffix) = match value {
-        v if v >= 1e12 => (v / 1e12, "T"),
-        v if v >= 1e9 => (v / 1e9, "G"),
-        v if v >= 1e6 => (v / 1e6, "M"),
-        v if v >= 1e3 => (v / 1e3, "k"),
-        v => (v, ""),
-    };
-    let digits = if scaled >= 100.0 || scaled == 0.0 {
-        0
-    } else if scaled >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{scaled:.digits$}{suffix}")
-}
 
 /// Seconds as a duration (`812 µs`, `1.20 s`).
 pub fn format_seconds(seconds: f64) -> String {
@@ -486,13 +464,7 @@ mod tests {
     use crate::live::snapshot::{Counts, ProcessCounts, SourceKind};
 
     #[test]
-    fn rates_have_three_digits() {
-        assert_eq!(format_rate(0.0), "0");
-        assert_eq!(format_rate(1.234), "1.23");
-        assert_eq!(format_rate(12.34), "12.3");
-        assert_eq!(format_rate(1234.0), "1.23k");
-        assert_eq!(format_rate(123_456_789.0), "123M");
-        assert_eq!(format_rate(f64::NAN), "-");
+    fn seconds_read_as_durations() {
         assert_eq!(format_seconds(0.000_812), "812 µs");
     }
 

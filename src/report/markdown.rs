@@ -166,7 +166,7 @@ fn section(md: &mut String, n: usize, record: &ExperimentRecord, images: bool) {
         about(md, record, Some(r.mode));
         md.push_str(&rank_table(r).markdown());
         md.push('\n');
-        for line in rank_lines(r, &[]) {
+        for line in rank_lines(r) {
             let _ = writeln!(md, "- {}", md_escape(&line));
         }
         md.push('\n');
@@ -196,4 +196,7 @@ fn census_section(md: &mut String, n: usize, record: &ExperimentRecord, c: &Cens
     );
     md.push_str(&census_table(c, &c.tree.root, 12).markdown());
     md.push('\n');
+    if let Some(other) = super::text::census_other(c) {
+        let _ = writeln!(md, "{}\n", md_escape(&other));
+    }
 }

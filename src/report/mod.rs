@@ -11,7 +11,7 @@
 //! | [`live`] | status lines and summary tables of `speedbump run` |
 
 pub mod csv;
-pub mod live;
+pub(crate) mod live;
 pub mod markdown;
 pub mod svg;
 pub mod text;

@@ -10,7 +10,8 @@
 
 use std::fmt::Write;
 
-use crate::analysis::{Shape, SweepPoint};
+use crate::analysis::criticality::{IMPLAUSIBLE_CRITICALITY, implausible};
+use crate::analysis::{Interval, OrderBy, Shape, SweepPoint, gain_or_criticality, order_key};
 use crate::units::format_ns;
 
 use super::text::shape_name;
@@ -336,26 +337,60 @@ fn axes(
     );
 }
 
-/// Ranked bars of criticality with their intervals; the throughput drop
-/// written beside each bar.
+/// The value a ranking orders by, in words for the axis and per bar.
+fn key_axis(by: OrderBy) -> (&'static str, fn(f64) -> String) {
+    match by {
+        OrderBy::Drop => ("throughput drop (the order of the ranking)", |v| {
+            format!("{:.1}%", v * 100.0)
+        }),
+        OrderBy::Gain => (
+            "time gained per unit by removing it (criticality × own time)",
+            |v| format_ns(v.max(0.0).round() as u64),
+        ),
+        OrderBy::Criticality => (
+            "criticality (1 = every injected ns on the critical path)",
+            |v| format!("{v:.2}"),
+        ),
+    }
+}
+
+/// Ranked bars, best first: each bar is the value the ranking orders by
+/// (drop at an equal delay per call, gain or criticality at an equal dose),
+/// so the bars read in rank order; a bar or interval beyond the axis ends
+/// in a clip mark (`»`, or `«` below 0) with its true value beside it.
 pub fn rank_svg(r: &RankResult, title: &str) -> String {
+    let by = if r.dose.is_some() {
+        gain_or_criticality(&r.ranked)
+    } else {
+        OrderBy::Drop
+    };
+    let (axis_title, show) = key_axis(by);
+    let keys: Vec<Option<(f64, Option<Interval>)>> =
+        r.ranked.iter().map(|c| order_key(c, by)).collect();
     let rows = r.ranked.len().max(1) as f64;
     let row_h = 28.0;
     let label_w = 260.0;
     let height = TOP + rows * row_h + BOTTOM;
     let mut out = String::new();
     header(&mut out, WIDTH, height, title);
-    let max = r
-        .ranked
+    let top_value = keys
         .iter()
-        .filter_map(|c| c.criticality_interval.map(|i| i.high).or(c.criticality))
-        .fold(1.2, f64::max)
-        .min(2.0);
+        .flatten()
+        .map(|(v, iv)| iv.map_or(*v, |iv| iv.high.max(*v)))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let max = match by {
+        // A criticality above the implausible bound is clipped, not drawn
+        // as the longest bar.
+        OrderBy::Criticality => top_value.clamp(1.2, IMPLAUSIBLE_CRITICALITY),
+        OrderBy::Drop => top_value.max(0.05),
+        OrderBy::Gain => top_value.max(1.0),
+    };
     let x = Axis {
         low: 0.0,
         high: max,
         from_px: label_w,
-        to_px: WIDTH - RIGHT - 70.0,
+        to_px: WIDTH - RIGHT - 90.0,
         log: false,
     };
     let y0 = TOP + rows * row_h;
@@ -364,52 +399,57 @@ pub fn rank_svg(r: &RankResult, title: &str) -> String {
         let _ = writeln!(
             out,
             "<line x1=\"{px:.1}\" y1=\"{TOP:.1}\" x2=\"{px:.1}\" y2=\"{y0:.1}\" stroke=\"#dddddd\"/>\
-             <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t:.2}</text>",
-            y0 + 16.0
+             <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            y0 + 16.0,
+            escape(&show(t))
+        );
+    }
+    if by == OrderBy::Criticality {
+        let _ = writeln!(
+            out,
+            "<line x1=\"{0:.1}\" y1=\"{TOP:.1}\" x2=\"{0:.1}\" y2=\"{y0:.1}\" stroke=\"{GREY}\" \
+             stroke-dasharray=\"4 3\"/>",
+            x.px(1.0)
         );
     }
     let _ = writeln!(
         out,
-        "<line x1=\"{0:.1}\" y1=\"{TOP:.1}\" x2=\"{0:.1}\" y2=\"{y0:.1}\" stroke=\"{GREY}\" \
-         stroke-dasharray=\"4 3\"/>",
-        x.px(1.0)
-    );
-    let _ = writeln!(
-        out,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">criticality (1 = every injected \
-         ns on the critical path)</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
         (x.from_px + x.to_px) / 2.0,
-        y0 + 36.0
+        y0 + 36.0,
+        escape(axis_title)
     );
-    for (i, c) in r.ranked.iter().enumerate() {
+    for (i, (c, key)) in r.ranked.iter().zip(&keys).enumerate() {
         let top = TOP + i as f64 * row_h;
         let mid = top + row_h / 2.0;
         let label: String = c.label.chars().take(38).collect();
-        let rank = if c.tied {
-            format!("{}=", c.rank)
-        } else {
-            c.rank.to_string()
-        };
         let _ = writeln!(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{} {}</text>",
             label_w - 8.0,
             mid + 4.0,
-            escape(&rank),
+            escape(&super::text::rank_cell(c, &r.ranked)),
             escape(&label)
         );
-        if let Some(k) = c.criticality {
-            let w = (x.px(k.clamp(0.0, max)) - x.from_px).max(0.0);
+        let Some((value, interval)) = *key else {
             let _ = writeln!(
                 out,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{BLUE}\" \
-                 fill-opacity=\"0.75\"/>",
-                x.from_px,
-                top + 6.0,
-                row_h - 12.0
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{GREY}\">not measured</text>",
+                x.from_px + 4.0,
+                mid + 4.0
             );
-        }
-        if let Some(iv) = c.criticality_interval {
+            continue;
+        };
+        let w = (x.px(value.clamp(0.0, max)) - x.from_px).max(0.0);
+        let _ = writeln!(
+            out,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{BLUE}\" \
+             fill-opacity=\"0.75\"/>",
+            x.from_px,
+            top + 6.0,
+            row_h - 12.0
+        );
+        if let Some(iv) = interval {
             let (a, b) = (x.px(iv.low.clamp(0.0, max)), x.px(iv.high.clamp(0.0, max)));
             let _ = writeln!(
                 out,
@@ -421,12 +461,37 @@ pub fn rank_svg(r: &RankResult, title: &str) -> String {
                 mid + 5.0
             );
         }
+        let above = value > max || interval.is_some_and(|iv| iv.high > max);
+        let below = value < 0.0 || interval.is_some_and(|iv| iv.low < 0.0);
+        if above {
+            let _ = writeln!(
+                out,
+                "<text class=\"clipped\" x=\"{:.1}\" y=\"{:.1}\" fill=\"{RED}\" \
+                 font-weight=\"bold\">»</text>",
+                x.to_px + 2.0,
+                mid + 4.0
+            );
+        }
+        if below {
+            let _ = writeln!(
+                out,
+                "<text class=\"clipped\" x=\"{:.1}\" y=\"{:.1}\" fill=\"{RED}\" \
+                 font-weight=\"bold\" text-anchor=\"end\">«</text>",
+                x.from_px - 1.0,
+                mid + 4.0
+            );
+        }
         let _ = writeln!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\">drop {:.1}%</text>",
-            x.to_px + 8.0,
+            "<text x=\"{:.1}\" y=\"{:.1}\">{}{}</text>",
+            x.to_px + 14.0,
             mid + 4.0,
-            c.drop * 100.0
+            escape(&show(value)),
+            if implausible(c) {
+                " (cannot be true)"
+            } else {
+                ""
+            }
         );
     }
     out.push_str("</svg>\n");
@@ -436,6 +501,88 @@ pub fn rank_svg(r: &RankResult, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::RankedCandidate;
+
+    fn candidate(label: &str, drop: f64, crit: f64) -> RankedCandidate {
+        RankedCandidate {
+            rank: 0,
+            label: label.to_owned(),
+            patterns: vec![],
+            drop,
+            drop_interval: Some(Interval::new(drop - 0.01, drop + 0.01)),
+            criticality: Some(crit),
+            criticality_interval: Some(Interval::new(crit - 0.1, crit + 0.1)),
+            calls_per_unit: 1.0,
+            delay_ns: 1000,
+            pairs_used: 6,
+            tie_group: 0,
+            tied: false,
+            dose: None,
+            measured: None,
+            interaction: false,
+            own_ns_per_unit: None,
+            gain_ns_per_unit: None,
+        }
+    }
+
+    fn ranking(ranked: Vec<RankedCandidate>, dose: Option<f64>) -> RankResult {
+        RankResult {
+            under: "__main__".into(),
+            delay_ns: 10_000,
+            dose,
+            time_per_unit_s: None,
+            design: None,
+            frequency: 1,
+            mode: crate::experiment::Mode::Live,
+            ranked,
+            verdicts: vec![],
+            labels: vec![],
+            spent_s: 1.0,
+            partial: false,
+        }
+    }
+
+    /// The bar widths in row order, and the rows' clip marks.
+    fn bars(svg: &str) -> (Vec<f64>, usize) {
+        let widths = svg
+            .lines()
+            .filter(|l| l.starts_with("<rect x=") && l.contains("fill-opacity"))
+            .map(|l| {
+                let w = l.split("width=\"").nth(1).unwrap_or("");
+                w[..w.find('"').unwrap_or(0)].parse().unwrap_or(f64::NAN)
+            })
+            .collect();
+        (widths, svg.matches("class=\"clipped\"").count())
+    }
+
+    #[test]
+    fn bars_read_in_rank_order_and_a_clipped_bar_is_marked() {
+        // Ranked by drop: criticality disagrees with the order (the bars once
+        // drew criticality, so the second bar was the longest).
+        let by_drop = crate::analysis::order_by(
+            vec![
+                candidate("a", 0.30, 0.5),
+                candidate("b", 0.20, 1.4),
+                candidate("c", 0.05, 0.9),
+            ],
+            OrderBy::Drop,
+        );
+        let (widths, clipped) = bars(&rank_svg(&ranking(by_drop, None), "t"));
+        assert_eq!(widths.len(), 3);
+        assert!(widths.windows(2).all(|w| w[0] >= w[1]), "{widths:?}");
+        assert_eq!(clipped, 0);
+        // At an equal dose by criticality, an implausible 22.72 is clipped at
+        // the axis's end with a mark and its value, not the longest bar by far.
+        let by_crit = crate::analysis::order_by_gain(vec![
+            candidate("offpath", 0.01, 22.72),
+            candidate("critical", 0.10, 0.95),
+        ]);
+        let svg = rank_svg(&ranking(by_crit, Some(0.1)), "t");
+        let (widths, clipped) = bars(&svg);
+        assert!(widths.windows(2).all(|w| w[0] >= w[1]), "{widths:?}");
+        assert_eq!(clipped, 1, "{svg}");
+        assert!(svg.contains("22.72 (cannot be true)"), "{svg}");
+    }
 
     #[test]
     fn ticks_are_round() {

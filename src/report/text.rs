@@ -3,8 +3,9 @@
 
 use crate::analysis::{
     Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
+    shown_rank,
 };
-use crate::units::format_ns;
+use crate::units::{format_ns, format_rate};
 
 use crate::experiment::protocol::{CensusResult, RankResult, SweepResult};
 
@@ -130,24 +131,7 @@ pub fn percent(x: f64, signed: bool) -> String {
 
 /// Units per second with three significant digits: `1.52k/s`, `953/s`.
 pub fn rate(per_s: f64) -> String {
-    if !per_s.is_finite() {
-        return "-".to_owned();
-    }
-    let (value, suffix) = if per_s >= 1e6 {
-        (per_s / 1e6, "M")
-    } else if per_s >= 1e3 {
-        (per_s / 1e3, "k")
-    } else {
-        (per_s, "")
-    };
-    let digits = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.digits$}{suffix}/s")
+    format!("{}/s", format_rate(per_s))
 }
 
 /// A delay per call: `10.0 µs`.
@@ -171,6 +155,7 @@ pub fn verdict_brief(v: &Verdict) -> String {
             Some(hw) => format!("too noisy: ±{:.1}%, {pairs_used} pairs", hw * 100.0),
             None => format!("too noisy: {pairs_used} pairs"),
         },
+        Verdict::NoCalls { .. } => "matched no call".to_owned(),
     }
 }
 
@@ -262,10 +247,25 @@ fn matches_everything(patterns: &[String]) -> bool {
 /// Step 1's sentence: Python as a whole for `*:*`, the matched code
 /// otherwise.
 pub fn step1_sentence(r: &SweepResult) -> String {
+    let what = format!("the matched code ({})", r.patterns.join(" "));
+    if !r.verdicts.is_empty()
+        && r.verdicts
+            .iter()
+            .all(|v| matches!(v, Verdict::NoCalls { .. }))
+    {
+        return format!(
+            "{} matched no call during the sweep: nothing was slowed, so it says nothing about \
+             the code; check the patterns against the functions that run at steady state",
+            if matches_everything(&r.patterns) {
+                "*:*"
+            } else {
+                &what
+            }
+        );
+    }
     if matches_everything(&r.patterns) {
         return r.python.message.clone();
     }
-    let what = format!("the matched code ({})", r.patterns.join(" "));
     let c = r.shape.fit.map_or(String::new(), |f| {
         format!(
             " (criticality {:.2} [{:.2}, {:.2}])",
@@ -351,7 +351,7 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         ));
     }
     for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
+        if let Some(advice) = v.advice() {
             let at = r
                 .points
                 .get(i)
@@ -361,21 +361,27 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         }
     }
     if r.partial {
-        lines.push(format!(
-            "partial: the sweep was cut short after {:.0} s; the figures above use the pairs \
-             measured until then",
-            r.spent_s
-        ));
+        lines.push(partial_note("sweep", r.spent_s));
     }
     lines
 }
 
-/// `2=` for a tied rank.
-fn rank_cell(c: &RankedCandidate) -> String {
+/// The note under an experiment cut short after `spent_s` seconds.
+fn partial_note(experiment: &str, spent_s: f64) -> String {
+    format!(
+        "partial: the {experiment} was cut short after {spent_s:.0} s; the figures above use the \
+         pairs measured until then"
+    )
+}
+
+/// A candidate's rank among `ranked`: `1=` for every member of a tie group
+/// that starts at 1 ([`shown_rank`]).
+pub fn rank_cell(c: &RankedCandidate, ranked: &[RankedCandidate]) -> String {
+    let rank = shown_rank(c, ranked);
     if c.tied {
-        format!("{}=", c.rank)
+        format!("{rank}=")
     } else {
-        c.rank.to_string()
+        rank.to_string()
     }
 }
 
@@ -396,7 +402,7 @@ pub fn rank_table(r: &RankResult) -> Table {
     ]);
     for c in &r.ranked {
         t.rows.push(vec![
-            rank_cell(c),
+            rank_cell(c, &r.ranked),
             c.label.clone(),
             percent(c.drop, false),
             c.drop_interval.map_or(String::new(), |i| {
@@ -412,8 +418,24 @@ pub fn rank_table(r: &RankResult) -> Table {
     t
 }
 
+/// One line per candidate that did not conclude (too noisy, or matched no
+/// call), naming it: `parse: matched no call …`.
+fn unsettled_lines(r: &RankResult) -> Vec<String> {
+    r.verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let advice = v.advice()?;
+            Some(match r.labels.get(i) {
+                Some(label) => format!("{label}: {advice}"),
+                None => advice.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// The sentences of a ranking at an equal dose.
-fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> {
+fn dose_rank_lines(r: &RankResult, dose: f64) -> Vec<String> {
     let by_gain = r.ranked.iter().any(|c| c.gain_ns_per_unit.is_some());
     let mut lines = vec![format!(
         "ranked by {} under {}: every candidate got the same dose, {} of the time per unit{} \
@@ -477,12 +499,7 @@ fn dose_rank_lines(r: &RankResult, dose: f64, labels: &[String]) -> Vec<String> 
             ));
         }
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let crate::analysis::Verdict::TooNoisy { advice, .. } = v {
-            let label = labels.get(i).map_or("?", String::as_str);
-            lines.push(format!("{label}: {advice}"));
-        }
-    }
+    lines.extend(unsettled_lines(r));
     if r.partial {
         lines.push("partial: the ranking was cut short".to_owned());
     }
@@ -507,7 +524,7 @@ fn dose_rank_table(r: &RankResult) -> Table {
     ]);
     for c in &r.ranked {
         t.rows.push(vec![
-            rank_cell(c),
+            rank_cell(c, &r.ranked),
             c.label.clone(),
             c.criticality.map_or("-".to_owned(), |k| format!("{k:.2}")),
             interval(c.criticality_interval, 2),
@@ -529,11 +546,11 @@ fn dose_rank_table(r: &RankResult) -> Table {
     t
 }
 
-/// The ranking's sentences: what was ranked, ties, noisy candidates
-/// (`labels`: the candidates in the order asked, to name them), partial.
-pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
+/// The ranking's sentences: what was ranked, ties, candidates that did not
+/// conclude (named), partial.
+pub fn rank_lines(r: &RankResult) -> Vec<String> {
     if let Some(dose) = r.dose {
-        return dose_rank_lines(r, dose, labels);
+        return dose_rank_lines(r, dose);
     }
     let mut lines = vec![format!(
         "ranked by throughput drop with {} per call{} under {}; candidates marked = in the \
@@ -564,20 +581,29 @@ pub fn rank_lines(r: &RankResult, labels: &[String]) -> Vec<String> {
             ));
         }
     }
-    for (i, v) in r.verdicts.iter().enumerate() {
-        if let Verdict::TooNoisy { advice, .. } = v {
-            let who = labels.get(i).map_or(String::new(), |l| format!("{l}: "));
-            lines.push(format!("{who}{advice}"));
-        }
-    }
+    lines.extend(unsettled_lines(r));
     if r.partial {
-        lines.push(format!(
-            "partial: the ranking was cut short after {:.0} s; the figures above use the pairs \
-             measured until then",
-            r.spent_s
-        ));
+        lines.push(partial_note("ranking", r.spent_s));
     }
     lines
+}
+
+/// What the census could not place in its tree (calls counted as
+/// `<other>` by a full function table), as a share of all calls, with what
+/// to do; `None` when every call was placed.
+pub fn census_other(c: &CensusResult) -> Option<String> {
+    let other = c.tree.other_calls;
+    if other == 0 {
+        return None;
+    }
+    let all = c.tree.root.calls.saturating_add(other) as f64;
+    Some(format!(
+        "{} of the calls ({}) were in <other>: functions the full function table could not \
+         name, so they are not in the tree; narrow the patterns (leave out start-up code) or \
+         run the census once the workload is warm",
+        percent(other as f64 / all, false),
+        rate(other as f64 / c.window_s.max(f64::MIN_POSITIVE)),
+    ))
 }
 
 /// The census's table: the children of `node` (the root's for the top
@@ -634,6 +660,32 @@ mod tests {
         assert!(s.contains("no measurable gain"), "{s}");
         p.within_first_order = false;
         assert!(step2_sentence(&p).contains("beyond first order"));
+    }
+
+    #[test]
+    fn calls_in_other_are_said_never_dropped() {
+        let e = |name: &str, calls| crate::analysis::CensusEntry {
+            name: name.into(),
+            calls,
+            injected_ns: 0,
+        };
+        let tree =
+            crate::analysis::CallTree::from_census(&[e("__main__:handle", 600), e("<other>", 400)]);
+        assert_eq!((tree.root.calls, tree.other_calls), (600, 400));
+        let mut c = CensusResult {
+            patterns: vec!["*:*".into()],
+            window_s: 2.0,
+            throughput_per_s: None,
+            tree,
+            top_level: vec![],
+        };
+        let said = census_other(&c).unwrap();
+        assert!(
+            said.starts_with("40.0% of the calls (200/s) were in <other>"),
+            "{said}"
+        );
+        c.tree.other_calls = 0;
+        assert_eq!(census_other(&c), None);
     }
 
     #[test]

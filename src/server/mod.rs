@@ -24,10 +24,10 @@
 //! | [`process`] | starting a detached server process and waiting for it |
 
 pub mod client;
-pub mod process;
+pub(crate) mod process;
 pub mod registry;
-pub mod replay;
-pub mod serve;
+mod replay;
+mod serve;
 pub mod wire;
 
 pub use client::{Attached, attach};

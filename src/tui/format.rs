@@ -2,18 +2,8 @@
 //! delays, bars. Pure functions.
 
 use crate::analysis::{Interval, Verdict};
-use crate::units::{format_count, format_ns, parse_delay_ns};
-
-/// A rate: `952`, `1.52k`, `3.40M`, `0.50` (below 10, two decimals).
-pub fn rate(per_s: f64) -> String {
-    if !per_s.is_finite() {
-        return "-".into();
-    }
-    if per_s.abs() < 10.0 {
-        return format!("{per_s:.2}");
-    }
-    format_count(per_s.round().max(0.0) as u64)
-}
+pub use crate::units::format_rate;
+use crate::units::{format_ns, parse_delay_ns};
 
 /// A delay: `0`, `950 ns`, `10.0 µs`.
 pub fn delay(ns: u64) -> String {
@@ -35,15 +25,67 @@ pub fn delay_short(ns: u64) -> String {
     }
 }
 
-/// A signed percentage of a fraction: `-32.1%`, `+0.4%`.
-pub fn signed_percent(fraction: f64) -> String {
-    format!("{:+.1}%", fraction * 100.0)
+/// A ratio in at most 5 characters, as precise as that allows: `0.912`,
+/// `-0.12`, `52.73`, `527.3`, `-527`, `33k`; never cut.
+pub fn ratio_short(x: f64) -> String {
+    if !x.is_finite() {
+        return "?".into();
+    }
+    for decimals in (0..=3).rev() {
+        let text = format!("{x:.decimals$}");
+        if text.len() <= 5 {
+            return text;
+        }
+    }
+    let (value, suffix) = if x.abs() < 1e6 {
+        (x / 1e3, "k")
+    } else if x.abs() < 1e9 {
+        (x / 1e6, "M")
+    } else {
+        return if x < 0.0 { "-huge" } else { "huge" }.into();
+    };
+    format!("{value:.0}{suffix}")
 }
 
-/// An interval of fractions as signed percentages: `[-34.0, -30.2]%`.
+/// An interval of ratios in at most 13 characters: `[0.905,0.920]`,
+/// `[0.001,527.3]`.
+pub fn ratio_interval(interval: Option<Interval>) -> String {
+    interval.map_or("[?]".into(), |i| {
+        format!("[{},{}]", ratio_short(i.low), ratio_short(i.high))
+    })
+}
+
+/// A signed percentage of a fraction without its `%`, in at most 6
+/// characters: `-32.1`, `+0.4`, `+3326` (no decimal from 1000%), `+3e5`.
+fn signed_percent_number(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if !p.is_finite() {
+        return "?".into();
+    }
+    if p.abs() < 999.95 {
+        format!("{p:+.1}")
+    } else if p.abs() < 99_999.5 {
+        format!("{p:+.0}")
+    } else {
+        format!("{p:+.0e}")
+    }
+}
+
+/// A signed percentage of a fraction: `-32.1%`, `+0.4%` (at most 7
+/// characters).
+pub fn signed_percent(fraction: f64) -> String {
+    format!("{}%", signed_percent_number(fraction))
+}
+
+/// An interval of fractions as signed percentages: `[-34.0, -30.2]%` (at
+/// most 17 characters: `[-99.8, +33267]%`).
 pub fn signed_interval(interval: Option<Interval>) -> String {
     match interval {
-        Some(i) => format!("[{:+.1}, {:+.1}]%", i.low * 100.0, i.high * 100.0),
+        Some(i) => format!(
+            "[{}, {}]%",
+            signed_percent_number(i.low),
+            signed_percent_number(i.high)
+        ),
         None => "[?]".into(),
     }
 }
@@ -108,6 +150,7 @@ pub fn verdict_mark(verdict: Option<&Verdict>) -> (&'static str, &'static str) {
         Some(Verdict::Continue { .. }) => ("…", "measuring"),
         Some(Verdict::Precise { .. }) => ("✓", "precise"),
         Some(Verdict::TooNoisy { .. }) => ("~", "noisy"),
+        Some(Verdict::NoCalls { .. }) => ("∅", "no calls"),
     }
 }
 
@@ -118,7 +161,8 @@ pub fn verdict_pairs(verdict: Option<&Verdict>) -> usize {
         Some(
             Verdict::Continue { pairs_used, .. }
             | Verdict::Precise { pairs_used, .. }
-            | Verdict::TooNoisy { pairs_used, .. },
+            | Verdict::TooNoisy { pairs_used, .. }
+            | Verdict::NoCalls { pairs_used },
         ) => *pairs_used,
     }
 }
@@ -162,6 +206,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ratios_fit_five_characters_and_intervals_thirteen() {
+        for (x, shown) in [
+            (0.912, "0.912"),
+            (-0.123, "-0.12"),
+            (52.734, "52.73"),
+            (527.27, "527.3"),
+            (-527.27, "-527"),
+            (33267.1, "33267"),
+            (332671.0, "333k"),
+            (-33267.1, "-33k"),
+        ] {
+            assert_eq!(ratio_short(x), shown);
+        }
+        assert_eq!(
+            change(-0.1, Some(Interval::new(-332.671, 0.998))),
+            "+10.0% [-99.8, +33267]%"
+        );
+        assert_eq!(signed_percent(-0.321), "-32.1%");
+        assert_eq!(signed_percent(5000.0), "+5e5%");
+        let i = ratio_interval(Some(Interval::new(0.001, 527.27)));
+        assert_eq!(i, "[0.001,527.3]");
+        assert!(i.chars().count() <= 13);
+    }
+
+    #[test]
     fn delays_round_trip() {
         let d = parse_delays("0, 1us,10us 100us").unwrap();
         assert_eq!(d, vec![0, 1_000, 10_000, 100_000]);
@@ -176,8 +245,6 @@ mod tests {
         assert_eq!(bar(0.5, 4), "██  ");
         assert_eq!(bar(1.0 / 16.0, 2), "▏ ");
         assert_eq!(bar(f64::NAN, 2), "  ");
-        assert_eq!(rate(1523.4), "1.52k");
-        assert_eq!(rate(0.5), "0.50");
         assert_eq!(
             change(0.32, Some(Interval::new(0.30, 0.34))),
             "-32.0% [-34.0, -30.0]%"

@@ -22,16 +22,16 @@
 //! | [`terminal`] | raw mode, alternate screen, restoring on every exit |
 
 pub mod app;
-pub mod editor;
-pub mod engine;
+mod editor;
+pub(crate) mod engine;
 pub mod export;
 pub mod fake;
-pub mod format;
+pub(crate) mod format;
 pub mod keys;
 pub mod msg;
 pub mod state;
-pub mod step;
-pub mod terminal;
+mod step;
+mod terminal;
 pub mod theme;
 pub mod views;
 

@@ -430,3 +430,36 @@ def test_live_view_on_a_terminal_keeps_output_lines_above_the_status(work, runti
     tail = text.rsplit("\x1b[J", 1)[1]
     assert tail.startswith("speedbump: `"), tail[:200]
     assert "── speedbump" not in tail
+
+
+def test_without_a_progress_source_run_suggests_one_from_its_output(sb_run, work):
+    # A service that prints its own rate, and handles one event per unit.
+    (work / "service.py").write_text(textwrap.dedent("""
+        import time
+
+        def handle(i):
+            time.sleep(0.001)
+            return i
+
+        t0 = time.monotonic()
+        last = t0
+        n = 0
+        while time.monotonic() - t0 < 3.0:
+            handle(n)
+            n += 1
+            now = time.monotonic()
+            if now - last >= 0.25:
+                print(f"Throughput: {n / (now - t0):.1f} events/s", flush=True)
+                last = now
+    """))
+    r = sb_run(["--pattern", "*:*", "--delay", "0"], [PYTHON, "service.py"])
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "no progress source given" in line]
+    assert any("--progress-regex 'Throughput: ([0-9.]+) events/s'" in line for line in said), \
+        r.stderr
+    assert any(line.endswith("--progress __main__:handle") for line in said), r.stderr
+    # With a progress source, nothing is suggested.
+    r = sb_run(["--pattern", "*:*", "--delay", "0", "--progress", "__main__:handle"],
+               [PYTHON, "service.py"])
+    assert r.returncode == 0, r.stderr
+    assert "no progress source given" not in r.stderr

@@ -55,16 +55,16 @@
 )]
 
 pub mod clock;
-pub mod control;
-pub mod error;
+mod control;
+mod error;
 pub mod layout;
 pub mod procfs;
-pub mod reader;
+mod reader;
 mod region;
 pub mod replace;
-pub mod ring;
+mod ring;
 pub mod session;
-pub mod writer;
+mod writer;
 
 pub use clock::boottime_ns_from_ticks;
 pub use control::{

@@ -20,6 +20,8 @@ use super::{Pattern, parse_pattern};
 ///    wildcard), then `*Q*`;
 /// 3. the same pattern with the case of its literal prefixes corrected from
 ///    a function it matches ignoring case (`Numpy.*` -> `numpy.*`);
+///    then, for a literal qualname, the nearest name seen in the pattern's
+///    modules when it is a typo away (`m:score_txt` -> `m:score_text`);
 /// 4. the module and qualname relaxations of 1 and 2 together;
 /// 5. module `*.M`, then `M*` (for a path glob `*/M`, then `M*`);
 /// 6. finally `*:Q` (never `*:*`, which would say nothing).
@@ -60,7 +62,7 @@ pub fn suggest_relaxation<'a>(
 /// `(module glob, qualname glob)` candidates, most specific first.
 fn candidates<'a>(
     pattern: &Pattern,
-    seen: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    seen: impl Iterator<Item = (&'a str, &'a str, &'a str)> + Clone,
 ) -> Vec<(String, String)> {
     let module = pattern.module_text.as_str();
     let qualname = pattern.qualname_text.as_str();
@@ -83,13 +85,16 @@ fn candidates<'a>(
     for q in &relaxed_qualnames {
         out.push((module.to_owned(), q.clone()));
     }
-    if let Some((fixed_module, fixed_qualname)) = case_fixed(pattern, seen) {
+    if let Some((fixed_module, fixed_qualname)) = case_fixed(pattern, seen.clone()) {
         if let Some(m) = tree(&fixed_module) {
             out.push((fixed_module.clone(), fixed_qualname.clone()));
             out.push((m, fixed_qualname));
         } else {
             out.push((fixed_module, fixed_qualname));
         }
+    }
+    if let Some(near) = nearest_name(pattern, seen.clone()) {
+        out.push((module.to_owned(), near));
     }
     if let Some(m) = &module_tree {
         for q in &relaxed_qualnames {
@@ -112,6 +117,26 @@ fn candidates<'a>(
         out.push(("*".to_owned(), qualname.to_owned()));
     }
     out
+}
+
+/// For a literal qualname: the seen qualname in the pattern's modules
+/// nearest to it by edit distance, when that is a typo away (at most a third
+/// of its length, and at least one edit); the nearest first, ties by name.
+fn nearest_name<'a>(
+    pattern: &Pattern,
+    seen: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Option<String> {
+    if !pattern.qualname.is_literal() {
+        return None;
+    }
+    let wanted = pattern.qualname_text.as_str();
+    let modules = parse_pattern("suggestion", &format!("{}:*", pattern.module_text)).ok()?;
+    let limit = (wanted.chars().count() / 3).max(1);
+    seen.filter(|&(m, f, q)| q != "<module>" && modules.matches(m, f, q))
+        .map(|(_, _, q)| (strsim::levenshtein(wanted, q), q))
+        .filter(|&(d, _)| d > 0 && d <= limit)
+        .min()
+        .map(|(_, q)| q.to_owned())
 }
 
 /// The pattern with the case of its literal prefixes taken from the first
@@ -152,6 +177,23 @@ fn fix_case(glob: &str, name: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typo_in_a_function_name_suggests_the_name_that_ran() {
+        let seen = [
+            ("__main__", "", "score_text"),
+            ("__main__", "", "parse_event"),
+            ("other", "", "score_txt2"),
+        ];
+        let pattern = parse_pattern("t", "__main__:score_txt").unwrap();
+        assert_eq!(
+            suggest_relaxation(&pattern, seen.iter().copied()),
+            Some(("__main__:score_text".to_owned(), 1))
+        );
+        // Nothing near enough: no suggestion from this rule.
+        let far = parse_pattern("t", "__main__:render").unwrap();
+        assert_eq!(suggest_relaxation(&far, seen.iter().copied()), None);
+    }
 
     #[test]
     fn fix_case_stops_at_the_first_wildcard_or_difference() {

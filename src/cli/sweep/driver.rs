@@ -59,17 +59,11 @@ impl Outcome {
 /// variant has to be placed here or handled there.
 enum Step {
     Census(Box<CensusResult>),
-    SweepPoint {
-        index: usize,
-        point: Option<SweepPoint>,
-        verdict: Verdict,
-    },
+    /// `Update::SweepPoint`'s index, point and verdict.
+    SweepPoint(usize, Option<SweepPoint>, Verdict),
     SweepDone(Box<SweepResult>),
-    Candidate {
-        index: usize,
-        relative: Option<RelativeThroughput>,
-        verdict: Verdict,
-    },
+    /// `Update::CandidateUpdate`'s index, relative throughput and verdict.
+    Candidate(usize, Option<RelativeThroughput>, Verdict),
     RankDone(Box<RankResult>),
     /// Nothing for the loop: the session server's own messages (a direct
     /// engine never sends them) or the engine's normal end.
@@ -207,25 +201,13 @@ impl Driver {
                     index,
                     point,
                     verdict,
-                } => {
-                    return Ok(Step::SweepPoint {
-                        index,
-                        point,
-                        verdict,
-                    });
-                }
+                } => return Ok(Step::SweepPoint(index, point, verdict)),
                 Update::SweepDone(result) => return Ok(Step::SweepDone(result)),
                 Update::CandidateUpdate {
                     index,
                     relative,
                     verdict,
-                } => {
-                    return Ok(Step::Candidate {
-                        index,
-                        relative,
-                        verdict,
-                    });
-                }
+                } => return Ok(Step::Candidate(index, relative, verdict)),
                 Update::RankDone(result) => return Ok(Step::RankDone(result)),
                 Update::Accepted(_) | Update::Refused { .. } | Update::Finished { error: None } => {
                     return Ok(Step::Nothing);
@@ -248,9 +230,9 @@ impl Driver {
                     self.record(ExperimentKind::Census, |r| r.census = Some(census.clone()))?;
                     return Ok(census);
                 }
-                Step::SweepPoint { .. }
+                Step::SweepPoint(..)
                 | Step::SweepDone(_)
-                | Step::Candidate { .. }
+                | Step::Candidate(..)
                 | Step::RankDone(_)
                 | Step::Nothing => {}
             }
@@ -276,11 +258,7 @@ impl Driver {
         })?;
         loop {
             match self.next()? {
-                Step::SweepPoint {
-                    index,
-                    point,
-                    verdict,
-                } => {
+                Step::SweepPoint(index, point, verdict) => {
                     let d = crate::units::format_ns(delays_ns.get(index).copied().unwrap_or(0));
                     let text = point_text(point.as_ref(), &verdict);
                     if verdict.is_final() {
@@ -293,7 +271,7 @@ impl Driver {
                     let result = *result;
                     return Ok(result);
                 }
-                Step::Census(_) | Step::Candidate { .. } | Step::RankDone(_) | Step::Nothing => {}
+                Step::Census(_) | Step::Candidate(..) | Step::RankDone(_) | Step::Nothing => {}
             }
         }
     }
@@ -320,11 +298,7 @@ impl Driver {
         })?;
         loop {
             match self.next()? {
-                Step::Candidate {
-                    index,
-                    relative,
-                    verdict,
-                } => {
+                Step::Candidate(index, relative, verdict) => {
                     let label = labels.get(index).map_or("?", String::as_str);
                     let text = match &relative {
                         Some(r) => format!("{} ({})", ratio(r.relative), verdict_brief(&verdict)),
@@ -337,7 +311,7 @@ impl Driver {
                     }
                 }
                 Step::RankDone(result) => return Ok(*result),
-                Step::Census(_) | Step::SweepPoint { .. } | Step::SweepDone(_) | Step::Nothing => {}
+                Step::Census(_) | Step::SweepPoint(..) | Step::SweepDone(_) | Step::Nothing => {}
             }
         }
     }
@@ -414,26 +388,17 @@ fn install_interrupt(
     commands: std::sync::mpsc::Sender<Command>,
     interrupted: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("speedbump-signals".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                if interrupted.swap(true, Ordering::AcqRel) {
-                    eprintln!("speedbump: interrupted again; exiting now");
-                    std::process::exit(130);
-                }
-                eprintln!(
-                    "speedbump: interrupted; finishing with the pairs measured so far \
-                     (Ctrl-C again to exit at once)"
-                );
-                let _ = commands.send(Command::Cancel);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    crate::cli::on_stop_signals(move || {
+        if interrupted.swap(true, Ordering::AcqRel) {
+            eprintln!("speedbump: interrupted again; exiting now");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "speedbump: interrupted; finishing with the pairs measured so far \
+             (Ctrl-C again to exit at once)"
+        );
+        let _ = commands.send(Command::Cancel);
+    })
 }
 
 fn point_text(point: Option<&SweepPoint>, verdict: &Verdict) -> String {

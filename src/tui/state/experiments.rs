@@ -131,7 +131,7 @@ impl RankEntry {
                     drop: r.drop,
                     drop_interval: r.drop_interval,
                     criticality: r.criticality,
-                    rank: Some(r.rank),
+                    rank: Some(crate::analysis::shown_rank(r, &result.ranked)),
                     tied: r.tied,
                     verdict: index.and_then(|i| result.verdicts.get(i).cloned()),
                     delay_ns: r.delay_ns,

@@ -164,6 +164,25 @@ impl OutputLog {
     }
 }
 
+/// Progress sources to suggest while the workload reports no throughput
+/// (`crate::live::suggest`): the output's rate line, and the functions
+/// called about once per unit of it (their rate now).
+pub fn progress_suggestions(live: &Live, output: &OutputLog) -> Vec<String> {
+    use crate::live::suggest::{once_per_unit, rate_line, suggestion_lines};
+    let rate = rate_line(output.lines.iter().map(|(line, _)| line.as_str()));
+    let points = match (&rate, &live.last) {
+        (Some(r), Some(snapshot)) => once_per_unit(
+            snapshot
+                .functions
+                .iter()
+                .filter_map(|f| Some((f.name.as_str(), f.rates?.calls_per_s))),
+            r.per_s,
+        ),
+        _ => Vec::new(),
+    };
+    suggestion_lines(rate.as_ref(), &points)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

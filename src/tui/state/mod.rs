@@ -12,8 +12,8 @@
 
 pub mod experiments;
 mod input;
-pub mod live;
-pub mod tree;
+pub(crate) mod live;
+pub(crate) mod tree;
 mod updates;
 
 pub use updates::kind_name;

@@ -64,14 +64,30 @@ impl State {
             Update::CensusDone(census) => {
                 self.record(ExperimentKind::Census, Some(&census), None, None);
                 self.finish(ExperimentKind::Census);
-                self.say(
-                    Tone::Good,
-                    format!(
-                        "census: {} functions in {} subsystems",
-                        census.tree.root.functions,
-                        census.top_level.len()
-                    ),
-                );
+                // Calls the tree could not place are said, never dropped.
+                let other = census.tree.other_calls;
+                let all = census.tree.root.calls.saturating_add(other);
+                if other > 0 && all > 0 {
+                    self.say(
+                        Tone::Warn,
+                        format!(
+                            "census: {} functions in {} subsystems; {:.0}% of calls unnamed \
+                             (<other>)",
+                            census.tree.root.functions,
+                            census.top_level.len(),
+                            100.0 * other as f64 / all as f64
+                        ),
+                    );
+                } else {
+                    self.say(
+                        Tone::Good,
+                        format!(
+                            "census: {} functions in {} subsystems",
+                            census.tree.root.functions,
+                            census.top_level.len()
+                        ),
+                    );
+                }
                 self.results.census = Some((*census).clone());
                 self.census = Some(*census);
                 if let Some(path) = self.pending_rank.take() {

@@ -1,7 +1,6 @@
 //! Pieces every view uses: pane blocks, hints, spinners, placement.
 
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
@@ -61,9 +60,4 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         width: w,
         height: h,
     }
-}
-
-/// A plain text line in a style.
-pub fn styled<'a>(text: impl Into<String>, style: Style) -> Line<'a> {
-    Line::from(Span::styled(text.into(), style))
 }

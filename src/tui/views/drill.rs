@@ -149,6 +149,7 @@ fn render_detail(state: &State, area: Rect, buf: &mut Buffer) {
             let status = match (&m.verdict, m.rank) {
                 (Some(Verdict::Precise { .. }), _) => "precise",
                 (Some(Verdict::TooNoisy { .. }), _) => "too noisy",
+                (Some(Verdict::NoCalls { .. }), _) => "matched no call",
                 (_, Some(_)) => "done",
                 _ => "measuring",
             };

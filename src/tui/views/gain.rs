@@ -75,7 +75,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             Span::styled(
                 format!(
                     "{} {}/s · {:.1} matched calls per unit",
-                    format::rate(1.0 / t0),
+                    format::format_rate(1.0 / t0),
                     state.live.unit(),
                     calls
                 ),
@@ -111,8 +111,8 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
                 Span::raw(interval),
                 Span::raw(format!(
                     "{} → {}",
-                    format::rate(p.baseline_throughput_per_s),
-                    format::rate(p.predicted_throughput_per_s)
+                    format::format_rate(p.baseline_throughput_per_s),
+                    format::format_rate(p.predicted_throughput_per_s)
                 )),
                 Span::styled(if p.within_first_order { "" } else { "!" }, style),
             ])

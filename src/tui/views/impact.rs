@@ -77,7 +77,7 @@ fn evidence(state: &State) -> Vec<(u64, Option<&SweepPoint>, Option<&Verdict>)> 
 fn mark_style(theme: &Theme, verdict: Option<&Verdict>) -> Style {
     match verdict {
         Some(Verdict::Precise { .. }) => theme.good(),
-        Some(Verdict::TooNoisy { .. }) => theme.warn(),
+        Some(Verdict::TooNoisy { .. } | Verdict::NoCalls { .. }) => theme.warn(),
         _ => theme.dim(),
     }
 }
@@ -99,10 +99,8 @@ fn render_table(state: &State, area: Rect, buf: &mut Buffer) {
             let (mark, _) = format::verdict_mark(verdict);
             let (rel, interval) = match point {
                 Some(p) => (
-                    format!("{:.3}", p.relative.relative),
-                    p.relative
-                        .interval
-                        .map_or("[?]".into(), |i| format!("[{:.3},{:.3}]", i.low, i.high)),
+                    format::ratio_short(p.relative.relative),
+                    format::ratio_interval(p.relative.interval),
                 ),
                 None => ("-".into(), String::new()),
             };

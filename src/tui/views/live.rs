@@ -15,6 +15,7 @@ use super::common::pane_block;
 use super::empty_state;
 use crate::tui::format;
 use crate::tui::state::State;
+use crate::tui::state::live::progress_suggestions;
 use crate::tui::step::Pane;
 
 /// Draws the live view.
@@ -67,7 +68,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         (Some(rate), Some(s)) => Span::styled(
             format!(
                 "{} {}/s · {} processes · up {}",
-                format::rate(rate),
+                format::format_rate(rate),
                 live.unit(),
                 s.processes.live,
                 format::seconds(s.elapsed_s)
@@ -89,7 +90,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         Some(slowed) => Span::styled(
             format!(
                 "SLOWED {} calls/s · {}",
-                format::rate(slowed),
+                format::format_rate(slowed),
                 title.content
             ),
             theme.bad(),
@@ -100,14 +101,22 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
     if live.history.len() < 2 {
         let inner = block.inner(area);
         block.render(area, buf);
-        let text = if live.last.is_some() {
+        let suggestions = progress_suggestions(live, &state.output);
+        let text = if live.last.is_none() {
+            vec![Line::from("starting the workload…")]
+        } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
                 Line::from("give --progress MOD:QUALNAME or --progress-regex RE,"),
                 Line::from("or call speedbump.progress() in the workload."),
             ]
         } else {
-            vec![Line::from("starting the workload…")]
+            // The census needs no throughput; the sweeps and rankings do.
+            let mut text = vec![Line::from(
+                "no throughput yet; for steps 1-4 restart with a progress source:",
+            )];
+            text.extend(suggestions.into_iter().map(Line::from));
+            text
         };
         empty_state(state, inner, buf, text);
         return;
@@ -137,7 +146,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
             Axis::default()
                 .bounds([0.0, y_max])
                 .style(theme.dim())
-                .labels([Line::from("0"), Line::from(format::rate(y_max))]),
+                .labels([Line::from("0"), Line::from(format::format_rate(y_max))]),
         )
         .render(area, buf);
 }
@@ -177,10 +186,12 @@ fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
         .patterns
         .iter()
         .map(|p| {
-            let rate = p.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            let rate = p
+                .rates
+                .map_or("-".into(), |r| format::format_rate(r.calls_per_s));
             let delayed = p
                 .rates
-                .map_or("-".into(), |r| format::rate(r.delayed_calls_per_s));
+                .map_or("-".into(), |r| format::format_rate(r.delayed_calls_per_s));
             let name = if p.exclude {
                 format!("!{}", p.pattern)
             } else {
@@ -220,7 +231,9 @@ fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|f| filter.is_empty() || f.name.to_lowercase().contains(&filter))
         .map(|f| {
-            let rate = f.rates.map_or("-".into(), |r| format::rate(r.calls_per_s));
+            let rate = f
+                .rates
+                .map_or("-".into(), |r| format::format_rate(r.calls_per_s));
             Row::new(vec![f.name.clone(), rate, f.processes.to_string()])
         })
         .collect();

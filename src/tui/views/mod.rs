@@ -13,14 +13,14 @@
 //! | [`help`] | the key list |
 //! | [`common`] | blocks, hints, spinners |
 
-pub mod common;
-pub mod drill;
-pub mod gain;
-pub mod help;
-pub mod impact;
-pub mod live;
+mod common;
+mod drill;
+mod gain;
+mod help;
+mod impact;
+mod live;
 pub mod report;
-pub mod subsystems;
+mod subsystems;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -135,7 +135,7 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
             theme.bad()
         };
         spans.push(Span::styled(
-            format!(" · SLOWING {} calls/s", format::rate(slowed)),
+            format!(" · SLOWING {} calls/s", format::format_rate(slowed)),
             style,
         ));
     }
@@ -143,7 +143,7 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
     spans.push(live::sparkline_span(state, 12));
     match state.live.rate() {
         Some(rate) => spans.push(Span::styled(
-            format!(" {} {}/s", format::rate(rate), state.live.unit()),
+            format!(" {} {}/s", format::format_rate(rate), state.live.unit()),
             theme.text(),
         )),
         None => spans.push(Span::styled(" no throughput yet", theme.dim())),

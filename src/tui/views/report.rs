@@ -21,17 +21,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     render_ranking(state, ranking, buf);
 }
 
-/// Criticality above which a measurement cannot be true: slowing a
-/// function by `d` per call cannot cost much more than `d` per call (1 is
-/// all of it), so a value far above 1 means the progress signal or the
-/// windows misled the measurement.
-pub const IMPLAUSIBLE_CRITICALITY: f64 = 2.0;
-
-/// Whether a candidate's measured cost cannot be true (see
-/// [`IMPLAUSIBLE_CRITICALITY`]).
-pub fn implausible(c: &crate::analysis::RankedCandidate) -> bool {
-    c.criticality.is_some_and(|k| k > IMPLAUSIBLE_CRITICALITY)
-}
+pub use crate::analysis::criticality::{IMPLAUSIBLE_CRITICALITY, implausible};
 
 /// Whether an interval excludes zero (the effect is measurable).
 fn excludes_zero(interval: Option<crate::analysis::Interval>) -> bool {
@@ -142,7 +132,11 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
         )));
         let label_w = width.saturating_sub(4 + 23 + 12 + 8).max(12);
         for c in &ranking.ranked {
-            let rank = format!("{}{}", c.rank, if c.tied { "≈" } else { " " });
+            let rank = format!(
+                "{}{}",
+                crate::analysis::shown_rank(c, &ranking.ranked),
+                if c.tied { "≈" } else { " " }
+            );
             let crit = c
                 .criticality
                 .map_or("      -".into(), |k| format!("{k:>7.2}"));

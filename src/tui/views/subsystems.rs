@@ -79,7 +79,8 @@ pub fn candidate_table(
         .map(|m| m.drop_interval.map_or(m.drop, |i| i.high).max(m.drop))
         .fold(0.05, f64::max);
     let inner_w = block.inner(area).width as usize;
-    let bar_w = inner_w.saturating_sub(3 + 24 + 6 + 22 + 2 + 5).clamp(6, 30);
+    // The change column holds `format::change` whole: up to 25 characters.
+    let bar_w = inner_w.saturating_sub(3 + 24 + 6 + 25 + 2 + 5).clamp(6, 30);
     let rows: Vec<Row> = candidates
         .iter()
         .zip(&measures)
@@ -93,7 +94,7 @@ pub fn candidate_table(
             Constraint::Min(16),
             Constraint::Length(6),
             Constraint::Length(bar_w as u16),
-            Constraint::Length(22),
+            Constraint::Length(25),
             Constraint::Length(2),
         ],
     )
@@ -102,7 +103,12 @@ pub fn candidate_table(
             "#",
             "subsystem",
             "calls",
-            "throughput drop",
+            // Never cut mid-word where the bar column is narrow (80×24).
+            if bar_w >= "throughput drop".len() {
+                "throughput drop"
+            } else {
+                "drop"
+            },
             "change, 95%",
             "",
         ])
@@ -156,7 +162,10 @@ fn candidate_row<'a>(
             mark,
             match m.verdict {
                 Some(crate::analysis::Verdict::Precise { .. }) => theme.good(),
-                Some(crate::analysis::Verdict::TooNoisy { .. }) => theme.warn(),
+                Some(
+                    crate::analysis::Verdict::TooNoisy { .. }
+                    | crate::analysis::Verdict::NoCalls { .. },
+                ) => theme.warn(),
                 _ => theme.dim(),
             },
         ),
