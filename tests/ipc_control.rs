@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use speedbump::ipc::{
-    ControlReader, ControlSettings, ControlWriter, IpcError, control::PATTERNS_BYTES,
-    control_flags, control_path,
+    ControlReader, ControlSettings, ControlWriter, IpcError, PATTERNS_BYTES, control_flags,
+    control_path,
 };
 
 fn uid() -> u32 {

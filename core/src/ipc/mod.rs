@@ -68,8 +68,8 @@ mod writer;
 
 pub use clock::boottime_ns_from_ticks;
 pub use control::{
-    CONTROL_SIZE, ControlReader, ControlSettings, ControlWriter, MAX_PATTERN_DELAYS, control_flags,
-    control_path,
+    CONTROL_SIZE, ControlReader, ControlSettings, ControlWriter, MAX_PATTERN_DELAYS,
+    PATTERNS_BYTES, control_flags, control_path,
 };
 pub use error::IpcError;
 pub use layout::{
