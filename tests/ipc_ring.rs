@@ -222,3 +222,18 @@ proptest! {
         drop(writer);
     }
 }
+
+#[test]
+fn a_ring_whose_file_shrank_is_not_read() {
+    // Before: the drain read past the file's new end and died of SIGBUS.
+    let dir = private_dir("ipc-ring");
+    let path = dir.path().join("p-1-1.seg");
+    let _writer = SegmentWriter::create_with_ring(&path, &info(), small(), 64).unwrap();
+    let view = SegmentView::open(&path, current_uid()).unwrap();
+    let mut consumer = view.latency_ring(current_uid()).unwrap().unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(ring_offset(64)).unwrap();
+    let report = consumer.drain(|_| panic!("nothing may be read from a shrunk ring"));
+    assert!(report.shrunk);
+    assert_eq!(report.records, 0);
+}

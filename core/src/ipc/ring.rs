@@ -30,6 +30,7 @@
 //! only ever writes at `head % records`, so whatever the consumer's `tail`
 //! says, it stays inside the ring.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -174,6 +175,10 @@ pub struct DrainReport {
     /// more than a ring ahead): nothing was read and the consumer jumped to
     /// it. Report it once; later drains continue from there.
     pub corrupt_head: Option<u64>,
+    /// The segment file no longer covers the ring (shrunk by `ftruncate`):
+    /// nothing was read (a read past its end would raise SIGBUS). The
+    /// segment's sampling reports the damaged file.
+    pub shrunk: bool,
 }
 
 /// The consumer side of one segment's latency ring, held by the launcher.
@@ -181,6 +186,10 @@ pub struct DrainReport {
 #[derive(Debug)]
 pub struct RingConsumer {
     map: MmapRaw,
+    /// The segment file, to check before each drain that it still covers
+    /// the mapping (up to `end`).
+    file: File,
+    end: u64,
     path: PathBuf,
     capacity: u64,
     mask: u64,
@@ -235,6 +244,8 @@ impl RingConsumer {
             .map_err(|e| IpcError::io("map latency ring", path, e))?;
         let mut consumer = Self {
             map,
+            file,
+            end: offset.saturating_add(u64::try_from(len).unwrap_or(u64::MAX)),
             path: path.to_path_buf(),
             capacity,
             mask: capacity.saturating_sub(1),
@@ -243,6 +254,10 @@ impl RingConsumer {
         };
         // Start where a previous consumer (if any) stopped, but never more
         // than one ring behind the head.
+        // The file may have shrunk since the fstat above.
+        if !consumer.covered() {
+            return Err(out_of_bounds());
+        }
         let tail = consumer.word(TAIL).load(Ordering::Acquire);
         let head = consumer.word(HEAD).load(Ordering::Acquire);
         consumer.tail = if head.wrapping_sub(tail) <= capacity {
@@ -271,6 +286,12 @@ impl RingConsumer {
     /// Passes every record published since the last drain to `each`, then
     /// hands their slots back to the producer.
     pub fn drain(&mut self, mut each: impl FnMut(LatencyEvent)) -> DrainReport {
+        if !self.covered() {
+            return DrainReport {
+                shrunk: true,
+                ..DrainReport::default()
+            };
+        }
         let head = self.word(HEAD).load(Ordering::Acquire);
         let mut report = DrainReport {
             dropped_total: self.dropped(),
@@ -298,6 +319,14 @@ impl RingConsumer {
         self.tail = head;
         self.word(TAIL).store(head, Ordering::Release);
         report
+    }
+
+    /// Whether the segment file still covers the whole mapping (one
+    /// `fstat`); reads past its end would raise SIGBUS.
+    fn covered(&self) -> bool {
+        self.file
+            .metadata()
+            .is_ok_and(|meta| meta.len() >= self.end)
     }
 
     /// The control word at byte `offset` of the ring section.
