@@ -45,11 +45,12 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
-/// Text that can appear in a glob: no whitespace, ':' or '#'.
+/// Text that can appear in a glob: no whitespace, ':', '#' or control
+/// character (refused: no module or function name holds one).
 fn glob_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
         tricky_char().prop_filter("not allowed in a glob", |c| {
-            !c.is_whitespace() && *c != ':' && *c != '#'
+            !c.is_whitespace() && !c.is_control() && *c != ':' && *c != '#'
         }),
         1..20,
     )
