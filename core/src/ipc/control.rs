@@ -32,7 +32,7 @@
 //! ```
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -298,16 +298,26 @@ pub struct ControlReader {
 }
 
 impl ControlReader {
-    /// Maps `path` read-only after checking it as every session file is
-    /// (a regular file, not a link, owned by `expected_uid`, no group/other
-    /// access; `reader::open_private_file`), then its size, magic and version.
+    /// Maps `path` read-only after checking its owner (`expected_uid`), mode
+    /// (no group/other access), size, magic and version.
     pub fn open(path: &Path, expected_uid: u32) -> Result<Self, IpcError> {
-        let (file, meta) = super::reader::open_private_file(
-            path,
-            rustix::fs::OFlags::RDONLY,
-            "open control block",
-            expected_uid,
-        )?;
+        let file = File::open(path).map_err(|e| IpcError::io("open control block", path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| IpcError::io("inspect control block", path, e))?;
+        if meta.uid() != expected_uid {
+            return Err(IpcError::WrongOwner {
+                path: path.to_path_buf(),
+                owner: meta.uid(),
+                expected: expected_uid,
+            });
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(IpcError::InsecurePermissions {
+                path: path.to_path_buf(),
+                mode: meta.mode() & 0o7777,
+            });
+        }
         if meta.len() != CONTROL_SIZE {
             return Err(IpcError::ControlSize {
                 path: path.to_path_buf(),

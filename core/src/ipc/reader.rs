@@ -214,7 +214,8 @@ impl SegmentView {
     /// section inside the segment after the header, 8-byte aligned; published
     /// counts within capacities.
     pub fn open(path: &Path, expected_uid: u32) -> Result<Self, IpcError> {
-        let (file, meta) = open_private_file(path, OFlags::RDONLY, "open segment", expected_uid)?;
+        let (file, meta) =
+            open_private_segment(path, OFlags::RDONLY, "open segment", expected_uid)?;
         let size = meta.len();
         if size == 0 {
             return Err(IpcError::NotReady {
@@ -544,11 +545,10 @@ impl SegmentView {
     }
 }
 
-/// Opens one of a session's shared-memory files (a segment, the control
-/// block) without following links and without blocking (`access`: `RDONLY`
-/// or `RDWR`), and checks that it is a regular file owned by `expected_uid`
-/// with no group/other permission bits. `what` names the operation in errors.
-pub(crate) fn open_private_file(
+/// Opens a segment file without following links (`access`: `RDONLY` or
+/// `RDWR`) and checks that it is a regular file owned by `expected_uid`
+/// with no group/other permission bits.
+pub(crate) fn open_private_segment(
     path: &Path,
     access: OFlags,
     what: &'static str,
@@ -561,7 +561,9 @@ pub(crate) fn open_private_file(
     )
     .map_err(|e| IpcError::io(what, path, e.into()))?;
     let file = File::from(fd);
-    let meta = file.metadata().map_err(|e| IpcError::io(what, path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| IpcError::io("inspect segment", path, e))?;
     if !meta.file_type().is_file() {
         return Err(IpcError::NotARegularFile {
             path: path.to_path_buf(),

@@ -41,7 +41,7 @@ use super::error::IpcError;
 use super::layout::{
     FunctionId, LATENCY_RECORD_BYTES, LatencyRecord, RING_CONTROL_BYTES, RingControl, latency_flags,
 };
-use super::reader::open_private_file;
+use super::reader::open_private_segment;
 
 /// The producer side of a latency ring, held by the hook.
 ///
@@ -215,7 +215,7 @@ impl RingConsumer {
         let len = capacity
             .checked_mul(u64::from(LATENCY_RECORD_BYTES))
             .and_then(|b| b.checked_add(RING_CONTROL_BYTES));
-        let (file, meta) = open_private_file(
+        let (file, meta) = open_private_segment(
             path,
             OFlags::RDWR,
             "open segment for its latency ring",
