@@ -612,3 +612,71 @@ fn at_80x24_no_view_cuts_a_number() {
         cut.first().map_or("", |c| c.2.as_str())
     );
 }
+
+/// Every cell every view draws, in every built-in theme, is readable: its
+/// colours have a fixed RGB (nothing left to the terminal's palette) and
+/// reach WCAG contrast, 4.5:1 for text and 3:1 for borders, bars and chart
+/// points (box drawing, block elements, braille).
+#[test]
+fn every_theme_draws_every_view_readably() {
+    use speedbump::tui::theme::{GRAPHIC_CONTRAST, TEXT_CONTRAST, contrast};
+    fn graphic(symbol: &str) -> bool {
+        symbol.chars().all(|c| {
+            matches!(c, '\u{2500}'..='\u{259F}' | '\u{2800}'..='\u{28FF}' | '·' | '•' | '»' | '«')
+        })
+    }
+    for name in ["dark", "light", "high-contrast"] {
+        let (mut state, _) = drilled();
+        state.theme = Theme::resolve(Some(name), false).unwrap();
+        let mut bad = Vec::new();
+        for (what, keys_pressed) in [
+            ("0", "0"),
+            ("1", "1"),
+            ("2", "2"),
+            ("3", "3"),
+            ("4", "4"),
+            ("5", "5"),
+            ("help", "?"),
+        ] {
+            keys(&mut state, keys_pressed);
+            for (w, h) in [(80, 24), (120, 36)] {
+                let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+                terminal
+                    .draw(|f| f.render_widget(&state, f.area()))
+                    .unwrap();
+                let buffer = terminal.backend().buffer();
+                for y in 0..h {
+                    for x in 0..w {
+                        let cell = buffer.cell((x, y)).unwrap();
+                        if cell.symbol().trim().is_empty() {
+                            continue;
+                        }
+                        let need = if graphic(cell.symbol()) {
+                            GRAPHIC_CONTRAST
+                        } else {
+                            TEXT_CONTRAST
+                        };
+                        let ratio = contrast(cell.fg, cell.bg);
+                        if ratio.is_none_or(|r| r < need) {
+                            bad.push(format!(
+                                "{name} view {what} {w}×{h} at ({x},{y}) {:?}: {:?} on {:?} = {ratio:?}, needs {need}",
+                                cell.symbol(),
+                                cell.fg,
+                                cell.bg
+                            ));
+                        }
+                    }
+                }
+            }
+            if keys_pressed == "?" {
+                key(&mut state, KeyCode::Esc);
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} cells:\n{}",
+            bad.len(),
+            bad[..bad.len().min(20)].join("\n")
+        );
+    }
+}

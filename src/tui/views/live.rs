@@ -133,6 +133,9 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         .data(&visible);
     Chart::new(vec![dataset])
         .block(block)
+        // The theme's background under the plot (a chart clears it to the
+        // terminal's own otherwise).
+        .style(theme.base())
         .x_axis(
             Axis::default()
                 .bounds([t_start, t_end.max(t_start + 1.0)])

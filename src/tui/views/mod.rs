@@ -40,6 +40,7 @@ pub const MIN_HEIGHT: u16 = 16;
 
 impl Widget for &State {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        buf.set_style(area, self.theme.base());
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let text = format!(
                 "speedbump needs at least {MIN_WIDTH}×{MIN_HEIGHT} (80×24 is best); \
@@ -245,6 +246,7 @@ fn render_editor(state: &State, body: Rect, buf: &mut Buffer) {
         height: 3.min(body.height),
     };
     Clear.render(area, buf);
+    buf.set_style(area, theme.base());
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(true))
