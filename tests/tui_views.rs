@@ -605,6 +605,36 @@ fn at_80x24_no_view_cuts_a_number() {
             cut.push((step, c, text.clone()));
         }
     }
+    // The export's message names the directory and every file, whole.
+    state.options.export_dir = "/home/someone/projects/ingest-service/speedbump-2026-12-03".into();
+    let names = [
+        "report.md",
+        "results.json",
+        "rankings.csv",
+        "sweep.svg",
+        "rank.svg",
+    ];
+    let files = names
+        .iter()
+        .map(|n| state.options.export_dir.join(n))
+        .collect();
+    state.update(Msg::Exported(Ok(files)));
+    let text = screen(&state, 80, 24);
+    let joined = text
+        .lines()
+        .map(|l| l.trim_matches('"').trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for name in names {
+        assert!(joined.contains(name), "{name} is not on screen:\n{text}");
+    }
+    assert!(
+        joined.contains("/home/someone/projects/ingest-service/speedbump-2026-12-03/"),
+        "{text}"
+    );
+    for c in cut_figures(&text) {
+        cut.push(('x', c, text.clone()));
+    }
     assert!(
         cut.is_empty(),
         "{:?}\n{}",
@@ -679,4 +709,121 @@ fn every_theme_draws_every_view_readably() {
             bad[..bad.len().min(20)].join("\n")
         );
     }
+}
+
+/// The screen's rows joined with single spaces: text as read, whatever
+/// wrapped where.
+fn read(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.trim_matches('"')
+                .trim_matches(|c: char| "│┃ ".contains(c))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn at_80x24_step_2_s_caveat_is_read_whole_with_what_the_mark_means() {
+    let (mut state, _) = swept();
+    assert!(
+        state
+            .sweep
+            .result
+            .as_ref()
+            .unwrap()
+            .predictions
+            .iter()
+            .any(|p| !p.within_first_order),
+        "the fake sweep has a prediction beyond first order"
+    );
+    key(&mut state, KeyCode::Char('2'));
+    for (w, h) in [(80, 24), (120, 36)] {
+        let text = screen(&state, w, h);
+        let seen = read(&text);
+        let caveat = read(speedbump::analysis::extrapolate::FIRST_ORDER_CAVEAT);
+        assert!(seen.contains(&format!("Caveat: {caveat}")), "{text}");
+        assert!(
+            seen.contains(
+                "! this speed-up would remove over 50% of each unit's time, \
+                 well beyond what a first-order estimate supports."
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn step_0_says_what_its_counts_are_and_what_sets_the_patterns() {
+    let (mut state, mut script) = swept();
+    key(&mut state, KeyCode::Char('3'));
+    let effects = key(&mut state, KeyCode::Enter);
+    let updates = run(&mut script, effects);
+    let done = updates
+        .iter()
+        .position(|u| matches!(u, Update::RankDone(_)))
+        .unwrap();
+    let mut updates = updates.into_iter();
+    feed(&mut state, updates.by_ref().take(done).collect());
+    feed(&mut state, script.live(12.0, 12.5));
+    key(&mut state, KeyCode::Char('0'));
+    let patterns_title = |state: &State| {
+        screen(state, 80, 24)
+            .lines()
+            .find(|l| l.contains(" Patterns "))
+            .unwrap()
+            .to_owned()
+    };
+    // During the ranking the pane says who set its patterns.
+    assert!(
+        patterns_title(&state).contains("Patterns set by the ranking"),
+        "{}",
+        screen(&state, 80, 24)
+    );
+    // After it, the idle settings only count: said so, never a leftover
+    // candidate shown as if it were still tried.
+    feed(&mut state, updates.collect());
+    feed(&mut state, script.live(12.6, 13.0));
+    let text = screen(&state, 80, 24);
+    assert!(
+        patterns_title(&state).contains("Patterns counting only"),
+        "{text}"
+    );
+    // What step 0's function count counts, against step 3's census.
+    let functions_total = state.live.last.as_ref().unwrap().functions_total;
+    assert!(
+        text.contains(&format!("of {functions_total} since start")),
+        "{text}"
+    );
+    key(&mut state, KeyCode::Char('3'));
+    let census_functions = state.census.as_ref().unwrap().tree.root.functions;
+    let text = screen(&state, 80, 24);
+    assert!(
+        text.contains(&format!(
+            "census: {census_functions} functions at steady state"
+        )),
+        "{text}"
+    );
+    // Idle yet slowing (a process that kept old settings): said in the
+    // pane's title too.
+    let mut slowed = script.live(13.1, 13.1);
+    for u in &mut slowed {
+        if let Update::Live(s) = u {
+            for p in &mut s.patterns {
+                if let Some(r) = &mut p.rates {
+                    r.delayed_calls_per_s = r.calls_per_s;
+                }
+            }
+        }
+    }
+    feed(&mut state, slowed);
+    key(&mut state, KeyCode::Char('0'));
+    assert!(
+        patterns_title(&state).contains("Patterns SLOWING"),
+        "{}",
+        screen(&state, 80, 24)
+    );
 }

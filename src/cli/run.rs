@@ -430,7 +430,9 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
         json.write(&summary);
         json.flush()?;
     }
-    let text = summary_text(&summary, args.top);
+    // Fitted to the terminal (80 columns when stderr is not one), so no
+    // table row wraps.
+    let text = summary_text(&summary, args.top, terminal_size().0.saturating_sub(1));
     let text = if args.quiet {
         text.lines().next().unwrap_or_default().to_owned() + "\n"
     } else {

@@ -14,8 +14,8 @@ use ratatui::widgets::{
 use super::common::pane_block;
 use super::empty_state;
 use crate::tui::format;
-use crate::tui::state::State;
 use crate::tui::state::live::progress_suggestions;
+use crate::tui::state::{State, kind_name};
 use crate::tui::step::Pane;
 
 /// Draws the live view.
@@ -178,7 +178,21 @@ fn render_pane_table(
 }
 
 fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
-    let block = pane_block(state, Pane::Patterns, None);
+    // What the rows are: the settings in force now, never a leftover
+    // candidate shown as if it were still tried. Between experiments the
+    // idle settings only count calls (the last census's patterns at delay
+    // 0); an experiment sets its own.
+    let theme = &state.theme;
+    let applied = match (&state.running, state.live.slowed_per_s()) {
+        (_, None) => None,
+        (Some(r), _) => Some(Span::styled(
+            format!("set by the {}", kind_name(r.kind)),
+            theme.warn(),
+        )),
+        (None, Some(slowed)) if slowed > 0.0 => Some(Span::styled("SLOWING", theme.bad())),
+        (None, Some(_)) => Some(Span::styled("counting only", theme.dim())),
+    };
+    let block = pane_block(state, Pane::Patterns, applied);
     let Some(snapshot) = &state.live.last else {
         let inner = block.inner(area);
         block.render(area, buf);
@@ -216,7 +230,14 @@ fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
     let filter = state.filter.to_lowercase();
     let extra = state.live.last.as_ref().map(|s| {
         let shown = if filter.is_empty() {
-            format!("top {} of {}", s.functions.len(), s.functions_total)
+            // Every function called since the workload started (imports and
+            // start-up included), where step 3's census counts only those
+            // called in its window at steady state.
+            format!(
+                "top {} of {} since start",
+                s.functions.len(),
+                s.functions_total
+            )
         } else {
             format!("filter '{}'", state.filter)
         };

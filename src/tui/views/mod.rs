@@ -52,11 +52,16 @@ impl Widget for &State {
                 .render(area, buf);
             return;
         }
+        // A notice (an export's file list, an error) is read whole: it
+        // takes the rows it wraps to, up to three, from the body.
+        let hint_rows = notice_paragraph(self).map_or(1, |p| {
+            u16::try_from(p.line_count(area.width)).map_or(3, |n| n.clamp(1, 3))
+        });
         let [header, body, status, hint] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Fill(1),
             Constraint::Length(1),
-            Constraint::Length(1),
+            Constraint::Length(hint_rows),
         ])
         .areas(area);
         render_tabs(self, header, buf);
@@ -187,16 +192,25 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
-fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
+/// The current notice, wrapped, in its tone.
+fn notice_paragraph(state: &State) -> Option<Paragraph<'static>> {
     let theme = &state.theme;
-    if let Some(notice) = &state.notice {
-        let style = match notice.tone {
-            Tone::Info => theme.text(),
-            Tone::Good => theme.good(),
-            Tone::Warn => theme.warn(),
-            Tone::Bad => theme.bad(),
-        };
-        Line::from(Span::styled(notice.text.clone(), style)).render(area, buf);
+    let notice = state.notice.as_ref()?;
+    let style = match notice.tone {
+        Tone::Info => theme.text(),
+        Tone::Good => theme.good(),
+        Tone::Warn => theme.warn(),
+        Tone::Bad => theme.bad(),
+    };
+    Some(
+        Paragraph::new(Line::from(Span::styled(notice.text.clone(), style)))
+            .wrap(Wrap { trim: true }),
+    )
+}
+
+fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
+    if let Some(notice) = notice_paragraph(state) {
+        notice.render(area, buf);
         return;
     }
     let pairs: &[(&str, &str)] = match state.step {
