@@ -500,7 +500,14 @@ fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_
             })
             .collect::<Vec<_>>()
             .join(" ");
-        assert!(joined.contains("restart with a progress source:"), "{text}");
+        assert!(
+            joined.contains("steps 1-4 need a progress source:"),
+            "{text}"
+        );
+        assert!(
+            joined.contains("p takes the suggested progress point now, without a restart"),
+            "{text}"
+        );
         assert!(
             joined.contains("--progress-regex '([0-9.]+) steps/s'"),
             "{text}"
@@ -825,5 +832,56 @@ fn step_0_says_what_its_counts_are_and_what_sets_the_patterns() {
         patterns_title(&state).contains("Patterns SLOWING"),
         "{}",
         screen(&state, 80, 24)
+    );
+}
+
+/// A workload that reports no throughput (no `speedbump.progress()`), at
+/// step 0: `p` takes the suggested progress point, Enter puts it in force
+/// without a restart, and the throughput appears.
+#[test]
+fn step_0_takes_a_suggested_progress_point_and_the_throughput_appears() {
+    let (mut state, mut script) = started_on(Script::without_progress_api(11));
+    let text = screen(&state, 80, 24);
+    assert!(text.contains("no throughput yet"), "{text}");
+    assert!(
+        text.contains("p takes the suggested progress point now"),
+        "{text}"
+    );
+    assert!(text.contains("--progress __main__:launch"), "{text}");
+    assert!(key(&mut state, KeyCode::Char('p')).is_empty());
+    let editor = state.editor.as_ref().expect("p opens the progress point");
+    assert_eq!(editor.text, "__main__:launch");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Engine(Command::SetProgressPoints(p))] if p == &["__main__:launch"]),
+        "{effects:?}"
+    );
+    assert_eq!(
+        state.options.progress.as_deref(),
+        Some("progress point __main__:launch")
+    );
+    let applied = run(&mut script, effects);
+    assert!(
+        applied.iter().any(|u| matches!(u, Update::Applied(_))),
+        "{applied:?}"
+    );
+    feed(&mut state, applied);
+    feed(&mut state, script.live(12.1, 14.0));
+    let text = screen(&state, 80, 24);
+    assert!(!text.contains("no throughput yet"), "{text}");
+    let title = text.lines().find(|l| l.contains("Throughput")).unwrap();
+    // The pipeline calls launch once per step: ~1.5k a second.
+    assert!(title.contains("1.5") && title.contains("k"), "{title}");
+    // A typed point that is not one is refused in the editor, with why.
+    key(&mut state, KeyCode::Char('p'));
+    let editor = state.editor.as_mut().unwrap();
+    editor.text = "!__main__:launch".into();
+    editor.cursor = editor.text.len();
+    assert!(key(&mut state, KeyCode::Enter).is_empty());
+    let error = state.editor.as_ref().and_then(|e| e.error.clone());
+    assert!(
+        error.is_some_and(|e| e.contains("cannot be an exclusion")),
+        "{:?}",
+        state.editor
     );
 }

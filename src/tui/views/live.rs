@@ -14,7 +14,7 @@ use ratatui::widgets::{
 use super::common::pane_block;
 use super::empty_state;
 use crate::tui::format;
-use crate::tui::state::live::progress_suggestions;
+use crate::tui::state::live::{progress_suggestions, suggested_points};
 use crate::tui::state::{State, kind_name};
 use crate::tui::step::Pane;
 
@@ -107,15 +107,26 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
-                Line::from("give --progress MOD:QUALNAME or --progress-regex RE,"),
-                Line::from("or call speedbump.progress() in the workload."),
+                Line::from("p sets a progress point (MOD:QUALNAME) now, without a restart;"),
+                Line::from("or restart with --progress-regex RE, or call"),
+                Line::from("speedbump.progress() in the workload."),
             ]
         } else {
             // The census needs no throughput; the sweeps and rankings do.
             let mut text = vec![Line::from(
-                "no throughput yet; for steps 1-4 restart with a progress source:",
+                "no throughput yet; steps 1-4 need a progress source:",
             )];
             text.extend(suggestions.into_iter().map(Line::from));
+            if suggested_points(live, &state.output).is_empty() {
+                text.push(Line::from(
+                    "(restart with it; p sets a progress point now, typed)",
+                ));
+            } else {
+                text.push(Line::from(vec![
+                    Span::styled("p", theme.key()),
+                    Span::raw(" takes the suggested progress point now, without a restart"),
+                ]));
+            }
             text
         };
         empty_state(state, inner, buf, text);
