@@ -557,6 +557,63 @@ fn real_engine_census_needs_no_progress_source() {
     pty.assert_restored();
 }
 
+/// Without a progress source, step 0 suggests the function called once per
+/// unit of the output's own rate line; `p` then Enter puts it in force
+/// without a restart, and the throughput appears.
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/workloads/rate_service.py"
+    );
+    let mut pty = Pty::spawn(
+        &["tui", script, "--mode", "live", "--census", "1s"],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        30,
+        100,
+    );
+    pty.wait_for("p takes the suggested progress point");
+    let text = pty.text();
+    assert!(text.contains("--progress __main__:handle"), "{text}");
+    // Even while the census at start runs (the point waits behind it).
+    pty.send("p");
+    pty.wait_for("progress point, called once per unit");
+    pty.send("\r");
+    let text = pty.wait_until("the throughput", |t| {
+        !t.contains("no throughput yet") && t.contains("__main__:handle/s")
+    });
+    // The point's rate agrees with the rate the service prints itself.
+    let rate = |line: &str, unit: &str| -> Option<f64> {
+        let before = line.split(unit).next()?;
+        before.split_whitespace().last()?.parse().ok()
+    };
+    let point = text
+        .lines()
+        .find_map(|l| {
+            l.contains("Throughput")
+                .then(|| rate(l, " __main__:handle/s"))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no throughput figure:\n{text}"));
+    let printed = text
+        .lines()
+        .rev()
+        .find_map(|l| rate(l, " requests/s"))
+        .unwrap_or_else(|| panic!("no printed rate:\n{text}"));
+    assert!(
+        (point / printed - 1.0).abs() < 0.3,
+        "{point} vs {printed}:\n{text}"
+    );
+    // Without a restart: still the one process that printed from the start.
+    assert!(text.contains("│ 1 proc │"), "{text}");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", pty.text());
+    pty.assert_restored();
+}
+
 /// `speedbump` with `XDG_RUNTIME_DIR` set (the session base), to completion.
 fn speedbump_in(runtime: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_speedbump"))

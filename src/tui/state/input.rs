@@ -3,7 +3,7 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::experiment::Command;
+use crate::experiment::{Command, ExperimentKind};
 use crate::live::LiveSettings;
 use crate::live::settings::normalise_pattern;
 use crate::units::{parse_delay_ns, parse_positive_count};
@@ -324,7 +324,14 @@ impl State {
             self.say(Tone::Info, "p chooses the progress point at step 0");
             return;
         }
-        if let Some(running) = &self.running {
+        // The census at start needs no throughput: the point is queued
+        // behind it. A sweep or ranking measures with the source it began
+        // with.
+        if let Some(running) = self
+            .running
+            .as_ref()
+            .filter(|r| r.kind != ExperimentKind::Census)
+        {
             let what = super::kind_name(running.kind);
             self.say(
                 Tone::Warn,
@@ -353,11 +360,16 @@ impl State {
                     .map(|point| {
                         let points = vec![point.clone()];
                         self.options.progress = Some(super::progress_source_words(&points));
+                        let when = if self.running.is_some() {
+                            " once the census ends"
+                        } else {
+                            ""
+                        };
                         self.say(
                             Tone::Info,
                             format!(
-                                "counting units with progress point {point}: the throughput \
-                                 appears once it is called"
+                                "counting units with progress point {point}{when}: the \
+                                 throughput appears once it is called"
                             ),
                         );
                         effects.push(Effect::Engine(Command::SetProgressPoints(points)));
