@@ -208,7 +208,7 @@ fn idle(text: &str) -> bool {
 fn walk_the_wizard(pty: &mut Pty, dir: &std::path::Path) -> String {
     // The census runs at start; step 3 says when it is done.
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     // Step 1: sweep, verdict (whatever it is: the machine may be noisy).
     pty.send("1");
     pty.wait_for("1 Impact");
@@ -501,7 +501,7 @@ fn real_engine_two_sweeps_leave_a_process_pool_unslowed() {
     pty.wait_until("the pool's hooked processes", |t| hooked(t) >= 3);
     // The census runs at start; step 3 says when it is done.
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     for sweep in 1..=2 {
         pty.send("1");
         pty.wait_for("1 Impact");
@@ -549,7 +549,7 @@ fn real_engine_census_needs_no_progress_source() {
         100,
     );
     pty.send("3");
-    let text = pty.wait_for("functions seen");
+    let text = pty.wait_for("functions at steady state");
     assert!(text.contains("__main__"), "{text}");
     pty.send("q");
     let status = pty.wait_exit();
@@ -661,7 +661,7 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
     ];
     let mut pty = Pty::spawn(&args, &env, 24, 80);
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     // The terminal goes away: SIGHUP, as the kernel sends on hangup.
     // SAFETY: kill with a pid of our own child.
     unsafe { libc::kill(pty.child.id() as i32, libc::SIGHUP) };
@@ -679,7 +679,7 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
     again.wait_for("steps/s");
     assert!(started.elapsed() < PATIENCE);
     again.send("3");
-    again.wait_for("functions seen");
+    again.wait_for("functions at steady state");
     // `d` detaches without stopping.
     again.send("d");
     assert!(again.wait_exit().success());
