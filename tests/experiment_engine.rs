@@ -562,6 +562,9 @@ impl Target for Recording {
     fn window_cost_s(&self, window_s: f64) -> f64 {
         self.inner.window_cost_s(window_s)
     }
+    fn set_progress_points(&mut self, points: &[String]) {
+        self.inner.set_progress_points(points);
+    }
     fn is_running(&self) -> bool {
         self.inner.is_running()
     }
@@ -798,4 +801,58 @@ fn a_sweep_whose_patterns_matched_no_call_says_so() {
     );
     assert!(!lines.contains("too noisy"), "{lines}");
     assert!(!lines.contains("not on the critical path"), "{lines}");
+}
+
+#[test]
+fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
+    let (engine, in_force) = recording(50, None, 0);
+    let point = "__main__:launch".to_owned();
+    // A bad point is refused with the reason; nothing changes.
+    engine
+        .commands
+        .send(Command::SetProgressPoints(vec!["!__main__:launch".into()]))
+        .unwrap();
+    engine
+        .commands
+        .send(Command::SetProgressPoints(vec![point.clone()]))
+        .unwrap();
+    let census = run(
+        &engine,
+        Command::Census {
+            patterns: vec!["*:*".into()],
+            window_s: 1.0,
+        },
+    );
+    assert!(
+        census.iter().any(
+            |u| matches!(u, Update::Warning(w) if w.contains("progress point not changed") && w.contains('!'))
+        ),
+        "{census:?}"
+    );
+    let applied = in_force.lock().unwrap().clone();
+    // Put in force at once (the live view counts it), before the census.
+    assert_eq!(applied[0].progress_points, [point.as_str()], "{applied:?}");
+    assert_eq!(applied[0].delay_ns, 0);
+    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
+    // Settings by hand keep counting it.
+    engine
+        .commands
+        .send(Command::Apply(LiveSettings {
+            patterns: vec!["__main__:*".into()],
+            ..LiveSettings::default()
+        }))
+        .unwrap();
+    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
+    let applied = in_force.lock().unwrap().clone();
+    assert!(applied.len() > 4);
+    for settings in &applied {
+        assert_eq!(settings.progress_points, [point.as_str()], "{settings:?}");
+    }
+    assert!(applied.iter().any(|s| s.patterns == ["__main__:*"]));
+    assert_idle(
+        &in_force,
+        &["*:*"],
+        "a sweep after the progress point changed",
+    );
+    shutdown(engine);
 }

@@ -208,7 +208,7 @@ fn idle(text: &str) -> bool {
 fn walk_the_wizard(pty: &mut Pty, dir: &std::path::Path) -> String {
     // The census runs at start; step 3 says when it is done.
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     // Step 1: sweep, verdict (whatever it is: the machine may be noisy).
     pty.send("1");
     pty.wait_for("1 Impact");
@@ -501,7 +501,7 @@ fn real_engine_two_sweeps_leave_a_process_pool_unslowed() {
     pty.wait_until("the pool's hooked processes", |t| hooked(t) >= 3);
     // The census runs at start; step 3 says when it is done.
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     for sweep in 1..=2 {
         pty.send("1");
         pty.wait_for("1 Impact");
@@ -549,8 +549,65 @@ fn real_engine_census_needs_no_progress_source() {
         100,
     );
     pty.send("3");
-    let text = pty.wait_for("functions seen");
+    let text = pty.wait_for("functions at steady state");
     assert!(text.contains("__main__"), "{text}");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", pty.text());
+    pty.assert_restored();
+}
+
+/// Without a progress source, step 0 suggests the function called once per
+/// unit of the output's own rate line; `p` then Enter puts it in force
+/// without a restart, and the throughput appears.
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/workloads/rate_service.py"
+    );
+    let mut pty = Pty::spawn(
+        &["tui", script, "--mode", "live", "--census", "1s"],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        30,
+        100,
+    );
+    pty.wait_for("p takes the suggested progress point");
+    let text = pty.text();
+    assert!(text.contains("--progress __main__:handle"), "{text}");
+    // Even while the census at start runs (the point waits behind it).
+    pty.send("p");
+    pty.wait_for("progress point, called once per unit");
+    pty.send("\r");
+    let text = pty.wait_until("the throughput", |t| {
+        !t.contains("no throughput yet") && t.contains("__main__:handle/s")
+    });
+    // The point's rate agrees with the rate the service prints itself.
+    let rate = |line: &str, unit: &str| -> Option<f64> {
+        let before = line.split(unit).next()?;
+        before.split_whitespace().last()?.parse().ok()
+    };
+    let point = text
+        .lines()
+        .find_map(|l| {
+            l.contains("Throughput")
+                .then(|| rate(l, " __main__:handle/s"))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no throughput figure:\n{text}"));
+    let printed = text
+        .lines()
+        .rev()
+        .find_map(|l| rate(l, " requests/s"))
+        .unwrap_or_else(|| panic!("no printed rate:\n{text}"));
+    assert!(
+        (point / printed - 1.0).abs() < 0.3,
+        "{point} vs {printed}:\n{text}"
+    );
+    // Without a restart: still the one process that printed from the start.
+    assert!(text.contains("│ 1 proc │"), "{text}");
     pty.send("q");
     let status = pty.wait_exit();
     assert!(status.success(), "{status:?}\n{}", pty.text());
@@ -604,7 +661,7 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
     ];
     let mut pty = Pty::spawn(&args, &env, 24, 80);
     pty.send("3");
-    pty.wait_for("functions seen");
+    pty.wait_for("functions at steady state");
     // The terminal goes away: SIGHUP, as the kernel sends on hangup.
     // SAFETY: kill with a pid of our own child.
     unsafe { libc::kill(pty.child.id() as i32, libc::SIGHUP) };
@@ -622,7 +679,7 @@ fn a_session_outlives_its_terminal_and_is_attached_again() {
     again.wait_for("steps/s");
     assert!(started.elapsed() < PATIENCE);
     again.send("3");
-    again.wait_for("functions seen");
+    again.wait_for("functions at steady state");
     // `d` detaches without stopping.
     again.send("d");
     assert!(again.wait_exit().success());

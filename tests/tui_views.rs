@@ -500,7 +500,14 @@ fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_
             })
             .collect::<Vec<_>>()
             .join(" ");
-        assert!(joined.contains("restart with a progress source:"), "{text}");
+        assert!(
+            joined.contains("steps 1-4 need a progress source:"),
+            "{text}"
+        );
+        assert!(
+            joined.contains("p takes the suggested progress point now, without a restart"),
+            "{text}"
+        );
         assert!(
             joined.contains("--progress-regex '([0-9.]+) steps/s'"),
             "{text}"
@@ -605,10 +612,276 @@ fn at_80x24_no_view_cuts_a_number() {
             cut.push((step, c, text.clone()));
         }
     }
+    // The export's message names the directory and every file, whole.
+    state.options.export_dir = "/home/someone/projects/ingest-service/speedbump-2026-12-03".into();
+    let names = [
+        "report.md",
+        "results.json",
+        "rankings.csv",
+        "sweep.svg",
+        "rank.svg",
+    ];
+    let files = names
+        .iter()
+        .map(|n| state.options.export_dir.join(n))
+        .collect();
+    state.update(Msg::Exported(Ok(files)));
+    let text = screen(&state, 80, 24);
+    let joined = text
+        .lines()
+        .map(|l| l.trim_matches('"').trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for name in names {
+        assert!(joined.contains(name), "{name} is not on screen:\n{text}");
+    }
+    assert!(
+        joined.contains("/home/someone/projects/ingest-service/speedbump-2026-12-03/"),
+        "{text}"
+    );
+    for c in cut_figures(&text) {
+        cut.push(('x', c, text.clone()));
+    }
     assert!(
         cut.is_empty(),
         "{:?}\n{}",
         cut.iter().map(|c| (c.0, &c.1)).collect::<Vec<_>>(),
         cut.first().map_or("", |c| c.2.as_str())
+    );
+}
+
+/// Every cell every view draws, in every built-in theme, is readable: its
+/// colours have a fixed RGB (nothing left to the terminal's palette) and
+/// reach WCAG contrast, 4.5:1 for text and 3:1 for borders, bars and chart
+/// points (box drawing, block elements, braille).
+#[test]
+fn every_theme_draws_every_view_readably() {
+    use speedbump::tui::theme::{GRAPHIC_CONTRAST, TEXT_CONTRAST, contrast};
+    fn graphic(symbol: &str) -> bool {
+        symbol.chars().all(|c| {
+            matches!(c, '\u{2500}'..='\u{259F}' | '\u{2800}'..='\u{28FF}' | '·' | '•' | '»' | '«')
+        })
+    }
+    for name in ["dark", "light", "high-contrast"] {
+        let (mut state, _) = drilled();
+        state.theme = Theme::resolve(Some(name), false).unwrap();
+        let mut bad = Vec::new();
+        for (what, keys_pressed) in [
+            ("0", "0"),
+            ("1", "1"),
+            ("2", "2"),
+            ("3", "3"),
+            ("4", "4"),
+            ("5", "5"),
+            ("help", "?"),
+        ] {
+            keys(&mut state, keys_pressed);
+            for (w, h) in [(80, 24), (120, 36)] {
+                let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+                terminal
+                    .draw(|f| f.render_widget(&state, f.area()))
+                    .unwrap();
+                let buffer = terminal.backend().buffer();
+                for y in 0..h {
+                    for x in 0..w {
+                        let cell = buffer.cell((x, y)).unwrap();
+                        if cell.symbol().trim().is_empty() {
+                            continue;
+                        }
+                        let need = if graphic(cell.symbol()) {
+                            GRAPHIC_CONTRAST
+                        } else {
+                            TEXT_CONTRAST
+                        };
+                        let ratio = contrast(cell.fg, cell.bg);
+                        if ratio.is_none_or(|r| r < need) {
+                            bad.push(format!(
+                                "{name} view {what} {w}×{h} at ({x},{y}) {:?}: {:?} on {:?} = {ratio:?}, needs {need}",
+                                cell.symbol(),
+                                cell.fg,
+                                cell.bg
+                            ));
+                        }
+                    }
+                }
+            }
+            if keys_pressed == "?" {
+                key(&mut state, KeyCode::Esc);
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} cells:\n{}",
+            bad.len(),
+            bad[..bad.len().min(20)].join("\n")
+        );
+    }
+}
+
+/// The screen's rows joined with single spaces: text as read, whatever
+/// wrapped where.
+fn read(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.trim_matches('"')
+                .trim_matches(|c: char| "│┃ ".contains(c))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn at_80x24_step_2_s_caveat_is_read_whole_with_what_the_mark_means() {
+    let (mut state, _) = swept();
+    assert!(
+        state
+            .sweep
+            .result
+            .as_ref()
+            .unwrap()
+            .predictions
+            .iter()
+            .any(|p| !p.within_first_order),
+        "the fake sweep has a prediction beyond first order"
+    );
+    key(&mut state, KeyCode::Char('2'));
+    for (w, h) in [(80, 24), (120, 36)] {
+        let text = screen(&state, w, h);
+        let seen = read(&text);
+        let caveat = read(speedbump::analysis::extrapolate::FIRST_ORDER_CAVEAT);
+        assert!(seen.contains(&format!("Caveat: {caveat}")), "{text}");
+        assert!(
+            seen.contains(
+                "! this speed-up would remove over 50% of each unit's time, \
+                 well beyond what a first-order estimate supports."
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn step_0_says_what_its_counts_are_and_what_sets_the_patterns() {
+    let (mut state, mut script) = swept();
+    key(&mut state, KeyCode::Char('3'));
+    let effects = key(&mut state, KeyCode::Enter);
+    let updates = run(&mut script, effects);
+    let done = updates
+        .iter()
+        .position(|u| matches!(u, Update::RankDone(_)))
+        .unwrap();
+    let mut updates = updates.into_iter();
+    feed(&mut state, updates.by_ref().take(done).collect());
+    feed(&mut state, script.live(12.0, 12.5));
+    key(&mut state, KeyCode::Char('0'));
+    let patterns_title = |state: &State| {
+        screen(state, 80, 24)
+            .lines()
+            .find(|l| l.contains(" Patterns "))
+            .unwrap()
+            .to_owned()
+    };
+    // During the ranking the pane says who set its patterns.
+    assert!(
+        patterns_title(&state).contains("Patterns set by the ranking"),
+        "{}",
+        screen(&state, 80, 24)
+    );
+    // After it, the idle settings only count: said so, never a leftover
+    // candidate shown as if it were still tried.
+    feed(&mut state, updates.collect());
+    feed(&mut state, script.live(12.6, 13.0));
+    let text = screen(&state, 80, 24);
+    assert!(
+        patterns_title(&state).contains("Patterns counting only"),
+        "{text}"
+    );
+    // What step 0's function count counts, against step 3's census.
+    let functions_total = state.live.last.as_ref().unwrap().functions_total;
+    assert!(
+        text.contains(&format!("of {functions_total} since start")),
+        "{text}"
+    );
+    key(&mut state, KeyCode::Char('3'));
+    let census_functions = state.census.as_ref().unwrap().tree.root.functions;
+    let text = screen(&state, 80, 24);
+    assert!(
+        text.contains(&format!(
+            "census: {census_functions} functions at steady state"
+        )),
+        "{text}"
+    );
+    // Idle yet slowing (a process that kept old settings): said in the
+    // pane's title too.
+    let mut slowed = script.live(13.1, 13.1);
+    for u in &mut slowed {
+        if let Update::Live(s) = u {
+            for p in &mut s.patterns {
+                if let Some(r) = &mut p.rates {
+                    r.delayed_calls_per_s = r.calls_per_s;
+                }
+            }
+        }
+    }
+    feed(&mut state, slowed);
+    key(&mut state, KeyCode::Char('0'));
+    assert!(
+        patterns_title(&state).contains("Patterns SLOWING"),
+        "{}",
+        screen(&state, 80, 24)
+    );
+}
+
+/// A workload that reports no throughput (no `speedbump.progress()`), at
+/// step 0: `p` takes the suggested progress point, Enter puts it in force
+/// without a restart, and the throughput appears.
+#[test]
+fn step_0_takes_a_suggested_progress_point_and_the_throughput_appears() {
+    let (mut state, mut script) = started_on(Script::without_progress_api(11));
+    let text = screen(&state, 80, 24);
+    assert!(text.contains("no throughput yet"), "{text}");
+    assert!(
+        text.contains("p takes the suggested progress point now"),
+        "{text}"
+    );
+    assert!(text.contains("--progress __main__:launch"), "{text}");
+    assert!(key(&mut state, KeyCode::Char('p')).is_empty());
+    let editor = state.editor.as_ref().expect("p opens the progress point");
+    assert_eq!(editor.text, "__main__:launch");
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Engine(Command::SetProgressPoints(p))] if p == &["__main__:launch"]),
+        "{effects:?}"
+    );
+    assert_eq!(
+        state.options.progress.as_deref(),
+        Some("progress point __main__:launch")
+    );
+    let applied = run(&mut script, effects);
+    assert!(
+        applied.iter().any(|u| matches!(u, Update::Applied(_))),
+        "{applied:?}"
+    );
+    feed(&mut state, applied);
+    feed(&mut state, script.live(12.1, 14.0));
+    let text = screen(&state, 80, 24);
+    assert!(!text.contains("no throughput yet"), "{text}");
+    let title = text.lines().find(|l| l.contains("Throughput")).unwrap();
+    // The pipeline calls launch once per step: ~1.5k a second.
+    assert!(title.contains("1.5") && title.contains("k"), "{title}");
+    // A typed point that is not one is refused in the editor, with why.
+    key(&mut state, KeyCode::Char('p'));
+    let editor = state.editor.as_mut().unwrap();
+    editor.text = "!__main__:launch".into();
+    editor.cursor = editor.text.len();
+    assert!(key(&mut state, KeyCode::Enter).is_empty());
+    let error = state.editor.as_ref().and_then(|e| e.error.clone());
+    assert!(
+        error.is_some_and(|e| e.contains("cannot be an exclusion")),
+        "{:?}",
+        state.editor
     );
 }

@@ -430,7 +430,14 @@ fn execute(args: &RunArgs, plan: Plan) -> anyhow::Result<ExitCode> {
         json.write(&summary);
         json.flush()?;
     }
-    let text = summary_text(&summary, args.top);
+    // Fitted to the terminal (80 columns when stderr is not one), so no
+    // table row wraps.
+    // A terminal that reports no size (0 columns) counts as 80.
+    let width = match terminal_size().0 {
+        0 => 80,
+        columns => columns.saturating_sub(1),
+    };
+    let text = summary_text(&summary, args.top, width);
     let text = if args.quiet {
         text.lines().next().unwrap_or_default().to_owned() + "\n"
     } else {

@@ -24,6 +24,8 @@ pub struct AutoTarget {
     current: Box<dyn Target>,
     restart: Option<RestartFactory>,
     settings: Option<LiveSettings>,
+    /// Progress points set since the start (carried across the switch).
+    progress_points: Option<Vec<String>>,
     offset_s: f64,
     sink: UpdateSink,
     live_exit: Option<ExitInfo>,
@@ -44,6 +46,7 @@ impl AutoTarget {
             current: live,
             restart: Some(restart),
             settings: None,
+            progress_points: None,
             offset_s: 0.0,
             sink,
             live_exit: None,
@@ -68,6 +71,9 @@ impl AutoTarget {
                 .to_owned(),
         ));
         self.live_exit = Some(info);
+        if let Some(points) = &self.progress_points {
+            self.current.set_progress_points(points);
+        }
         if let Some(settings) = &self.settings {
             self.current.apply(settings, cancel)?;
         }
@@ -117,6 +123,11 @@ impl Target for AutoTarget {
 
     fn signal_period_s(&self) -> Option<f64> {
         self.current.signal_period_s()
+    }
+
+    fn set_progress_points(&mut self, points: &[String]) {
+        self.progress_points = Some(points.to_vec());
+        self.current.set_progress_points(points);
     }
 
     fn is_running(&self) -> bool {

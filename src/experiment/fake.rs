@@ -101,6 +101,10 @@ pub struct FakeWorkload {
     pub last_lines: Vec<String>,
     /// Name of its unit of progress (`speedbump.progress(name=...)`).
     pub unit: String,
+    /// Whether it counts its units with `speedbump.progress()`; without,
+    /// the live view has no throughput until a progress point is set (one
+    /// of its functions, counted once per call).
+    pub api_progress: bool,
 }
 
 impl FakeWorkload {
@@ -124,6 +128,7 @@ impl FakeWorkload {
             exit_status: 0,
             last_lines: Vec::new(),
             unit: "steps".to_owned(),
+            api_progress: true,
         }
     }
 
@@ -303,18 +308,46 @@ impl FakeWorkload {
                 exited: 0,
                 total: 1,
             },
-            throughput: vec![ThroughputReading {
-                source: SourceKind::Api,
-                name: self.unit.clone(),
-                units: Some((rate * elapsed_s).floor()),
-                per_second: Some(rate),
-                seconds_per_unit: Some(1.0 / rate),
-            }],
+            throughput: self.throughput(settings, rate, elapsed_s),
             patterns,
             functions,
             functions_total,
             latency: crate::live::latency::LatencyReport::default(),
         }
+    }
+
+    /// The throughput readings, in the live session's order: the progress
+    /// points of `settings` (a point counts the calls of the function it
+    /// names), then `speedbump.progress()` when the workload calls it.
+    fn throughput(
+        &self,
+        settings: &LiveSettings,
+        rate: f64,
+        elapsed_s: f64,
+    ) -> Vec<ThroughputReading> {
+        let reading = |source, name: &str, per_s: Option<f64>| ThroughputReading {
+            source,
+            name: name.to_owned(),
+            units: Some(per_s.map_or(0.0, |r| (r * elapsed_s).floor())),
+            per_second: per_s,
+            seconds_per_unit: per_s.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+        };
+        let mut out: Vec<ThroughputReading> = settings
+            .progress_points
+            .iter()
+            .map(|point| {
+                let per_s = self
+                    .functions
+                    .iter()
+                    .find(|f| f.name == *point)
+                    .map(|f| f.calls_per_unit * rate);
+                reading(SourceKind::Point, point, per_s)
+            })
+            .collect();
+        if self.api_progress {
+            out.push(reading(SourceKind::Api, &self.unit, Some(rate)));
+        }
+        out
     }
 
     /// Units per second under `settings` (without noise).
@@ -756,6 +789,12 @@ impl FakeTarget {
 impl Target for FakeTarget {
     fn mode(&self) -> Mode {
         self.mode
+    }
+
+    fn set_progress_points(&mut self, points: &[String]) {
+        // The simulated units do not depend on the source; the points go to
+        // the live view with the settings applied next.
+        self.settings.progress_points = points.to_vec();
     }
 
     fn clock_s(&self) -> f64 {

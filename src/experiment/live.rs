@@ -44,6 +44,9 @@ pub fn steady(rates: &[f64]) -> bool {
 pub struct LiveTarget {
     run: Run,
     source: ProgressSource,
+    /// The output regex, kept to rebuild the source when the progress
+    /// points change.
+    regex: Option<std::sync::Arc<crate::live::progress::RegexProgress>>,
     options: EngineOptions,
     warmup_s: f64,
     generation: u64,
@@ -66,9 +69,10 @@ impl LiveTarget {
         Ok(LiveTarget {
             source: ProgressSource::choose(
                 &config.progress_points,
-                regex,
+                regex.clone(),
                 options.progress_name.clone(),
             ),
+            regex,
             run,
             options: options.clone(),
             warmup_s: config.warmup_s.max(0.0),
@@ -271,6 +275,16 @@ impl Target for LiveTarget {
 
     fn signal_period_s(&self) -> Option<f64> {
         self.source.period().map(|p| p.as_secs_f64())
+    }
+
+    fn set_progress_points(&mut self, points: &[String]) {
+        self.source = ProgressSource::choose(
+            points,
+            self.regex.clone(),
+            self.options.progress_name.clone(),
+        );
+        // Warm-up waits for the new source's first unit.
+        self.warmed_up = false;
     }
 
     fn is_running(&self) -> bool {

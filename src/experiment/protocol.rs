@@ -151,6 +151,12 @@ pub enum Command {
     /// Put settings in force now, outside any experiment (TUI: edit a
     /// pattern, change delay and frequency by hand).
     Apply(LiveSettings),
+    /// Count units of progress with these progress points from now on,
+    /// without restarting the workload (the TUI at step 0, when the
+    /// workload was started without a progress source): the first is the
+    /// throughput of every later window, of the idle settings and of the
+    /// live view. An empty list goes back to the other sources.
+    SetProgressPoints(Vec<String>),
     /// Stop the current experiment; what it measured so far is kept and
     /// reported as a partial result.
     Cancel,

@@ -253,6 +253,11 @@ impl Target for RestartTarget {
         self.window_s(window_s) + self.overhead_s
     }
 
+    fn set_progress_points(&mut self, points: &[String]) {
+        // Each run chooses its source from the configuration.
+        self.config.progress_points = points.to_vec();
+    }
+
     fn is_running(&self) -> bool {
         true
     }

@@ -144,7 +144,13 @@ impl Runner {
             match command {
                 Command::Shutdown => return,
                 Command::Cancel => {}
-                Command::Apply(settings) => {
+                Command::Apply(mut settings) => {
+                    // Settings by hand keep counting the progress points.
+                    if settings.progress_points.is_empty() {
+                        settings
+                            .progress_points
+                            .clone_from(&self.config.progress_points);
+                    }
                     if let Err(e) = self.target.apply(&settings, &cancel) {
                         (self.sink)(Update::Warning(format!(
                             "cannot apply the settings: {}",
@@ -152,6 +158,7 @@ impl Runner {
                         )));
                     }
                 }
+                Command::SetProgressPoints(points) => self.set_progress_points(points, &cancel),
                 Command::Census { patterns, window_s } => {
                     let done = self.experiment(&cancel, |ctx| {
                         let result = run_census(ctx, &patterns, window_s);
@@ -232,6 +239,34 @@ impl Runner {
         }
         self.restore_idle();
         result
+    }
+
+    /// A new progress source: checked, then in the configuration (every
+    /// later experiment's settings), the idle settings and the target, and
+    /// put in force at once so the live view counts it.
+    fn set_progress_points(&mut self, points: Vec<String>, cancel: &Cancel) {
+        let points: Result<Vec<String>, _> = points
+            .iter()
+            .map(|p| crate::live::settings::normalise_progress_point("progress point", p))
+            .collect();
+        let points = match points {
+            Ok(points) => points,
+            Err(e) => {
+                (self.sink)(Update::Warning(format!("progress point not changed: {e}")));
+                return;
+            }
+        };
+        self.config.progress_points.clone_from(&points);
+        self.idle.progress_points.clone_from(&points);
+        self.target.set_progress_points(&points);
+        if self.target.is_running() {
+            if let Err(e) = self.target.apply(&self.idle, cancel) {
+                (self.sink)(Update::Warning(format!(
+                    "cannot put the new progress point in force: {}",
+                    crate::error::chain(&e)
+                )));
+            }
+        }
     }
 
     /// Puts the idle settings in force in every running process (not

@@ -115,6 +115,12 @@ pub trait Target: Send {
         None
     }
 
+    /// Counts units with these progress points from now on
+    /// ([`super::Command::SetProgressPoints`]); the settings applied next
+    /// carry them to the hook. A live target waits again for the first unit
+    /// before its next window.
+    fn set_progress_points(&mut self, points: &[String]);
+
     /// Whether the workload is running (restart mode: whether a run could
     /// be started; always true).
     fn is_running(&self) -> bool;

@@ -32,13 +32,19 @@ pub struct ThroughputSources {
 }
 
 impl ThroughputSources {
-    /// Adds points not seen before (live changes keep the old ones listed).
+    /// Adds the points of new settings (live changes keep the old ones
+    /// listed, after them).
     pub fn add_points(&mut self, points: &[String]) {
-        for point in points {
-            if !self.points.contains(point) {
-                self.points.push(point.clone());
+        // The points of the settings in force lead, in their order (the
+        // first is "the" throughput, so a point chosen later takes over),
+        // then those of earlier settings.
+        let mut ordered: Vec<String> = Vec::with_capacity(points.len() + self.points.len());
+        for point in points.iter().chain(&self.points) {
+            if !ordered.contains(point) {
+                ordered.push(point.clone());
             }
         }
+        self.points = ordered;
     }
 
     /// The readings in order; `progress` is the aggregated progress table

@@ -279,8 +279,16 @@ pub fn describe_apply(report: &ApplyReport) -> String {
     line
 }
 
-/// The end-of-run summary.
-pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
+/// The narrowest a name column of the end-of-run summary gets.
+pub const MIN_NAME_WIDTH: usize = 16;
+
+/// The end-of-run summary, every line at most `width` characters (the
+/// terminal's, 80 when it is not one) where the names leave room: name
+/// columns shrink to fit, down to [`MIN_NAME_WIDTH`].
+pub fn summary_text(s: &RunSummary, top_functions: usize, width: usize) -> String {
+    // Room for a name column beside `fixed` characters of figures.
+    let name_room =
+        |fixed: usize, most: usize| width.saturating_sub(fixed).clamp(MIN_NAME_WIDTH, most);
     let mut out = String::new();
     let command = s
         .command
@@ -300,14 +308,41 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
     } else {
         ""
     };
-    let _ = writeln!(
-        out,
-        "speedbump: `{}` {how} after {:.2} s{interrupted}; {} hooked process{}",
-        cut(&command, 60),
-        s.wall_s,
+    let ended = format!("{how} after {:.2} s{interrupted}", s.wall_s);
+    let hooked = format!(
+        "{} hooked process{}",
         s.processes.len(),
         if s.processes.len() == 1 { "" } else { "es" }
     );
+    let outcome = format!("{ended}; {hooked}");
+    // "speedbump: `COMMAND` OUTCOME" on one line when the command fits in
+    // it, else the outcome first (what `--quiet` keeps) and the command
+    // on a line of its own.
+    let fixed = "speedbump: `` ".len() + outcome.chars().count();
+    if fixed + command.chars().count().min(MIN_NAME_WIDTH) <= width {
+        let _ = writeln!(
+            out,
+            "speedbump: `{}` {outcome}",
+            cut(&command, name_room(fixed, 60))
+        );
+    } else if "speedbump: ".len() + outcome.chars().count() <= width {
+        let _ = writeln!(out, "speedbump: {outcome}");
+        let _ = writeln!(
+            out,
+            "  command: `{}`",
+            cut(&command, name_room("  command: ``".len(), 60))
+        );
+    } else {
+        let _ = writeln!(out, "speedbump: {ended};");
+        let _ = writeln!(
+            out,
+            "  {hooked}; command: `{}`",
+            cut(
+                &command,
+                name_room(hooked.len() + "  ; command: ``".len(), 60)
+            )
+        );
+    }
     if let Some(last) = s.changes.last() {
         let changes = s.changes.len().saturating_sub(1);
         let _ = write!(out, "settings: {}", describe_settings(&last.settings));
@@ -322,13 +357,14 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
     }
     if !s.throughput.is_empty() {
         let _ = writeln!(out, "throughput over the run:");
+        let n = name_room(55, 34);
         for t in &s.throughput {
             let units = t.units.map_or_else(|| "-".to_owned(), format_rate);
             let _ = writeln!(
                 out,
-                "  {:<6} {:<34} {:>9} units  {:>9}/s  {:>10}/unit",
+                "  {:<6} {:<n$} {:>9} units  {:>9}/s  {:>10}/unit",
                 source_name(t),
-                cut(&t.name, 34),
+                cut(&t.name, n),
                 units,
                 t.per_second.map_or_else(|| "-".to_owned(), format_rate),
                 t.seconds_per_unit
@@ -338,17 +374,19 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
     }
     if !s.latency.points.is_empty() {
         let _ = writeln!(out, "latency over the run{}:", describe_dropped(&s.latency));
+        // Durations (`format_ns`) are at most 9 characters: "1000.0 ms".
+        let n = name_room(2 + 9 + 8 + 4 * 10, 34);
         let _ = writeln!(
             out,
-            "  {:<34} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}",
+            "  {:<n$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
             "latency point", "requests", "raised", "p50", "p90", "p99", "max"
         );
         let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_ns);
         for r in &s.latency.points {
             let _ = writeln!(
                 out,
-                "  {:<34} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}",
-                cut(&r.name, 34),
+                "  {:<n$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
+                cut(&r.name, n),
                 format_count(r.samples),
                 format_count(r.errors),
                 ns(r.p50_ns),
@@ -359,10 +397,25 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
         }
     }
     let totals = s.totals();
+    // Name, calls, delayed, injected, share/processes; a wide terminal
+    // shows the longest name whole.
+    let longest = s
+        .patterns
+        .iter()
+        .map(|p| p.pattern.chars().count() + 1)
+        .chain(
+            s.functions
+                .iter()
+                .take(top_functions)
+                .map(|f| f.name.chars().count()),
+        )
+        .max()
+        .unwrap_or(0);
+    let n = name_room(4 * 10 + 1, longest.max(40));
     if !s.patterns.is_empty() {
         let _ = writeln!(
             out,
-            "{:<40} {:>9} {:>9} {:>10} {:>9}",
+            "{:<n$} {:>9} {:>9} {:>10} {:>9}",
             "pattern", "calls", "delayed", "injected", "share"
         );
         for p in &s.patterns {
@@ -373,8 +426,8 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:<40} {:>9} {:>9} {:>10} {:>9}",
-                cut(&name, 40),
+                "{:<n$} {:>9} {:>9} {:>10} {:>9}",
+                cut(&name, n),
                 format_count(p.counts.calls),
                 format_count(p.counts.delayed_calls),
                 format_ns(p.counts.injected_ns),
@@ -386,7 +439,7 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
         let shown = s.functions.len().min(top_functions);
         let _ = writeln!(
             out,
-            "{:<40} {:>9} {:>9} {:>10} {:>9}",
+            "{:<n$} {:>9} {:>9} {:>10} {:>9}",
             format!("top functions ({shown} of {})", s.functions.len()),
             "calls",
             "delayed",
@@ -396,8 +449,8 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
         for f in s.functions.iter().take(shown) {
             let _ = writeln!(
                 out,
-                "{:<40} {:>9} {:>9} {:>10} {:>9}",
-                cut(&f.name, 40),
+                "{:<n$} {:>9} {:>9} {:>10} {:>9}",
+                cut(&f.name, n),
                 format_count(f.counts.calls),
                 format_count(f.counts.delayed_calls),
                 format_ns(f.counts.injected_ns),
@@ -426,7 +479,7 @@ pub fn summary_text(s: &RunSummary, top_functions: usize) -> String {
                 p.status,
                 format_count(p.counts.calls),
                 format_ns(p.counts.injected_ns),
-                cut(&p.label, 50)
+                cut(&p.label, name_room(8 + 1 + 8 + 1 + 9 + 1 + 10 + 2, 50))
             );
         }
     }
@@ -595,7 +648,7 @@ mod tests {
             launcher_cpu_s: Some(0.01),
             latency: LatencyReport::default(),
         };
-        let text = summary_text(&summary, 10);
+        let text = summary_text(&summary, 10, 120);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -613,6 +666,75 @@ mod tests {
             text.ends_with("1 warning (shown above; also in --json)\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_summary_fits_80_columns_without_losing_a_figure() {
+        use crate::live::snapshot::{ExitReport, ProcessReport, RunSummary};
+        let s = snapshot();
+        let long = "telemetry.exporters.opentelemetry:BatchSpanProcessor.on_end";
+        let mut functions = s.functions.clone();
+        functions[0].name = long.into();
+        let summary = RunSummary {
+            kind: "summary",
+            command: vec![
+                "python".into(),
+                "/srv/app/services/ingest/service.py".into(),
+            ],
+            exit: ExitReport {
+                code: Some(0),
+                signal: None,
+                signal_name: None,
+                status: 0,
+                interrupted: true,
+                stopped: false,
+            },
+            wall_s: 1234.5,
+            changes: Vec::new(),
+            processes: (0..3)
+                .map(|i| ProcessReport {
+                    pid: 4_000_000 + i,
+                    parent_pid: 1,
+                    label: "python -m multiprocessing.spawn --multiprocessing-fork".into(),
+                    status: "exited",
+                    functions_matched: 1,
+                    counts: Counts {
+                        calls: 123_456_789,
+                        delayed_calls: 123_456_789,
+                        injected_ns: 7_199_000_000_000,
+                    },
+                })
+                .collect(),
+            patterns: s.patterns.clone(),
+            functions,
+            throughput: s.throughput.clone(),
+            warnings: Vec::new(),
+            launcher_cpu_s: None,
+            latency: s.latency.clone(),
+        };
+        let text = summary_text(&summary, 10, 80);
+        let long_lines: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(long_lines.is_empty(), "{long_lines:#?}\n{text}");
+        // Names are cut, never the figures after them.
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("telemetry.exporters"))
+            .unwrap();
+        let processes = summary.functions[0].processes.to_string();
+        assert!(
+            row.contains('…') && row.split_whitespace().last() == Some(processes.as_str()),
+            "{row}"
+        );
+        assert!(
+            text.starts_with(
+                "speedbump: exited with status 0 after 1234.50 s (interrupted);\n  \
+                 3 hooked processes; command: `python /srv/app/services/ingest/service.py`\n"
+            ),
+            "{text}"
+        );
+        // A wide terminal keeps the names whole.
+        let wide = summary_text(&summary, 10, 200);
+        assert!(wide.contains(long), "{wide}");
     }
 
     #[test]

@@ -426,6 +426,7 @@ impl Hub {
                 | Command::Sweep { .. }
                 | Command::Rank { .. }
                 | Command::Apply(_)
+                | Command::SetProgressPoints(_)
         );
         let _ = self.commands.send(command.clone());
         if follow {

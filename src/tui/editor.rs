@@ -18,6 +18,8 @@ pub enum Field {
     Budget,
     /// The list filter.
     Filter,
+    /// Step 0's progress point (`module:qualname`).
+    ProgressPoint,
 }
 
 impl Field {
@@ -30,6 +32,7 @@ impl Field {
             Field::Frequency => "delay every Nth call",
             Field::Budget => "budget per experiment (e.g. 60s)",
             Field::Filter => "filter",
+            Field::ProgressPoint => "progress point, called once per unit (module:qualname)",
         }
     }
 }

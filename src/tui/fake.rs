@@ -110,6 +110,8 @@ pub struct Script {
     engine: EngineHandle,
     workload: FakeWorkload,
     seed: u64,
+    /// Set by [`Command::SetProgressPoints`]; [`Script::live`] counts them.
+    progress_points: Vec<String>,
 }
 
 /// How long a command may take on the virtual clock (real time).
@@ -119,20 +121,28 @@ impl Script {
     /// The engine with seed `seed`, running the reference pipeline's
     /// command line.
     pub fn new(seed: u64) -> Script {
-        Script::start(seed, None)
+        Script::start(workload(None), seed)
     }
 
     /// The same, on a workload that crashes `after_s` simulated seconds
     /// after it started (the engine learns it in the first window after).
     pub fn crashing(seed: u64, after_s: f64) -> Script {
-        Script::start(seed, Some(after_s))
+        Script::start(workload(Some(after_s)), seed)
     }
 
-    fn start(seed: u64, crash_after_s: Option<f64>) -> Script {
+    /// The same, on a workload that does not call `speedbump.progress()`:
+    /// no throughput until a progress point is set; it still prints its
+    /// rate (`… steps/s`).
+    pub fn without_progress_api(seed: u64) -> Script {
+        let mut workload = workload(None);
+        workload.api_progress = false;
+        Script::start(workload, seed)
+    }
+
+    fn start(workload: FakeWorkload, seed: u64) -> Script {
         let command = ["python", "examples/pipeline.py", "--regime", "python-bound"]
             .map(String::from)
             .to_vec();
-        let workload = workload(crash_after_s);
         let target_workload = workload.clone();
         let engine = spawn_on(
             config(command, seed, 0.02),
@@ -148,6 +158,7 @@ impl Script {
             engine,
             workload,
             seed,
+            progress_points: Vec::new(),
         }
     }
 
@@ -162,9 +173,13 @@ impl Script {
     }
 
     /// Sends `command` and returns the updates up to its `CensusDone`,
-    /// `SweepDone` or `RankDone` (`Apply`: up to its `Applied`).
+    /// `SweepDone` or `RankDone` (`Apply`, `SetProgressPoints`: up to its
+    /// `Applied`).
     pub fn run(&mut self, command: Command) -> Vec<Update> {
-        let apply = matches!(command, Command::Apply(_));
+        if let Command::SetProgressPoints(points) = &command {
+            self.progress_points.clone_from(points);
+        }
+        let apply = matches!(command, Command::Apply(_) | Command::SetProgressPoints(_));
         self.engine
             .commands
             .send(command)
@@ -194,12 +209,13 @@ impl Script {
         panic!("the engine did not finish the command: {updates:?}");
     }
 
-    /// Live snapshots every 0.1 s from `from_s` to `to_s` under `*:*`, as
-    /// the demo's sampler sends them.
+    /// Live snapshots every 0.1 s from `from_s` to `to_s` under `*:*` (and
+    /// the progress points set), as the demo's sampler sends them.
     pub fn live(&self, from_s: f64, to_s: f64) -> Vec<Update> {
         let settings = LiveSettings {
             delay_ns: 0,
             patterns: vec!["*:*".into()],
+            progress_points: self.progress_points.clone(),
             ..LiveSettings::default()
         };
         let mut out = Vec::new();

@@ -63,6 +63,8 @@ pub enum Action {
     Sweep,
     /// Export the report: Markdown, JSON, SVG.
     Export,
+    /// Step 0: choose the progress point (a suggested one, or typed).
+    Progress,
 }
 
 /// One line of the key table.
@@ -194,6 +196,12 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(&[Char('b')], "b", Action::EditBudget, "time budget"),
     b(&[Char('s')], "s", Action::Sweep, "4: sweep the node (1-2)"),
+    b(
+        &[Char('p')],
+        "p",
+        Action::Progress,
+        "0: choose progress point",
+    ),
     b(
         &[Char('a')],
         "a",

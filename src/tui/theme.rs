@@ -87,6 +87,7 @@ macro_rules! palette {
 }
 
 palette!(
+    background,
     text,
     dim,
     accent,
@@ -112,6 +113,7 @@ impl Palette {
     fn reset() -> Palette {
         let r = Color::Reset;
         Palette {
+            background: r,
             text: r,
             dim: r,
             accent: r,
@@ -253,6 +255,19 @@ impl Theme {
         }
     }
 
+    /// The whole screen before anything is drawn on it: the theme's text
+    /// on its background, so every colour pair is one the theme chose
+    /// (nothing on the terminal's own, unknown, background).
+    pub fn base(&self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(self.palette.text)
+                .bg(self.palette.background)
+        } else {
+            Style::new()
+        }
+    }
+
     /// Ordinary text.
     pub fn text(&self) -> Style {
         self.fg(self.palette.text)
@@ -351,6 +366,99 @@ impl Theme {
     }
 }
 
+/// The RGB a terminal shows for `color`, where that is fixed: `#rrggbb`,
+/// and the 256-colour indexes 16-255 (the xterm colour cube and grey ramp,
+/// which terminals share). `None` for the 16 ANSI colours (0-15 and their
+/// names) and `reset`: each terminal's own palette decides them, so the
+/// built-in themes never use them (see docs/tui.md, "Themes").
+pub fn rgb(color: Color) -> Option<(u8, u8, u8)> {
+    match color {
+        Color::Rgb(r, g, b) => Some((r, g, b)),
+        Color::Indexed(i @ 16..=231) => {
+            const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+            let i = usize::from(i - 16);
+            Some((LEVELS[i / 36], LEVELS[(i / 6) % 6], LEVELS[i % 6]))
+        }
+        Color::Indexed(i @ 232..=255) => {
+            let grey = 8 + 10 * (i - 232);
+            Some((grey, grey, grey))
+        }
+        _ => None,
+    }
+}
+
+/// WCAG 2 contrast ratio of two colours (1 to 21), `None` when either has
+/// no fixed RGB ([`rgb`]).
+pub fn contrast(a: Color, b: Color) -> Option<f64> {
+    fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+        let linear = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.039_28 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    }
+    let (la, lb) = (luminance(rgb(a)?), luminance(rgb(b)?));
+    Some((la.max(lb) + 0.05) / (la.min(lb) + 0.05))
+}
+
+/// WCAG's minimum contrast for text (level AA).
+pub const TEXT_CONTRAST: f64 = 4.5;
+/// WCAG's minimum contrast for graphics that carry meaning: borders, bars,
+/// chart lines (1.4.11, non-text contrast).
+pub const GRAPHIC_CONTRAST: f64 = 3.0;
+
+impl Palette {
+    /// Every foreground/background pair the views draw, with the contrast
+    /// it needs: text and graphics on the background, the active tab, and
+    /// the selected row (whose style replaces the foreground of everything
+    /// in it, bars included, by `selection_fg`).
+    pub fn pairs(&self) -> Vec<(&'static str, Color, Color, f64)> {
+        let bg = self.background;
+        let mut pairs = vec![
+            (
+                "tab_active on tab_active_bg",
+                self.tab_active,
+                self.tab_active_bg,
+                TEXT_CONTRAST,
+            ),
+            (
+                "selection_fg on selection_bg",
+                self.selection_fg,
+                self.selection_bg,
+                TEXT_CONTRAST,
+            ),
+        ];
+        for (name, color) in [
+            ("text", self.text),
+            ("dim", self.dim),
+            ("accent", self.accent),
+            ("title", self.title),
+            ("title_focused", self.title_focused),
+            ("tab", self.tab),
+            ("key", self.key),
+            ("good", self.good),
+            ("bad", self.bad),
+            ("warn", self.warn),
+        ] {
+            pairs.push((name, color, bg, TEXT_CONTRAST));
+        }
+        for (name, color) in [
+            ("border", self.border),
+            ("border_focused", self.border_focused),
+            ("bar", self.bar),
+            ("chart", self.chart),
+            ("interval", self.interval),
+        ] {
+            pairs.push((name, color, bg, GRAPHIC_CONTRAST));
+        }
+        pairs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,8 +469,37 @@ mod tests {
             let theme = Theme::from_toml(text, name, 0).unwrap();
             assert_eq!(theme.name, *name);
         }
-        let dark = Theme::built_in("dark").unwrap();
-        assert_eq!(dark.palette.bar, Color::Blue);
+    }
+
+    #[test]
+    fn every_built_in_theme_is_readable() {
+        for (name, _) in BUILT_IN {
+            let theme = Theme::built_in(name).unwrap();
+            for (what, fg, bg, need) in theme.palette.pairs() {
+                let ratio = contrast(fg, bg)
+                    .unwrap_or_else(|| panic!("{name}: {what}: {fg:?} on {bg:?} has no fixed RGB"));
+                assert!(
+                    ratio >= need,
+                    "{name}: {what}: {fg:?} on {bg:?} is {ratio:.2}:1, needs {need}:1"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn contrast_is_wcag_s() {
+        let black = Color::Rgb(0, 0, 0);
+        let white = Color::Indexed(231);
+        assert!((contrast(black, white).unwrap() - 21.0).abs() < 1e-9);
+        assert!((contrast(white, white).unwrap() - 1.0).abs() < 1e-9);
+        // #767676 on white is the classic 4.54:1.
+        let grey = Color::Rgb(0x76, 0x76, 0x76);
+        assert!((contrast(grey, white).unwrap() - 4.54).abs() < 0.01);
+        assert_eq!(rgb(Color::Indexed(244)), Some((128, 128, 128)));
+        assert_eq!(rgb(Color::Indexed(25)), Some((0, 95, 175)));
+        // ANSI colours have no fixed RGB.
+        assert_eq!(contrast(Color::Blue, Color::Black), None);
+        assert_eq!(contrast(Color::Reset, white), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::experiment::Command;
+use crate::experiment::{Command, ExperimentKind};
 use crate::live::LiveSettings;
 use crate::live::settings::normalise_pattern;
 use crate::units::{parse_delay_ns, parse_positive_count};
@@ -118,6 +118,7 @@ impl State {
                 self.editor = Some(Editor::new(Field::Budget, text));
             }
             Action::Apply => return self.apply_node(),
+            Action::Progress => self.edit_progress_point(),
             Action::Sweep => return self.sweep_node(),
             Action::Export => {
                 if self.results.is_empty() {
@@ -315,9 +316,65 @@ impl State {
         vec![Effect::Engine(Command::Apply(settings))]
     }
 
+    /// `p` at step 0: the progress point editor, filled with the next
+    /// suggested point (each `p` takes the next one); Enter puts it in force
+    /// without a restart.
+    fn edit_progress_point(&mut self) {
+        if self.step != Step::Live {
+            self.say(Tone::Info, "p chooses the progress point at step 0");
+            return;
+        }
+        // The census at start needs no throughput: the point is queued
+        // behind it. A sweep or ranking measures with the source it began
+        // with.
+        if let Some(running) = self
+            .running
+            .as_ref()
+            .filter(|r| r.kind != ExperimentKind::Census)
+        {
+            let what = super::kind_name(running.kind);
+            self.say(
+                Tone::Warn,
+                format!("the {what} is running: change the progress point after it (c cancels)"),
+            );
+            return;
+        }
+        let suggested = super::live::suggested_points(&self.live, &self.output);
+        let text = if suggested.is_empty() {
+            String::new()
+        } else {
+            let text = suggested[self.progress_pick % suggested.len()].clone();
+            self.progress_pick += 1;
+            text
+        };
+        self.editor = Some(Editor::new(Field::ProgressPoint, text));
+    }
+
     /// Takes an edited value, or keeps the editor open with the reason.
     fn submit(&mut self, field: Field, text: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
         let outcome: Result<(), String> = match field {
+            Field::ProgressPoint => {
+                crate::live::settings::normalise_progress_point("progress point", text.trim())
+                    .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned())
+                    .map(|point| {
+                        let points = vec![point.clone()];
+                        self.options.progress = Some(super::progress_source_words(&points));
+                        let when = if self.running.is_some() {
+                            " once the census ends"
+                        } else {
+                            ""
+                        };
+                        self.say(
+                            Tone::Info,
+                            format!(
+                                "counting units with progress point {point}{when}: the \
+                                 throughput appears once it is called"
+                            ),
+                        );
+                        effects.push(Effect::Engine(Command::SetProgressPoints(points)));
+                    })
+            }
             Field::Filter => {
                 self.filter = text.trim().to_owned();
                 Ok(())
@@ -384,6 +441,6 @@ impl State {
                 }
             }
         }
-        Vec::new()
+        effects
     }
 }

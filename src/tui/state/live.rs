@@ -168,9 +168,21 @@ impl OutputLog {
 /// (`crate::live::suggest`): the output's rate line, and the functions
 /// called about once per unit of it (their rate now).
 pub fn progress_suggestions(live: &Live, output: &OutputLog) -> Vec<String> {
-    use crate::live::suggest::{once_per_unit, rate_line, suggestion_lines};
+    use crate::live::suggest::{rate_line, suggestion_lines};
     let rate = rate_line(output.lines.iter().map(|(line, _)| line.as_str()));
-    let points = match (&rate, &live.last) {
+    suggestion_lines(rate.as_ref(), &points_near(rate.as_ref(), live))
+}
+
+/// The progress points to suggest: the functions called about once per
+/// unit of the output's rate line (`p` at step 0 takes them in turn).
+pub fn suggested_points(live: &Live, output: &OutputLog) -> Vec<String> {
+    let rate = crate::live::suggest::rate_line(output.lines.iter().map(|(line, _)| line.as_str()));
+    points_near(rate.as_ref(), live)
+}
+
+fn points_near(rate: Option<&crate::live::suggest::RateLine>, live: &Live) -> Vec<String> {
+    use crate::live::suggest::once_per_unit;
+    match (rate, &live.last) {
         (Some(r), Some(snapshot)) => once_per_unit(
             snapshot
                 .functions
@@ -179,8 +191,7 @@ pub fn progress_suggestions(live: &Live, output: &OutputLog) -> Vec<String> {
             r.per_s,
         ),
         _ => Vec::new(),
-    };
-    suggestion_lines(rate.as_ref(), &points)
+    }
 }
 
 #[cfg(test)]

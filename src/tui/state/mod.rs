@@ -16,7 +16,7 @@ pub(crate) mod live;
 pub(crate) mod tree;
 mod updates;
 
-pub use updates::kind_name;
+pub use updates::{kind_name, progress_source_words};
 
 use std::path::PathBuf;
 
@@ -172,6 +172,9 @@ pub struct State {
     /// `a` was pressed: the next `Applied` is the user's (experiments'
     /// own settings changes are not announced).
     pub awaiting_apply: bool,
+    /// How many times `p` took a suggested progress point (the next `p`
+    /// takes the next suggestion).
+    pub progress_pick: usize,
     /// Ticks so far (spinners).
     pub ticks: u64,
     /// `d` or SIGHUP: left without stopping the session.
@@ -206,6 +209,7 @@ impl State {
             exported: Vec::new(),
             quitting: false,
             awaiting_apply: false,
+            progress_pick: 0,
             ticks: 0,
             detached: false,
         }

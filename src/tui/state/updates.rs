@@ -193,7 +193,7 @@ impl State {
                         self.pending_rank = None;
                     }
                     // Refused settings change nothing this front end set up.
-                    Command::Apply(_) => {}
+                    Command::Apply(_) | Command::SetProgressPoints(_) => {}
                 }
             }
             Update::Finished { error } => {
@@ -250,6 +250,10 @@ impl State {
                 self.rankings.retain(|r| r.under != entry.under);
                 self.rankings.push(entry);
                 (ExperimentKind::Rank, budget_s)
+            }
+            Command::SetProgressPoints(points) => {
+                self.options.progress = Some(progress_source_words(&points));
+                return;
             }
             // Not an experiment: nothing runs that updates would land in.
             Command::Apply(_) | Command::Cancel | Command::Shutdown => return,
@@ -429,6 +433,15 @@ fn parent_path(
 
 /// Least share of its parent's calls for a child to be ranked.
 pub const MIN_SHARE: f64 = 0.001;
+
+/// Where progress comes from once `points` are set at step 0, in the
+/// words of the command line's (`progress point M:Q`).
+pub fn progress_source_words(points: &[String]) -> String {
+    match points.first() {
+        Some(p) => format!("progress point {p}"),
+        None => "speedbump.progress() (runs per second if none)".to_owned(),
+    }
+}
 
 /// `census`, `sweep`, `ranking`.
 pub fn kind_name(kind: ExperimentKind) -> &'static str {

@@ -33,10 +33,17 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         return;
     };
     let theme = &state.theme;
-    let [fit, predictions, caveat] = Layout::vertical([
-        Constraint::Length(7),
+    let caveat_paragraph = caveat(state, result);
+    // The caveat is read whole: it gets the rows it wraps to, taken from
+    // the predictions table (which keeps its header and a few rows).
+    let caveat_rows = u16::try_from(caveat_paragraph.line_count(area.width))
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(FIT_ROWS + MIN_TABLE_ROWS))
+        .max(1);
+    let [fit, predictions, caveat_area] = Layout::vertical([
+        Constraint::Length(FIT_ROWS),
         Constraint::Fill(1),
-        Constraint::Length(5),
+        Constraint::Length(caveat_rows),
     ])
     .areas(area);
 
@@ -152,14 +159,34 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         StatefulWidget::render(table, predictions, buf, &mut ts);
     }
 
-    let caveat_text = result.predictions.first().map_or(
-        crate::analysis::extrapolate::FIRST_ORDER_CAVEAT.to_owned(),
-        |p| p.caveat.clone(),
-    );
-    Paragraph::new(Line::from(vec![
+    caveat_paragraph.render(caveat_area, buf);
+}
+
+/// Rows of the fit pane.
+const FIT_ROWS: u16 = 7;
+/// Rows the predictions table keeps however long the caveat is: borders,
+/// header and two predictions.
+const MIN_TABLE_ROWS: u16 = 5;
+
+/// The caveat every prediction carries and, when some rows are marked `!`
+/// (beyond first order), what the mark means.
+fn caveat<'a>(state: &State, result: &crate::experiment::SweepResult) -> Paragraph<'a> {
+    use crate::analysis::extrapolate::FIRST_ORDER_CAVEAT;
+    let theme = &state.theme;
+    let mut lines = vec![Line::from(vec![
         Span::styled("Caveat: ", theme.warn()),
-        Span::styled(caveat_text, theme.dim()),
-    ]))
-    .wrap(Wrap { trim: true })
-    .render(caveat, buf);
+        Span::styled(FIRST_ORDER_CAVEAT, theme.dim()),
+    ])];
+    if let Some(beyond) = result.predictions.iter().find(|p| !p.within_first_order) {
+        let why = beyond
+            .caveat
+            .strip_prefix(FIRST_ORDER_CAVEAT)
+            .unwrap_or(&beyond.caveat)
+            .trim_start_matches([';', ' ']);
+        lines.push(Line::from(vec![
+            Span::styled("! ", theme.warn()),
+            Span::styled(format!("{why}."), theme.dim()),
+        ]));
+    }
+    Paragraph::new(lines).wrap(Wrap { trim: true })
 }

@@ -16,6 +16,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let half = BINDINGS.len().div_ceil(2);
     let box_area = centered(area, 78, half as u16 + 3);
     Clear.render(box_area, buf);
+    buf.set_style(box_area, theme.base());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(true))

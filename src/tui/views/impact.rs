@@ -209,6 +209,9 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         .collect();
     Chart::new(datasets)
         .block(block)
+        // The theme's background under the plot (a chart clears it to the
+        // terminal's own otherwise).
+        .style(theme.base())
         .x_axis(
             Axis::default()
                 .bounds([0.0, (n - 1) as f64])

@@ -14,8 +14,8 @@ use ratatui::widgets::{
 use super::common::pane_block;
 use super::empty_state;
 use crate::tui::format;
-use crate::tui::state::State;
-use crate::tui::state::live::progress_suggestions;
+use crate::tui::state::live::{progress_suggestions, suggested_points};
+use crate::tui::state::{State, kind_name};
 use crate::tui::step::Pane;
 
 /// Draws the live view.
@@ -107,15 +107,26 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
-                Line::from("give --progress MOD:QUALNAME or --progress-regex RE,"),
-                Line::from("or call speedbump.progress() in the workload."),
+                Line::from("p sets a progress point (MOD:QUALNAME) now, without a restart;"),
+                Line::from("or restart with --progress-regex RE, or call"),
+                Line::from("speedbump.progress() in the workload."),
             ]
         } else {
             // The census needs no throughput; the sweeps and rankings do.
             let mut text = vec![Line::from(
-                "no throughput yet; for steps 1-4 restart with a progress source:",
+                "no throughput yet; steps 1-4 need a progress source:",
             )];
             text.extend(suggestions.into_iter().map(Line::from));
+            if suggested_points(live, &state.output).is_empty() {
+                text.push(Line::from(
+                    "(restart with it; p sets a progress point now, typed)",
+                ));
+            } else {
+                text.push(Line::from(vec![
+                    Span::styled("p", theme.key()),
+                    Span::raw(" takes the suggested progress point now, without a restart"),
+                ]));
+            }
             text
         };
         empty_state(state, inner, buf, text);
@@ -133,6 +144,9 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         .data(&visible);
     Chart::new(vec![dataset])
         .block(block)
+        // The theme's background under the plot (a chart clears it to the
+        // terminal's own otherwise).
+        .style(theme.base())
         .x_axis(
             Axis::default()
                 .bounds([t_start, t_end.max(t_start + 1.0)])
@@ -175,7 +189,21 @@ fn render_pane_table(
 }
 
 fn render_patterns(state: &State, area: Rect, buf: &mut Buffer) {
-    let block = pane_block(state, Pane::Patterns, None);
+    // What the rows are: the settings in force now, never a leftover
+    // candidate shown as if it were still tried. Between experiments the
+    // idle settings only count calls (the last census's patterns at delay
+    // 0); an experiment sets its own.
+    let theme = &state.theme;
+    let applied = match (&state.running, state.live.slowed_per_s()) {
+        (_, None) => None,
+        (Some(r), _) => Some(Span::styled(
+            format!("set by the {}", kind_name(r.kind)),
+            theme.warn(),
+        )),
+        (None, Some(slowed)) if slowed > 0.0 => Some(Span::styled("SLOWING", theme.bad())),
+        (None, Some(_)) => Some(Span::styled("counting only", theme.dim())),
+    };
+    let block = pane_block(state, Pane::Patterns, applied);
     let Some(snapshot) = &state.live.last else {
         let inner = block.inner(area);
         block.render(area, buf);
@@ -213,7 +241,14 @@ fn render_functions(state: &State, area: Rect, buf: &mut Buffer) {
     let filter = state.filter.to_lowercase();
     let extra = state.live.last.as_ref().map(|s| {
         let shown = if filter.is_empty() {
-            format!("top {} of {}", s.functions.len(), s.functions_total)
+            // Every function called since the workload started (imports and
+            // start-up included), where step 3's census counts only those
+            // called in its window at steady state.
+            format!(
+                "top {} of {} since start",
+                s.functions.len(),
+                s.functions_total
+            )
         } else {
             format!("filter '{}'", state.filter)
         };

@@ -40,6 +40,7 @@ pub const MIN_HEIGHT: u16 = 16;
 
 impl Widget for &State {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        buf.set_style(area, self.theme.base());
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let text = format!(
                 "speedbump needs at least {MIN_WIDTH}×{MIN_HEIGHT} (80×24 is best); \
@@ -51,11 +52,16 @@ impl Widget for &State {
                 .render(area, buf);
             return;
         }
+        // A notice (an export's file list, an error) is read whole: it
+        // takes the rows it wraps to, up to three, from the body.
+        let hint_rows = notice_paragraph(self).map_or(1, |p| {
+            u16::try_from(p.line_count(area.width)).map_or(3, |n| n.clamp(1, 3))
+        });
         let [header, body, status, hint] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Fill(1),
             Constraint::Length(1),
-            Constraint::Length(1),
+            Constraint::Length(hint_rows),
         ])
         .areas(area);
         render_tabs(self, header, buf);
@@ -186,16 +192,25 @@ fn render_status(state: &State, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
-fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
+/// The current notice, wrapped, in its tone.
+fn notice_paragraph(state: &State) -> Option<Paragraph<'static>> {
     let theme = &state.theme;
-    if let Some(notice) = &state.notice {
-        let style = match notice.tone {
-            Tone::Info => theme.text(),
-            Tone::Good => theme.good(),
-            Tone::Warn => theme.warn(),
-            Tone::Bad => theme.bad(),
-        };
-        Line::from(Span::styled(notice.text.clone(), style)).render(area, buf);
+    let notice = state.notice.as_ref()?;
+    let style = match notice.tone {
+        Tone::Info => theme.text(),
+        Tone::Good => theme.good(),
+        Tone::Warn => theme.warn(),
+        Tone::Bad => theme.bad(),
+    };
+    Some(
+        Paragraph::new(Line::from(Span::styled(notice.text.clone(), style)))
+            .wrap(Wrap { trim: true }),
+    )
+}
+
+fn render_hints(state: &State, area: Rect, buf: &mut Buffer) {
+    if let Some(notice) = notice_paragraph(state) {
+        notice.render(area, buf);
         return;
     }
     let pairs: &[(&str, &str)] = match state.step {
@@ -245,6 +260,7 @@ fn render_editor(state: &State, body: Rect, buf: &mut Buffer) {
         height: 3.min(body.height),
     };
     Clear.render(area, buf);
+    buf.set_style(area, theme.base());
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(true))

@@ -21,12 +21,8 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let [settings, list] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
     let theme = &state.theme;
-    let census = match &state.census {
-        Some(c) => format!("{} functions seen · ", c.tree.root.functions),
-        None => String::new(),
-    };
     Line::from(vec![
-        Span::styled(format!(" {census}rank at "), theme.dim()),
+        Span::styled(" rank at ", theme.dim()),
         Span::styled(format::delay(state.options.rank_delay_ns), theme.accent()),
         Span::styled(
             format!(
@@ -43,7 +39,18 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     .render(settings, buf);
 
     let candidates = state.subsystem_rows();
-    let block = pane_block(state, Pane::Candidates, None);
+    // The census counts the functions called in its window at steady
+    // state, fewer than step 0's count of every function since start.
+    let census = state.census.as_ref().map(|c| {
+        Span::styled(
+            format!(
+                "census: {} functions at steady state",
+                c.tree.root.functions
+            ),
+            theme.dim(),
+        )
+    });
+    let block = pane_block(state, Pane::Candidates, census);
     if candidates.is_empty() {
         let inner = block.inner(list);
         block.render(list, buf);
