@@ -499,6 +499,23 @@ fn dose_rank_lines(r: &RankResult, dose: f64) -> Vec<String> {
             ));
         }
     }
+    for set in crate::analysis::ranking::ordered_by_own_time(&r.ranked) {
+        lines.push(format!(
+            "{}: equally critical (their criticality intervals overlap); ordered by own time per \
+             unit ({}): the same share of each one's time reaches the critical path, so making \
+             the one with more own time faster gains more",
+            set.iter()
+                .map(|c| c.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            set.iter()
+                .map(|c| c
+                    .own_ns_per_unit
+                    .map_or("-".to_owned(), |ns| delay(ns.round() as u64)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     lines.extend(unsettled_lines(r));
     if r.partial {
         lines.push("partial: the ranking was cut short".to_owned());
@@ -668,6 +685,7 @@ mod tests {
             name: name.into(),
             calls,
             injected_ns: 0,
+            own_ns: 0,
         };
         let tree =
             crate::analysis::CallTree::from_census(&[e("__main__:handle", 600), e("<other>", 400)]);
