@@ -33,8 +33,7 @@ pub struct Counts {
 }
 
 /// Whether a count is 0 (`own_ns` is left out of JSON while unmeasured).
-#[cfg(feature = "serde")]
-fn is_zero(value: &u64) -> bool {
+pub fn is_zero(value: &u64) -> bool {
     *value == 0
 }
 
