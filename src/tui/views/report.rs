@@ -130,7 +130,7 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
             ),
             theme.title(false),
         )));
-        let label_w = width.saturating_sub(4 + 23 + 12 + 8).max(12);
+        let label_w = width.saturating_sub(4 + 23 + 12 + 8 + 16).max(12);
         for c in &ranking.ranked {
             let rank = format!(
                 "{}{}",
@@ -153,8 +153,21 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                 ),
                 Span::raw(format!(" {:<22}", format::change(c.drop, c.drop_interval))),
                 Span::styled(format!(" crit{crit}"), theme.dim()),
+                Span::styled(
+                    format!(
+                        " own {:>11}",
+                        c.own_ns_per_unit.map_or("-".to_owned(), |ns| format!(
+                            "{}/unit",
+                            format::delay(ns.round() as u64)
+                        ))
+                    ),
+                    theme.dim(),
+                ),
                 Span::styled(format!(" {:>3}p", c.pairs_used), theme.dim()),
             ]));
+        }
+        for line in crate::report::text::own_time_order_lines(ranking) {
+            lines.push(Line::from(Span::styled(line, theme.dim())));
         }
         lines.push(Line::from(""));
     }
