@@ -212,7 +212,8 @@ pub fn select(
 /// # Safety
 /// GIL held; `code` is a live code object. Runs Python code.
 pub unsafe fn own_time_events(code: *mut pyo3::ffi::PyObject, on: bool, was_matched: bool) {
-    if !on && !(was_matched && OWN_TIME_EVER.load(Ordering::Relaxed)) {
+    let take_off = was_matched && OWN_TIME_EVER.load(Ordering::Relaxed);
+    if !(on || take_off) {
         return;
     }
     let mask = if on {
