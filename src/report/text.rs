@@ -435,8 +435,12 @@ fn unsettled_lines(r: &RankResult) -> Vec<String> {
 }
 
 /// Why candidates that criticality alone cannot order are ordered as they
-/// are: one sentence per set that own time per unit separates.
+/// are: one sentence per set that own time per unit separates. Only for a
+/// ranking at an equal dose (one at an equal delay is ordered by drop).
 pub fn own_time_order_lines(r: &RankResult) -> Vec<String> {
+    if r.dose.is_none() {
+        return Vec::new();
+    }
     crate::analysis::ranking::ordered_by_own_time(&r.ranked)
         .into_iter()
         .map(|set| {

@@ -121,16 +121,21 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for ranking in &state.results.rankings {
         let partial = if ranking.partial { " · partial" } else { "" };
+        let own = if ranking.ranked.iter().any(|c| c.own_ns_per_unit.is_some()) {
+            " · own: own time per unit"
+        } else {
+            ""
+        };
         lines.push(Line::from(Span::styled(
             format!(
-                "under {} · {} per call · {:.0} s{partial}",
+                "under {} · {} per call · {:.0} s{partial}{own}",
                 ranking.under,
                 format::delay(ranking.delay_ns),
                 ranking.spent_s
             ),
             theme.title(false),
         )));
-        let label_w = width.saturating_sub(4 + 23 + 12 + 8 + 16).max(12);
+        let label_w = width.saturating_sub(4 + 23 + 12 + 8 + 13).max(12);
         for c in &ranking.ranked {
             let rank = format!(
                 "{}{}",
@@ -155,11 +160,9 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                 Span::styled(format!(" crit{crit}"), theme.dim()),
                 Span::styled(
                     format!(
-                        " own {:>11}",
-                        c.own_ns_per_unit.map_or("-".to_owned(), |ns| format!(
-                            "{}/unit",
-                            format::delay(ns.round() as u64)
-                        ))
+                        " own {:>8}",
+                        c.own_ns_per_unit
+                            .map_or("-".to_owned(), |ns| format::delay(ns.round() as u64))
                     ),
                     theme.dim(),
                 ),
