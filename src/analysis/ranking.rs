@@ -314,8 +314,16 @@ pub fn order_by(mut candidates: Vec<RankedCandidate>, by: OrderBy) -> Vec<Ranked
             _ => None,
         };
     }
+    // Gain sorts by the lower end of its interval: own time multiplies the
+    // criticality's uncertainty, so a large own time with a criticality
+    // not told apart from 0 (a hidden stage) would otherwise outrank an
+    // established gain of about the same size (docs/ranking.md, step 8).
+    let sort_value = |key: (f64, Option<Interval>)| match (by, key.1) {
+        (OrderBy::Gain, Some(iv)) => iv.low,
+        _ => key.0,
+    };
     candidates.sort_by(|a, b| match (order_key(a, by), order_key(b, by)) {
-        (Some(x), Some(y)) => y.0.total_cmp(&x.0),
+        (Some(x), Some(y)) => sort_value(y).total_cmp(&sort_value(x)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
@@ -396,6 +404,17 @@ mod tests {
         assert_eq!(ranked[0].label, "critical");
         assert!(!ranked[0].tied);
         assert!(ranked[1].tied && ranked[2].tied);
+        // A hidden stage with a large own time and a criticality not told
+        // apart from 0: its point gain (0.29 × 500 = 143) is above the
+        // critical stage's (0.91 × 150 = 137), its gain's lower bound is
+        // not: the established gain comes first, and the two are said tied.
+        let ranked = order_by_gain(vec![
+            candidate("hidden", 0.29, 0.39, Some(500.0)),
+            candidate("critical", 0.91, 0.15, Some(150.0)),
+        ]);
+        assert_eq!(ranked[0].label, "critical");
+        assert!(ranked[0].gain_ns_per_unit.unwrap() < ranked[1].gain_ns_per_unit.unwrap());
+        assert!(ranked[0].tied && ranked[1].tied);
     }
 
     #[test]
