@@ -64,11 +64,41 @@ pub fn design_block(k: usize, group_size: usize, rng: &mut SplitMix64) -> Vec<Ve
     out
 }
 
-/// One pair of the grouped design: which candidates its treatment slowed.
+/// The pairs of one block: two groups face each other in a pair (the
+/// treatment window slows one, the reference window the other), so both
+/// windows of a pair carry evidence; a group left over, and every other
+/// block one more group, faces a baseline (nothing slowed), which anchors
+/// the effects' common level (contrasts alone only see differences).
+///
+/// Why: with a baseline in every pair, half the windows slow nothing. Two
+/// groups per pair give about twice the evidence per window for the same
+/// drift protection (adjacent windows); docs/ranking.md has the figures.
+pub fn block_pairs(
+    groups: Vec<Vec<usize>>,
+    block: usize,
+    rng: &mut SplitMix64,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let anchor = (block % 2 == 0 && groups.len() % 2 == 0 && !groups.is_empty())
+        .then(|| groups[rng.below(groups.len() as u64) as usize].clone());
+    let mut out = Vec::with_capacity(groups.len() / 2 + 2);
+    let mut rest = groups.into_iter();
+    while let Some(first) = rest.next() {
+        out.push((first, rest.next().unwrap_or_default()));
+    }
+    out.extend(anchor.map(|group| (group, Vec::new())));
+    rng.shuffle(&mut out);
+    out
+}
+
+/// One pair of the grouped design: which candidates each window slowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupedPair {
     /// Indices of the candidates slowed in the treatment window.
     pub slowed: Vec<usize>,
+    /// Indices of the candidates slowed in the other window (empty: a
+    /// baseline, nothing slowed).
+    #[serde(default)]
+    pub reference: Vec<usize>,
     /// The two windows.
     pub pair: Pair,
 }
@@ -82,7 +112,7 @@ pub struct Effect {
     pub std_error: f64,
     /// Its Student t interval.
     pub interval: Interval,
-    /// Pairs in which the candidate was slowed.
+    /// Pairs in which the candidate was slowed (in either window).
     pub appearances: usize,
 }
 
@@ -118,11 +148,14 @@ pub struct GroupedFit {
 pub fn fit_effects(k: usize, pairs: &[GroupedPair], confidence: f64) -> Option<GroupedFit> {
     let rows: Vec<(Vec<f64>, f64)> = pairs
         .iter()
-        .filter(|p| p.pair.is_usable() && p.slowed.iter().all(|&i| i < k))
+        .filter(|p| p.pair.is_usable() && p.slowed.iter().chain(&p.reference).all(|&i| i < k))
         .map(|p| {
             let mut x = vec![0.0; k];
             for &i in &p.slowed {
-                x[i] = 1.0;
+                x[i] += 1.0;
+            }
+            for &i in &p.reference {
+                x[i] -= 1.0;
             }
             (x, p.pair.log_ratio())
         })
@@ -143,7 +176,7 @@ pub fn fit_effects(k: usize, pairs: &[GroupedPair], confidence: f64) -> Option<G
                 log_ratio: beta[i],
                 std_error: se,
                 interval: Interval::new(beta[i] - t * se, beta[i] + t * se),
-                appearances: rows.iter().filter(|(x, _)| x[i] > 0.0).count(),
+                appearances: rows.iter().filter(|(x, _)| x[i] != 0.0).count(),
             }
         })
         .collect();
@@ -340,6 +373,7 @@ mod tests {
                     slowed.iter().map(|&i| effects[i]).sum::<f64>() + noise * rng.gaussian();
                 out.push(GroupedPair {
                     slowed,
+                    reference: Vec::new(),
                     pair: Pair {
                         baseline: window(1000.0),
                         treatment: window(1000.0 * y.exp()),
@@ -407,6 +441,100 @@ mod tests {
     }
 
     #[test]
+    fn block_pairs_use_every_group_once_and_anchor_the_level() {
+        let mut rng = SplitMix64::new(3);
+        for (k, m) in [(16, 4), (17, 5), (8, 4), (5, 3)] {
+            let mut baselines = 0;
+            for block in 0..4 {
+                let groups = design_block(k, m, &mut rng);
+                let n_groups = groups.len();
+                let pairs = block_pairs(groups, block, &mut rng);
+                let mut seen: Vec<usize> = pairs
+                    .iter()
+                    .flat_map(|(a, b)| a.iter().chain(b))
+                    .copied()
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                assert_eq!(seen, (0..k).collect::<Vec<_>>());
+                for (a, b) in &pairs {
+                    assert!(!a.is_empty() && a.iter().all(|i| !b.contains(i)));
+                }
+                baselines += pairs.iter().filter(|(_, b)| b.is_empty()).count();
+                assert!(pairs.len() <= n_groups / 2 + 2);
+            }
+            // Every two blocks face a baseline at least once.
+            assert!(baselines >= 2, "k={k}: {baselines}");
+        }
+    }
+
+    #[test]
+    fn contrasts_recover_known_effects_with_narrower_intervals_per_window() {
+        // The truth of `recovers_known_effects_with_honest_intervals`, with
+        // as many pairs (48): groups facing each other carry evidence in
+        // both windows of a pair, so the intervals are narrower.
+        let truth: Vec<f64> = (0..16)
+            .map(|i| match i {
+                3 => -0.05,
+                9 => -0.02,
+                _ => 0.0,
+            })
+            .collect();
+        let (mut covered, mut total) = (0, 0);
+        let (mut contrast_width, mut baseline_width) = (0.0, 0.0);
+        for seed in 0..40 {
+            let mut rng = SplitMix64::new(seed);
+            let mut pairs = Vec::new();
+            let mut block = 0;
+            while pairs.len() < 48 {
+                let groups = design_block(16, 4, &mut rng);
+                for (slowed, reference) in block_pairs(groups, block, &mut rng) {
+                    let effect = |g: &[usize]| g.iter().map(|&i| truth[i]).sum::<f64>();
+                    let y = effect(&slowed) - effect(&reference) + 0.01 * rng.gaussian();
+                    pairs.push(GroupedPair {
+                        slowed,
+                        reference,
+                        pair: Pair {
+                            baseline: window(1000.0),
+                            treatment: window(1000.0 * y.exp()),
+                            baseline_first: true,
+                        },
+                    });
+                }
+                block += 1;
+            }
+            pairs.truncate(48);
+            let fit = fit_effects(16, &pairs, 0.95).unwrap();
+            for (e, t) in fit.effects.iter().zip(&truth) {
+                total += 1;
+                covered += usize::from(e.interval.contains(*t));
+                contrast_width += e.interval.half_width();
+            }
+            let best = (0..16)
+                .min_by(|&a, &b| {
+                    fit.effects[a]
+                        .log_ratio
+                        .total_cmp(&fit.effects[b].log_ratio)
+                })
+                .unwrap();
+            assert_eq!(best, 3);
+            let baseline_fit = fit_effects(16, &simulate(&truth, 4, 12, 0.01, seed), 0.95).unwrap();
+            baseline_width += baseline_fit
+                .effects
+                .iter()
+                .map(|e| e.interval.half_width())
+                .sum::<f64>();
+        }
+        let coverage = covered as f64 / total as f64;
+        assert!((0.9..=0.99).contains(&coverage), "{coverage}");
+        // Variance about half: half-widths about 0.7x.
+        assert!(
+            contrast_width < 0.8 * baseline_width,
+            "{contrast_width} vs {baseline_width}"
+        );
+    }
+
+    #[test]
     fn interactions_are_detected() {
         // Effects that only show when many candidates are slowed together
         // (slack used up): y = -0.02 · (slowed count)², not additive.
@@ -420,6 +548,7 @@ mod tests {
                 let y = -0.002 * (group * group) as f64 + 0.002 * rng.gaussian();
                 pairs.push(GroupedPair {
                     slowed,
+                    reference: Vec::new(),
                     pair: Pair {
                         baseline: window(1000.0),
                         treatment: window(1000.0 * y.exp()),

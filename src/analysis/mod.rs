@@ -38,7 +38,8 @@ pub use criticality::{Criticality, criticality};
 pub use extrapolate::{Bottleneck, GainPrediction, PythonVerdict, predict_gain, python_verdict};
 pub use fit::{SlopeFit, SweepPoint, fit_through_origin};
 pub use grouped::{
-    Additivity, Effect, GroupedFit, GroupedPair, Standing, design_block, fit_effects, standing,
+    Additivity, Effect, GroupedFit, GroupedPair, Standing, block_pairs, design_block, fit_effects,
+    standing,
 };
 pub use ranking::{
     CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,

@@ -23,8 +23,8 @@ use crate::analysis::prng::SplitMix64;
 use crate::analysis::student::t_critical;
 use crate::analysis::{
     Additivity, Candidate, DEFAULT_CONFIDENCE, GroupedPair, OrderBy, PairSlot, RankedCandidate,
-    Standing, StopRule, Verdict, criticality, design_block, fit_effects, next_window_s, order_by,
-    order_by_gain, relative_throughput,
+    Standing, StopRule, Verdict, block_pairs, criticality, design_block, fit_effects,
+    next_window_s, order_by, order_by_gain, relative_throughput,
 };
 use crate::live::LiveSettings;
 use crate::pattern::PatternSet;
@@ -258,25 +258,32 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         let mut window_s = ctx.options.min_window_s;
         let grouped_budget = GROUPED_SHARE * budget_s;
         'blocks: loop {
-            let block = design_block(k, group_size, &mut rng);
-            for slowed in block {
+            let groups = design_block(k, group_size, &mut rng);
+            for (slowed, reference) in block_pairs(groups, blocks, &mut rng) {
                 let spent = ctx.target.clock_s() - start_s;
                 if spent + 2.0 * ctx.target.window_cost_s(window_s) > grouped_budget {
                     break 'blocks;
                 }
                 let treatment = group_settings(&counting, &owner, &dosed, &slowed);
+                let other = if reference.is_empty() {
+                    counting.clone()
+                } else {
+                    group_settings(&counting, &owner, &dosed, &reference)
+                };
                 let slot = PairSlot {
                     setting: 0,
                     baseline_first: rng.coin(),
                 };
-                match measure_pair(
-                    ctx.target, &counting, &treatment, window_s, slot, ctx.cancel,
-                ) {
+                match measure_pair(ctx.target, &other, &treatment, window_s, slot, ctx.cancel) {
                     Ok((pair, mode)) => {
                         result.mode = mode;
                         window_s = next_window_s(window_s, &pair)
                             .clamp(ctx.options.min_window_s, ctx.options.max_window_s);
-                        grouped_pairs.push(GroupedPair { slowed, pair });
+                        grouped_pairs.push(GroupedPair {
+                            slowed,
+                            reference,
+                            pair,
+                        });
                     }
                     Err(e) => {
                         interruption = Some(Interruption::from(e));
@@ -502,7 +509,8 @@ pub struct RankDesign {
 
 /// Criticality and its interval per candidate from the grouped fit; the
 /// injected time per unit is the planned one scaled by what the hook
-/// reported over the design's treatment windows.
+/// reported over the design's windows, and the time per unit is the
+/// baselines' (windows with nothing slowed).
 fn grouped_criticality(
     fit: &crate::analysis::GroupedFit,
     pairs: &[GroupedPair],
@@ -511,26 +519,39 @@ fn grouped_criticality(
     let usable: Vec<&GroupedPair> = pairs.iter().filter(|p| p.pair.is_usable()).collect();
     let (mut measured, mut planned) = (0.0, 0.0);
     for p in &usable {
-        measured += p.pair.injected_per_unit_s();
+        measured += p.pair.treatment.injected_per_unit_s() + p.pair.baseline.injected_per_unit_s();
         planned += p
             .slowed
             .iter()
+            .chain(&p.reference)
             .map(|&i| dosed[i].injected_per_unit_s)
             .sum::<f64>();
     }
+    // Baselines are the reference windows that slowed nothing (every block
+    // has some; without any, every reference window).
+    let baselines: Vec<&GroupedPair> = usable
+        .iter()
+        .copied()
+        .filter(|p| p.reference.is_empty())
+        .collect();
+    let baselines = if baselines.is_empty() {
+        usable
+    } else {
+        baselines
+    };
     let scale = if planned > 0.0 && measured > 0.0 {
         measured / planned
     } else {
         1.0
     };
-    let t0 = if usable.is_empty() {
+    let t0 = if baselines.is_empty() {
         0.0
     } else {
-        usable
+        baselines
             .iter()
             .map(|p| p.pair.baseline.time_per_unit_s())
             .sum::<f64>()
-            / usable.len() as f64
+            / baselines.len() as f64
     };
     fit.effects
         .iter()
