@@ -9,6 +9,7 @@ fn census() -> Vec<CensusEntry> {
         name: name.into(),
         calls,
         injected_ns: 0,
+        own_ns: 0,
     };
     vec![
         e("__main__:main", 1),

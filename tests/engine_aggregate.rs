@@ -34,6 +34,7 @@ fn sample(generation: u64, functions: &[(&str, u64)], units: u64) -> Sample {
         calls: 0,
         delayed_calls: 0,
         injected_ns: 0,
+        own_ns: 0,
     }];
     for (i, (name, calls)) in functions.iter().enumerate() {
         fs.push(FunctionSample {
@@ -44,6 +45,7 @@ fn sample(generation: u64, functions: &[(&str, u64)], units: u64) -> Sample {
             calls: *calls,
             delayed_calls: *calls,
             injected_ns: calls * 1000,
+            own_ns: 0,
         });
     }
     let total: u64 = functions.iter().map(|(_, c)| c).sum();
@@ -61,6 +63,7 @@ fn sample(generation: u64, functions: &[(&str, u64)], units: u64) -> Sample {
                 calls: 0,
                 delayed_calls: 0,
                 injected_ns: 0,
+                own_ns: 0,
                 matched_functions: 0,
             },
             PatternSample {
@@ -71,6 +74,7 @@ fn sample(generation: u64, functions: &[(&str, u64)], units: u64) -> Sample {
                 calls: total,
                 delayed_calls: total,
                 injected_ns: total * 1000,
+                own_ns: 0,
                 matched_functions: functions.len() as u64,
             },
         ],

@@ -10,7 +10,7 @@ use speedbump::analysis::Window;
 use speedbump::analysis::{Bottleneck, Candidate, Shape, Verdict};
 use speedbump::experiment::auto::AutoTarget;
 use speedbump::experiment::census::candidates_under;
-use speedbump::experiment::fake::{FakeTarget, FakeWorkload, Pace};
+use speedbump::experiment::fake::{FakeFunction, FakeTarget, FakeWorkload, Pace};
 use speedbump::experiment::{
     Cancel, CensusResult, CensusWindow, Command, EngineHandle, EngineOptions, ExitInfo,
     ExperimentConfig, Mode, RankResult, SweepResult, Target, TargetError, Update, spawn_on,
@@ -855,4 +855,80 @@ fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
         "a sweep after the progress point changed",
     );
     shutdown(engine);
+}
+
+fn census_then_dose_rank(workload: FakeWorkload, seed: u64, under: &str) -> RankResult {
+    let engine = start(FakeTarget::new(workload, Mode::Live, 0.5, seed), seed);
+    let census = census_of(&run(
+        &engine,
+        Command::Census {
+            patterns: vec!["*:*".into()],
+            window_s: 1.0,
+        },
+    ));
+    let candidates = candidates_under(&census, under).unwrap();
+    let rank = rank_of(&run(
+        &engine,
+        Command::Rank {
+            candidates,
+            delay_ns: 0,
+            dose: Some(0.10),
+            frequency: 1,
+            budget_s: 300.0,
+        },
+    ));
+    shutdown(engine);
+    rank
+}
+
+#[test]
+fn equally_critical_stages_are_ordered_by_own_time_and_the_report_says_why() {
+    // The demo's pipeline: three stages, all exactly critical, with own
+    // times per unit of 3 × 100 µs, 2 × 90 µs and 1 × 120 µs.
+    let rank = census_then_dose_rank(FakeWorkload::python_bound(), 5, "__main__");
+    assert_eq!(
+        labels(&rank),
+        [
+            "__main__:prepare_inputs",
+            "__main__:schedule",
+            "__main__:launch"
+        ]
+    );
+    let own: Vec<f64> = rank
+        .ranked
+        .iter()
+        .map(|c| c.own_ns_per_unit.unwrap())
+        .collect();
+    for (got, truth) in own.iter().zip([300_000.0, 180_000.0, 120_000.0]) {
+        assert!((got / truth - 1.0).abs() < 0.01, "{own:?}");
+    }
+    for c in &rank.ranked {
+        let gain = c.gain_ns_per_unit.unwrap();
+        assert!((gain - c.criticality.unwrap() * c.own_ns_per_unit.unwrap()).abs() < 1e-6);
+    }
+    let lines = speedbump::report::text::rank_lines(&rank).join("\n");
+    assert!(
+        lines.contains("ranked by gain (criticality × own time per unit)"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(
+            "__main__:prepare_inputs, __main__:schedule, __main__:launch: equally critical"
+        ) && lines.contains("ordered by own time per unit (300 µs, 180 µs, 120 µs)"),
+        "{lines}"
+    );
+
+    // Call counts that point the other way: the busiest stage has the
+    // least own time, and comes last.
+    let mut workload = FakeWorkload::python_bound();
+    workload.functions = vec![
+        FakeFunction::critical("__main__:busy", 6.0, 20_000.0),
+        FakeFunction::critical("__main__:quiet", 1.0, 300_000.0),
+        FakeFunction::critical("__main__:middle", 3.0, 60_000.0),
+    ];
+    let rank = census_then_dose_rank(workload, 6, "__main__");
+    assert_eq!(
+        labels(&rank),
+        ["__main__:quiet", "__main__:middle", "__main__:busy"]
+    );
 }

@@ -43,7 +43,7 @@ fn function(
     name: &str,
     kind: FunctionKind,
     pattern_slot: u32,
-    counts: [u64; 3],
+    counts: [u64; 4],
 ) -> FunctionSample {
     FunctionSample {
         id: FunctionId(id),
@@ -53,6 +53,7 @@ fn function(
         calls: counts[0],
         delayed_calls: counts[1],
         injected_ns: counts[2],
+        own_ns: counts[3],
     }
 }
 
@@ -80,11 +81,13 @@ fn round_trip_gives_exact_counts_for_every_table() {
     fs.calls.fetch_add(5, Relaxed);
     fs.delayed_calls.fetch_add(2, Relaxed);
     fs.injected_ns.fetch_add(20_000, Relaxed);
+    fs.own_ns.fetch_add(70_000, Relaxed);
     w.function(g).calls.fetch_add(7, Relaxed);
     let ps = w.pattern(any);
     ps.calls.fetch_add(12, Relaxed);
     ps.delayed_calls.fetch_add(2, Relaxed);
     ps.injected_ns.fetch_add(20_000, Relaxed);
+    ps.own_ns.fetch_add(90_000, Relaxed);
     ps.matched_functions.fetch_add(2, Relaxed);
     w.progress(tokens).units.fetch_add(300, Relaxed);
     w.progress(ProgressId::DEFAULT).units.fetch_add(3, Relaxed);
@@ -96,12 +99,12 @@ fn round_trip_gives_exact_counts_for_every_table() {
     assert_eq!(
         s.functions,
         vec![
-            function(0, OTHER_NAME, FunctionKind::Other, 0, [0, 0, 0]),
-            function(1, "m:f", FunctionKind::Python, 1, [5, 2, 20_000]),
-            function(2, "math:sqrt", FunctionKind::C, 1, [7, 0, 0]),
+            function(0, OTHER_NAME, FunctionKind::Other, 0, [0, 0, 0, 0]),
+            function(1, "m:f", FunctionKind::Python, 1, [5, 2, 20_000, 70_000]),
+            function(2, "math:sqrt", FunctionKind::C, 1, [7, 0, 0, 0]),
         ]
     );
-    let pattern = |id, text: &str, exclude, counts: [u64; 4]| PatternSample {
+    let pattern = |id, text: &str, exclude, counts: [u64; 5]| PatternSample {
         id: PatternId(id),
         name: Arc::from(text),
         generation: 0,
@@ -110,13 +113,14 @@ fn round_trip_gives_exact_counts_for_every_table() {
         delayed_calls: counts[1],
         injected_ns: counts[2],
         matched_functions: counts[3],
+        own_ns: counts[4],
     };
     assert_eq!(
         s.patterns,
         vec![
-            pattern(0, OTHER_NAME, false, [0; 4]),
-            pattern(1, "m:*", false, [12, 2, 20_000, 2]),
-            pattern(2, "m:h", true, [0; 4]),
+            pattern(0, OTHER_NAME, false, [0; 5]),
+            pattern(1, "m:*", false, [12, 2, 20_000, 2, 90_000]),
+            pattern(2, "m:h", true, [0; 5]),
         ]
     );
     let progress = |id, name: &str, units| ProgressSample {
@@ -139,7 +143,7 @@ fn round_trip_gives_exact_counts_for_every_table() {
     assert_eq!((h.pid, h.parent_pid, h.uid), (4242, 4241, current_uid()));
     assert_eq!(h.process_start_boottime_ns, 123_456_789);
     assert_eq!(h.label, "bench.py --fast");
-    assert_eq!(h.layout_version, 1);
+    assert_eq!(h.layout_version, 2);
     assert_eq!(h.capacities, small());
     assert_eq!(h.settings_generation, 9);
     assert!(h.created_unix_ns > 0);

@@ -22,6 +22,19 @@ pub struct Counts {
     pub delayed_calls: u64,
     /// Delay actually spun, in ns (as the hook measured it).
     pub injected_ns: u64,
+    /// Own time, in ns: time inside the matched pattern, outermost entries
+    /// only, suspended generators excluded; 0 unless the settings asked for
+    /// it (docs/ranking.md, "Own time per unit").
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "crate::totals::is_zero")
+    )]
+    pub own_ns: u64,
+}
+
+/// Whether a count is 0 (`own_ns` is left out of JSON while unmeasured).
+pub fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Counts {
@@ -30,6 +43,7 @@ impl Counts {
         self.calls = self.calls.saturating_add(other.calls);
         self.delayed_calls = self.delayed_calls.saturating_add(other.delayed_calls);
         self.injected_ns = self.injected_ns.saturating_add(other.injected_ns);
+        self.own_ns = self.own_ns.saturating_add(other.own_ns);
     }
 
     /// `self - earlier`, per field, never below 0.
@@ -38,6 +52,7 @@ impl Counts {
             calls: self.calls.saturating_sub(earlier.calls),
             delayed_calls: self.delayed_calls.saturating_sub(earlier.delayed_calls),
             injected_ns: self.injected_ns.saturating_sub(earlier.injected_ns),
+            own_ns: self.own_ns.saturating_sub(earlier.own_ns),
         }
     }
 
@@ -53,6 +68,7 @@ impl From<&FunctionSample> for Counts {
             calls: f.calls,
             delayed_calls: f.delayed_calls,
             injected_ns: f.injected_ns,
+            own_ns: f.own_ns,
         }
     }
 }
@@ -63,6 +79,7 @@ impl From<&PatternSample> for Counts {
             calls: p.calls,
             delayed_calls: p.delayed_calls,
             injected_ns: p.injected_ns,
+            own_ns: p.own_ns,
         }
     }
 }

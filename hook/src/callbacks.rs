@@ -19,6 +19,7 @@ use crate::hot::{
     on_probe_call, on_progress_point, probe_word, progress_slot_of, read_word,
 };
 use crate::latency;
+use crate::own_time;
 
 /// `None`, as a new reference.
 #[inline(always)]
@@ -112,9 +113,15 @@ unsafe fn latency_point_event(
         unsafe { latency::on_start(code, key) };
     }
     if key_is_matched(key) {
-        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
-        // (the id is bounds-checked inside).
-        unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
+        let function_id = word as u32 & FUNCTION_ID_MASK;
+        if is_start || hot.count_resumes {
+            // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+            // (the id is bounds-checked inside).
+            unsafe { on_matched_call(hot, function_id) };
+        }
+        if hot.own_time {
+            own_time::enter(hot, function_id);
+        }
         Verdict::Continue
     } else if is_start {
         Verdict::Continue
@@ -143,9 +150,18 @@ unsafe fn code_event(
     };
     let key = (word >> 32) as u32;
     if key == hot.matched_key {
-        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
-        // (the id is bounds-checked inside).
-        unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
+        let function_id = word as u32 & FUNCTION_ID_MASK;
+        if is_start || hot.count_resumes {
+            // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+            // (the id is bounds-checked inside).
+            unsafe { on_matched_call(hot, function_id) };
+        } else if !hot.own_time {
+            return Verdict::Disable;
+        }
+        // After the delay: own time is the code's, not the injected time.
+        if hot.own_time {
+            own_time::enter(hot, function_id);
+        }
         return Verdict::Continue;
     }
     if key == hot.unmatched_key {
@@ -180,6 +196,10 @@ unsafe fn code_event(
         return unsafe { latency_point_event(hot, code, word, is_start) };
     }
     match matched {
+        // Just decided: own time's local events were turned on inside
+        // `decide_code`, perhaps too late for this call's exit, so this
+        // entry is not timed (an exit without an entry is ignored).
+        Some(_) if !is_start && !hot.count_resumes => Verdict::Continue,
         Some(function_id) => {
             // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
             // (the id is bounds-checked inside).
@@ -230,13 +250,14 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
     };
     // SAFETY: GIL held; re-fetched after `current_word` ran.
     let hot = unsafe { HOT.get() };
+    let timed = own_time_exit(hot, word);
     let latency_point = hot.is_current_latency_key((word >> 32) as u32);
     if latency_point {
         // SAFETY: GIL held, inside the PY_RETURN callback for `code`.
         unsafe { latency::on_end(hot, code, word, false) };
     }
     match progress_slot_of(word) {
-        0 if latency_point => Verdict::Continue,
+        0 if latency_point || timed => Verdict::Continue,
         0 => Verdict::Disable,
         slot => {
             // SAFETY: GIL held; `hot.progress` is valid for `progress_capacity` slots
@@ -244,6 +265,88 @@ unsafe fn return_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
             unsafe { on_progress_point(HOT.get(), slot) };
             Verdict::Continue
         }
+    }
+}
+
+/// Whether `word` is matched code under the current generation while own
+/// time is asked for; if so, closes its interval (a return, a yield or an
+/// unwind).
+#[inline(always)]
+fn own_time_exit(hot: &Hot, word: usize) -> bool {
+    let key = (word >> 32) as u32;
+    let timed = hot.own_time
+        && key_is_matched(key)
+        && hot.generation_of(word) == Some(hot.current_generation());
+    if timed {
+        own_time::exit(hot, word as u32 & FUNCTION_ID_MASK);
+    }
+    timed
+}
+
+/// PY_YIELD(code, instruction_offset, retval), a local event of matched
+/// code while own time is asked for: the generator or coroutine is
+/// suspended, its interval closes.
+pub unsafe extern "C" fn on_yield_event(
+    _callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    _kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
+    unsafe { respond("PY_YIELD callback", || yield_event(args, nargs)) }
+}
+
+unsafe fn yield_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Verdict {
+    // SAFETY: GIL held inside a callback; no Python code runs while it is used.
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled || nargs < 1 {
+        return Verdict::Disable;
+    }
+    // SAFETY: `nargs >= 1`, so `args[0]` (the code object) is readable.
+    let code = unsafe { *args };
+    // SAFETY: GIL held; `code` is the event's code object.
+    match unsafe { read_word(code, hot.extra_index) } {
+        Some(word) if own_time_exit(hot, word) => Verdict::Continue,
+        _ => Verdict::Disable,
+    }
+}
+
+/// PY_THROW(code, instruction_offset, exception), on while own time is
+/// asked for (not a local event: it fires for every generator thrown
+/// into): a matched generator or coroutine resumes by an exception.
+/// Never disabled (not a per-location event): returns `None` always.
+pub unsafe extern "C" fn on_throw_event(
+    _callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    _kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let nargs = positional_count(nargsf);
+    // SAFETY: CPython calls callbacks with the GIL held and `args` valid for
+    // `nargs` arguments; the body checks `nargs` before reading them.
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { throw_event(args, nargs) })) {
+        failure::report_panic("PY_THROW callback", &panic);
+    }
+    // SAFETY: GIL held (a callback).
+    unsafe { none() }
+}
+
+unsafe fn throw_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) {
+    // SAFETY: GIL held inside a callback; no Python code runs while it is used.
+    let hot = unsafe { HOT.get() };
+    if !hot.enabled || !hot.own_time || nargs < 1 {
+        return;
+    }
+    // SAFETY: `nargs >= 1`, so `args[0]` (the code object) is readable.
+    let code = unsafe { *args };
+    // SAFETY: GIL held; `code` is the event's code object.
+    if let Some(word) = unsafe { read_word(code, hot.extra_index) }
+        && key_is_matched((word >> 32) as u32)
+        && hot.generation_of(word) == Some(hot.current_generation())
+    {
+        own_time::enter(hot, word as u32 & FUNCTION_ID_MASK);
     }
 }
 
@@ -270,8 +373,9 @@ unsafe fn current_word(code: *mut ffi::PyObject) -> Option<usize> {
 }
 
 /// PY_UNWIND(code, instruction_offset, exception), enabled only when
-/// latency points are set: a latency point's call that ends by an exception
-/// is a request that raised. PY_UNWIND is not a per-location event, so it can
+/// latency points are set or own time is asked for: a latency point's call
+/// that ends by an exception is a request that raised; matched code's own
+/// time interval closes. PY_UNWIND is not a per-location event, so it can
 /// never be disabled: the callback returns `None` always, panics included.
 pub unsafe extern "C" fn on_unwind_event(
     _callable: *mut ffi::PyObject,
@@ -301,6 +405,7 @@ unsafe fn unwind_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) 
     let Some(word) = (unsafe { read_word(code, hot.extra_index) }) else {
         return;
     };
+    own_time_exit(hot, word);
     if hot.is_current_latency_key((word >> 32) as u32) {
         // SAFETY: GIL held, inside the PY_UNWIND callback for `code`.
         unsafe { latency::on_end(hot, code, word, true) };

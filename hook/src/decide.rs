@@ -159,8 +159,27 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
             }
         }
     }
+    // SAFETY: GIL held; `code` is a code object (contract). No Python code
+    // runs while `hot` is used.
+    let hot = unsafe { HOT.get() };
+    #[cfg(Py_3_12)]
     // SAFETY: GIL held; `code` is a code object (contract).
-    unsafe { write_word(code, HOT.get().extra_index, decision.word(generation)) };
+    let was_matched = unsafe { crate::hot::read_word(code, hot.extra_index) }
+        .is_some_and(|word| crate::hot::key_is_matched((word >> 32) as u32));
+    #[cfg(Py_3_12)]
+    let own_time = hot.own_time;
+    // SAFETY: GIL held; `code` is a code object (contract).
+    unsafe { write_word(code, hot.extra_index, decision.word(generation)) };
+    #[cfg(Py_3_12)]
+    // SAFETY: GIL held; `code` is a live code object. It runs Python code:
+    // nothing of the hook's state is held across it.
+    unsafe {
+        crate::monitoring::own_time_events(
+            code,
+            own_time && decision.function_id.is_some(),
+            was_matched,
+        )
+    };
     decision.function_id
 }
 

@@ -40,6 +40,7 @@ use crate::hot::{
     on_progress_point, progress_slot_of, read_word,
 };
 use crate::mechanism::Wanted;
+use crate::own_time;
 
 pub const NAME: &str = "a PEP 523 frame-evaluation function";
 
@@ -280,7 +281,14 @@ struct State {
     /// A decision is being made (it may run Python code, e.g. a finalizer,
     /// which must not decide again while the hook's state is borrowed).
     deciding: bool,
+    /// Function id of the matched frame `before` just saw while own time
+    /// is asked for ([`NOT_TIMED`] otherwise): `eval_frame` times its
+    /// evaluation (`own_time.rs`).
+    timed: u32,
 }
+
+/// [`State::timed`] when the frame being entered is not timed.
+const NOT_TIMED: u32 = u32::MAX;
 
 static STATE: GilCell<State> = GilCell::new(State {
     previous: _PyEval_EvalFrameDefault,
@@ -289,6 +297,7 @@ static STATE: GilCell<State> = GilCell::new(State {
     frames: 0,
     direct_extra: false,
     deciding: false,
+    timed: NOT_TIMED,
 });
 
 static C_CALLS_REPORTED: AtomicBool = AtomicBool::new(false);
@@ -581,9 +590,23 @@ unsafe fn evaluate_counted(
             After::Nothing
         }
     };
+    // SAFETY: GIL held; `before` has returned, nothing else holds the state.
+    let state = unsafe { STATE.get() };
+    let timed = state.timed;
+    if timed != NOT_TIMED {
+        state.timed = NOT_TIMED;
+        // SAFETY: GIL held; no Python code runs while it is used.
+        own_time::enter(unsafe { HOT.get() }, timed);
+    }
     // SAFETY: the arguments CPython gave us, for the function it would have
     // called had we not been installed.
     let result = unsafe { previous(tstate, frame, throwflag) };
+    if timed != NOT_TIMED {
+        // SAFETY: GIL held (the evaluation returned); no Python code runs
+        // while it is used. A generator's frame returns here at each yield,
+        // so its suspended time is not counted.
+        own_time::exit(unsafe { HOT.get() }, timed);
+    }
     if let After::ProgressPoint { slot, .. } = after
         && !result.is_null()
         // SAFETY: see `returned`.
@@ -649,12 +672,16 @@ unsafe fn before(frame: *mut Frame, throwflag: c_int, known_word: Option<usize>)
     let state = unsafe { STATE.get() };
     // SAFETY: `frame` is live and `code` its code object.
     let entry = unsafe { entry_of(frame, code, throwflag) };
-    if (word >> 32) as u32 == hot.matched_key
-        && (entry == Entry::Start || (entry == Entry::Resume && state.delay_resumes))
-    {
-        // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
-        // (the id is bounds-checked inside).
-        unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
+    if (word >> 32) as u32 == hot.matched_key {
+        if entry == Entry::Start || (entry == Entry::Resume && state.delay_resumes) {
+            // SAFETY: GIL held; `hot.functions` is valid for `function_capacity` slots
+            // (the id is bounds-checked inside).
+            unsafe { on_matched_call(hot, word as u32 & FUNCTION_ID_MASK) };
+        }
+        // After the delay: own time is the code's, not the injected time.
+        if hot.own_time && entry != Entry::Creation {
+            state.timed = word as u32 & FUNCTION_ID_MASK;
+        }
     }
     let slot = progress_slot_of(word);
     if slot != 0 && state.count_returns && entry != Entry::Creation {

@@ -177,6 +177,14 @@ pub struct Hot {
     /// them (the first calibration) is not DISABLEd, so that the first
     /// settings need no `restart_events()` (see `monitoring::select`).
     pub settings_applied: bool,
+    /// The settings ask for own time (`own_time.rs`): entries into and exits
+    /// from matched code are timed.
+    pub own_time: bool,
+    /// Resumes of matched generators and coroutines count (and may be
+    /// delayed) as calls (SPEED_BUMP_RESUME); own time alone also reports
+    /// resumes, which then only time.
+    #[cfg_attr(not(Py_3_12), allow(dead_code))]
+    pub count_resumes: bool,
 }
 
 /// What the calibration probe's delayed calls use instead of the live
@@ -217,6 +225,8 @@ pub static HOT: GilCell<Hot> = GilCell::new(Hot {
         patterns: std::ptr::null(),
     },
     settings_applied: false,
+    own_time: false,
+    count_resumes: false,
 });
 
 impl Hot {
@@ -252,7 +262,7 @@ impl Hot {
 /// the GIL, so a plain load+store (no locked instruction) is enough; readers
 /// in other processes still see whole values.
 #[inline(always)]
-fn bump(counter: &AtomicU64, by: u64) {
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
 }
 

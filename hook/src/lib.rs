@@ -28,6 +28,7 @@ mod latency;
 mod mechanism;
 #[cfg(Py_3_12)]
 mod monitoring;
+mod own_time;
 mod pattern_delays;
 #[cfg(not(Py_3_11))]
 mod qualname;

@@ -39,4 +39,8 @@ pub struct Wanted {
     pub returns: bool,
     /// Ends of latency points' calls: returns and unwinds (3.12+ only).
     pub latency: bool,
+    /// Own time of matched code (`own_time.rs`): exits of matched code, and
+    /// on 3.12+ unwinds and throws everywhere (they cannot be asked for
+    /// per code object).
+    pub own_time: bool,
 }

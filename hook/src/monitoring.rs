@@ -1,12 +1,13 @@
 //! The PEP 669 `sys.monitoring` mechanism (CPython 3.12+); see `mechanism.rs`.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use pyo3::prelude::*;
 
 use crate::callable::new_callback;
 use crate::callbacks::{
-    on_call_event, on_code_event, on_resume_event, on_return_event, on_unwind_event,
+    on_call_event, on_code_event, on_resume_event, on_return_event, on_throw_event,
+    on_unwind_event, on_yield_event,
 };
 use crate::failure::say_once;
 use crate::hot::HOT;
@@ -24,6 +25,12 @@ pub fn describe() -> String {
 
 /// The tool id taken at install (0 before), for the check at exit.
 static TOOL_ID: AtomicU8 = AtomicU8::new(0);
+/// The local events own time asks for on matched code objects (0 before
+/// install): PY_RETURN, PY_YIELD and PY_RESUME.
+static OWN_TIME_LOCAL_EVENTS: AtomicU32 = AtomicU32::new(0);
+/// Whether own time was ever asked for in this process: only then can a
+/// code object carry local events to take off.
+static OWN_TIME_EVER: AtomicBool = AtomicBool::new(false);
 /// Whether the loss of our tool id was said (once per process).
 static TOOL_LOST_REPORTED: AtomicBool = AtomicBool::new(false);
 
@@ -39,6 +46,8 @@ struct Events {
     py_resume: u32,
     py_return: u32,
     py_unwind: u32,
+    py_yield: u32,
+    py_throw: u32,
     call: u32,
 }
 
@@ -50,6 +59,8 @@ impl Events {
             py_resume: events.getattr("PY_RESUME")?.extract()?,
             py_return: events.getattr("PY_RETURN")?.extract()?,
             py_unwind: events.getattr("PY_UNWIND")?.extract()?,
+            py_yield: events.getattr("PY_YIELD")?.extract()?,
+            py_throw: events.getattr("PY_THROW")?.extract()?,
             call: events.getattr("CALL")?.extract()?,
         })
     }
@@ -67,6 +78,12 @@ impl Events {
         }
         if wanted.latency {
             mask |= self.py_return | self.py_unwind;
+        }
+        if wanted.own_time {
+            // Not local events: an exception passing through unmatched code
+            // (or a throw() into an unmatched generator) costs one callback
+            // while own time is asked for (a census).
+            mask |= self.py_unwind | self.py_throw;
         }
         mask
     }
@@ -98,12 +115,16 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
         let return_callback = new_callback(py, on_return_event)?;
         let unwind_callback = new_callback(py, on_unwind_event)?;
         let call_callback = new_callback(py, on_call_event)?;
+        let yield_callback = new_callback(py, on_yield_event)?;
+        let throw_callback = new_callback(py, on_throw_event)?;
         for (event, callback) in [
             (events.py_start, &code_callback),
             (events.py_resume, &resume_callback),
             (events.py_return, &return_callback),
             (events.py_unwind, &unwind_callback),
             (events.call, &call_callback),
+            (events.py_yield, &yield_callback),
+            (events.py_throw, &throw_callback),
         ] {
             monitoring.call_method1("register_callback", (tool_id, event, callback))?;
         }
@@ -112,6 +133,10 @@ pub fn install(py: Python<'_>) -> Result<Mechanism, String> {
     };
     register().map_err(failed)?;
     TOOL_ID.store(tool_id, Ordering::Relaxed);
+    OWN_TIME_LOCAL_EVENTS.store(
+        events.py_return | events.py_yield | events.py_resume,
+        Ordering::Relaxed,
+    );
     Ok(Mechanism { tool_id, events })
 }
 
@@ -169,6 +194,9 @@ pub fn select(
         );
         return Ok(false);
     }
+    if wanted.own_time {
+        OWN_TIME_EVER.store(true, Ordering::Relaxed);
+    }
     monitoring.call_method1(
         "set_events",
         (mechanism.tool_id, mechanism.events.mask(wanted)),
@@ -177,6 +205,40 @@ pub fn select(
         monitoring.call_method0("restart_events")?;
     }
     Ok(true)
+}
+
+/// Turns own time's local events (PY_RETURN, PY_YIELD, PY_RESUME) on for a
+/// code object just decided as matched while own time is asked for, or off
+/// again for one that was matched before (only once own time was ever
+/// asked for: until then no code carries them). Unmatched code never gets
+/// them, so it pays nothing. A refusal (tool id lost, code gone odd) is
+/// cleared and leaves the code untimed.
+///
+/// # Safety
+/// GIL held; `code` is a live code object. Runs Python code.
+pub unsafe fn own_time_events(code: *mut pyo3::ffi::PyObject, on: bool, was_matched: bool) {
+    let take_off = was_matched && OWN_TIME_EVER.load(Ordering::Relaxed);
+    if !(on || take_off) {
+        return;
+    }
+    let mask = if on {
+        OWN_TIME_LOCAL_EVENTS.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    // SAFETY: the caller holds the GIL (contract).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `code` is a live object (contract); `Bound` takes its own reference.
+    let code = unsafe { Bound::from_borrowed_ptr(py, code) };
+    let set = || -> PyResult<()> {
+        py.import("sys")?.getattr("monitoring")?.call_method1(
+            "set_local_events",
+            (TOOL_ID.load(Ordering::Relaxed), code, mask),
+        )?;
+        Ok(())
+    };
+    // An error is dropped with its PyErr: the code stays untimed.
+    let _ = set();
 }
 
 /// Whether the program freed our tool id (said once: not again when a

@@ -23,6 +23,9 @@ pub struct Settings {
     pub frequency: u64,
     pub delay_resumes: bool,
     pub match_c_calls: bool,
+    /// Measure the own time of matched code (control flag `OWN_TIME`; the
+    /// environment never asks for it).
+    pub own_time: bool,
     /// Control-block generation these come from (0 = environment).
     pub control_generation: u64,
 }
@@ -37,6 +40,7 @@ impl Settings {
             frequency: config.frequency,
             delay_resumes: config.delay_resumes,
             match_c_calls: config.match_c_calls,
+            own_time: false,
             control_generation: 0,
         }
     }
@@ -65,6 +69,7 @@ impl Settings {
             frequency: control.frequency.max(1),
             delay_resumes: control.flags & control_flags::DELAY_RESUMES != 0,
             match_c_calls: control.flags & control_flags::MATCH_C_CALLS != 0,
+            own_time: control.flags & control_flags::OWN_TIME != 0,
             control_generation: generation,
         })
     }
@@ -76,6 +81,7 @@ impl Settings {
             c_calls: self.match_c_calls,
             returns: !self.progress_points.is_empty(),
             latency: false,
+            own_time: self.own_time,
         }
     }
 }
@@ -130,10 +136,16 @@ pub fn apply(py: Python<'_>, settings: Settings) -> PyResult<()> {
     hot.debt_ns = 0;
     let mut wanted = settings.wanted();
     wanted.latency = !hook.latency_points.is_empty();
-    // What the mechanism disabled depends only on the patterns and the
-    // progress points (latency points are fixed for the process).
+    // What the mechanism disabled depends only on the patterns, the
+    // progress points (latency points are fixed for the process) and own
+    // time: returns and yields of matched code disabled without it are
+    // needed again once it is asked for.
     let restart = hot.settings_applied
-        && (hook.patterns != settings.patterns || hook.progress_points != settings.progress_points);
+        && (hook.patterns != settings.patterns
+            || hook.progress_points != settings.progress_points
+            || (settings.own_time && !hot.own_time));
+    hot.own_time = settings.own_time;
+    hot.count_resumes = wanted.resumes;
     hot.settings_applied = true;
     hook.stats.new_generation(settings.control_generation);
     hook.patterns = settings.patterns;

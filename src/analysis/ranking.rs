@@ -251,6 +251,40 @@ pub fn gain_or_criticality(candidates: &[RankedCandidate]) -> OrderBy {
     }
 }
 
+/// The sets of candidates that criticality alone cannot order (one tie
+/// group when ordered by criticality: their intervals overlap) but that a
+/// gain ordering puts in more than one tie group, by their own time per
+/// unit. Each set lists its members in `ranked`'s order (best first); only
+/// sets of two or more. Empty unless `ranked` is ordered by gain.
+pub fn ordered_by_own_time(ranked: &[RankedCandidate]) -> Vec<Vec<&RankedCandidate>> {
+    if gain_or_criticality(ranked) != OrderBy::Gain {
+        return Vec::new();
+    }
+    let by_criticality = order_by(ranked.to_vec(), OrderBy::Criticality);
+    let mut sets: Vec<Vec<&RankedCandidate>> = Vec::new();
+    let mut groups: Vec<usize> = by_criticality
+        .iter()
+        .filter(|c| c.criticality.is_some())
+        .map(|c| c.tie_group)
+        .collect();
+    groups.dedup();
+    for group in groups {
+        let members: Vec<&RankedCandidate> = ranked
+            .iter()
+            .filter(|c| {
+                by_criticality
+                    .iter()
+                    .any(|b| b.tie_group == group && b.label == c.label && b.criticality.is_some())
+            })
+            .collect();
+        let split = members.windows(2).any(|w| w[0].tie_group != w[1].tie_group);
+        if members.len() > 1 && split {
+            sets.push(members);
+        }
+    }
+    sets
+}
+
 /// The rank to show for `c` among `ranked` (best first): the position of
 /// its tie group's first member, so a group reads `1= 1= 1= 4`.
 pub fn shown_rank(c: &RankedCandidate, ranked: &[RankedCandidate]) -> usize {
@@ -280,8 +314,16 @@ pub fn order_by(mut candidates: Vec<RankedCandidate>, by: OrderBy) -> Vec<Ranked
             _ => None,
         };
     }
+    // Gain sorts by the lower end of its interval: own time multiplies the
+    // criticality's uncertainty, so a large own time with a criticality
+    // not told apart from 0 (a hidden stage) would otherwise outrank an
+    // established gain of about the same size (docs/ranking.md, step 8).
+    let sort_value = |key: (f64, Option<Interval>)| match (by, key.1) {
+        (OrderBy::Gain, Some(iv)) => iv.low,
+        _ => key.0,
+    };
     candidates.sort_by(|a, b| match (order_key(a, by), order_key(b, by)) {
-        (Some(x), Some(y)) => y.0.total_cmp(&x.0),
+        (Some(x), Some(y)) => sort_value(y).total_cmp(&sort_value(x)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
@@ -362,6 +404,51 @@ mod tests {
         assert_eq!(ranked[0].label, "critical");
         assert!(!ranked[0].tied);
         assert!(ranked[1].tied && ranked[2].tied);
+        // A hidden stage with a large own time and a criticality not told
+        // apart from 0: its point gain (0.29 × 500 = 143) is above the
+        // critical stage's (0.91 × 150 = 137), its gain's lower bound is
+        // not: the established gain comes first, and the two are said tied.
+        let ranked = order_by_gain(vec![
+            candidate("hidden", 0.29, 0.39, Some(500.0)),
+            candidate("critical", 0.91, 0.15, Some(150.0)),
+        ]);
+        assert_eq!(ranked[0].label, "critical");
+        assert!(ranked[0].gain_ns_per_unit.unwrap() < ranked[1].gain_ns_per_unit.unwrap());
+        assert!(ranked[0].tied && ranked[1].tied);
+    }
+
+    #[test]
+    fn equally_critical_stages_are_ordered_by_own_time_and_said() {
+        // The demo's three critical stages, listed by calls per unit (the
+        // profiler's order: 6, 3, 1): own time per unit puts the one-call
+        // stage first; criticality alone ties all three.
+        let ranked = order_by_gain(vec![
+            candidate("busy", 1.01, 0.08, Some(120.0)),
+            candidate("middle", 0.97, 0.08, Some(180.0)),
+            candidate("quiet", 1.0, 0.08, Some(300.0)),
+            candidate("hidden", 0.02, 0.05, Some(900.0)),
+        ]);
+        let labels: Vec<&str> = ranked.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["quiet", "middle", "busy", "hidden"]);
+        assert!(ranked.iter().all(|c| !c.tied));
+        let sets = ordered_by_own_time(&ranked);
+        assert_eq!(sets.len(), 1);
+        let set: Vec<&str> = sets[0].iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(set, ["quiet", "middle", "busy"]);
+        // Own time that cannot separate them either: said as a tie, not as
+        // an order by own time.
+        let ranked = order_by_gain(vec![
+            candidate("a", 1.0, 0.3, Some(100.0)),
+            candidate("b", 1.0, 0.3, Some(110.0)),
+        ]);
+        assert!(ranked[0].tied && ranked[1].tied);
+        assert!(ordered_by_own_time(&ranked).is_empty());
+        // Without own time: nothing to say.
+        let ranked = order_by_gain(vec![
+            candidate("a", 1.0, 0.1, None),
+            candidate("b", 1.0, 0.1, None),
+        ]);
+        assert!(ordered_by_own_time(&ranked).is_empty());
     }
 
     #[test]

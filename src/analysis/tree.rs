@@ -47,6 +47,10 @@ pub struct CensusEntry {
     /// Injected delay, nanoseconds (0 in a census at delay 0).
     #[serde(default)]
     pub injected_ns: u64,
+    /// Own time, nanoseconds: time inside the pattern it matched, entered
+    /// through it (0 unless the census asked for own time; docs/ranking.md).
+    #[serde(default)]
+    pub own_ns: u64,
 }
 
 /// What a node stands for.

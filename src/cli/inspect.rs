@@ -183,6 +183,9 @@ struct CountsRow {
     calls: u64,
     delayed_calls: u64,
     injected_ns: u64,
+    /// Own time in ns (docs/ranking.md); left out while unmeasured (0).
+    #[serde(skip_serializing_if = "crate::totals::is_zero")]
+    own_ns: u64,
 }
 
 #[derive(Serialize)]
@@ -215,6 +218,7 @@ impl From<&RunTotals> for TotalsJson {
                     calls: p.counts.calls,
                     delayed_calls: p.counts.delayed_calls,
                     injected_ns: p.counts.injected_ns,
+                    own_ns: p.counts.own_ns,
                 })
                 .collect(),
             functions: t
@@ -225,6 +229,7 @@ impl From<&RunTotals> for TotalsJson {
                     calls: f.counts.calls,
                     delayed_calls: f.counts.delayed_calls,
                     injected_ns: f.counts.injected_ns,
+                    own_ns: f.counts.own_ns,
                 })
                 .collect(),
             progress: t

@@ -246,6 +246,7 @@ impl Plan {
             patterns,
             pattern_delays_ns: Vec::new(),
             progress_points,
+            own_time: false,
         };
         let schedule = match &args.schedule {
             Some(path) => {

@@ -85,5 +85,6 @@ pub fn template(
         patterns: patterns.to_vec(),
         pattern_delays_ns: Vec::new(),
         progress_points: config.progress_points.clone(),
+        own_time: false,
     }
 }

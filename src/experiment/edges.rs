@@ -168,11 +168,7 @@ fn process_edge(t: &Tracked, functions: bool) -> ProcessEdge {
     let mut counts = Counts::default();
     let mut per_function = Vec::new();
     for f in &sample.functions {
-        let c = Counts {
-            calls: f.calls,
-            delayed_calls: f.delayed_calls,
-            injected_ns: f.injected_ns,
-        };
+        let c = Counts::from(f);
         counts.add(c);
         if functions {
             per_function.push((Arc::clone(&f.name), c));
@@ -254,6 +250,7 @@ mod tests {
                 calls,
                 delayed_calls: calls,
                 injected_ns: calls * 1000,
+                own_ns: 0,
             },
             progress: [(Arc::from("steps"), units)].into_iter().collect(),
             functions: vec![(
@@ -262,6 +259,7 @@ mod tests {
                     calls,
                     delayed_calls: calls,
                     injected_ns: calls * 1000,
+                    own_ns: 0,
                 },
             )],
         }

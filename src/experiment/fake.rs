@@ -250,6 +250,7 @@ impl FakeWorkload {
             calls: (per_s * elapsed_s) as u64,
             delayed_calls: (per_s * elapsed_s * delayed_share) as u64,
             injected_ns: (per_s * elapsed_s * delayed_share * delay_ns) as u64,
+            own_ns: 0,
         };
         let rates = |per_s: f64| Rates {
             calls_per_s: per_s,
@@ -852,10 +853,20 @@ impl Target for FakeTarget {
             .functions
             .iter()
             .filter(|f| matcher.delay_per_call_ns(&f.name).is_some())
-            .map(|f| CensusEntry {
-                name: f.name.clone(),
-                calls: (f.calls_per_unit * window.units as f64).round() as u64,
-                injected_ns: 0,
+            .map(|f| {
+                let calls = (f.calls_per_unit * window.units as f64).round() as u64;
+                CensusEntry {
+                    name: f.name.clone(),
+                    calls,
+                    injected_ns: 0,
+                    // Each fake function is its own leaf (no nesting): its
+                    // own time is its cost per call, every call.
+                    own_ns: if self.settings.own_time {
+                        (calls as f64 * f.cost_ns).round() as u64
+                    } else {
+                        0
+                    },
+                }
             })
             .filter(|e| e.calls > 0)
             .collect();

@@ -202,6 +202,7 @@ impl LiveTarget {
                 name,
                 calls: c.calls,
                 injected_ns: c.injected_ns,
+                own_ns: c.own_ns,
             })
             .collect();
         Ok(CensusWindow { window, functions })

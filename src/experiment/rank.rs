@@ -176,9 +176,15 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
 
     // 1. Dosing census.
     let census_s = (4.0 * ctx.options.min_window_s).max(1.0);
+    // The census also measures each candidate's own time (the windows
+    // after it do not: it costs on matched code).
+    let census_settings = LiveSettings {
+        own_time: true,
+        ..counting.clone()
+    };
     let census = match ctx
         .target
-        .apply(&counting, ctx.cancel)
+        .apply(&census_settings, ctx.cancel)
         .and_then(|()| ctx.target.census(census_s, ctx.cancel))
     {
         Ok(c) => c,
@@ -197,7 +203,11 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         .map(|c| PatternSet::parse_file_text("candidate", &c.patterns.join("\n")).ok())
         .collect();
     let mut calls = vec![0u64; k];
+    let mut own_ns = vec![0u64; k];
     let census_saw_calls = census.functions.iter().any(|f| f.calls > 0);
+    // Own time is known when the hook measured any (hooks that predate it,
+    // or a census of C functions only, report none).
+    let own_time_known = census.window.units > 0 && census.functions.iter().any(|f| f.own_ns > 0);
     for entry in &census.functions {
         let Some((module, qualname)) = entry.name.split_once(':') else {
             continue;
@@ -207,6 +217,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
                 .is_some_and(|s| s.decide(module, "", qualname).is_some())
         }) {
             calls[i] += entry.calls;
+            own_ns[i] += entry.own_ns;
         }
     }
     let dosed: Vec<Dosed> = calls
@@ -390,7 +401,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
             dose: dose_of(&d),
             measured: None,
             interaction: false,
-            own_ns_per_unit: None,
+            own_ns_per_unit: own_time_known.then(|| own_ns[i] as f64 / units),
             gain_ns_per_unit: None,
         };
         let solo = alone[i].as_deref().and_then(|pairs| {

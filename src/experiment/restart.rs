@@ -219,6 +219,7 @@ fn census_entries(d: &super::edges::Delta) -> Vec<CensusEntry> {
             name: name.clone(),
             calls: c.calls,
             injected_ns: c.injected_ns,
+            own_ns: c.own_ns,
         })
         .collect()
 }

@@ -36,6 +36,10 @@ pub struct LiveSettings {
     /// Progress points, `module_glob:qualname_glob`: each completed call of a
     /// matching function counts one unit of progress named after the point.
     pub progress_points: Vec<String>,
+    /// Also measure the own time of matched code (a census: the ranking's
+    /// own time per unit, docs/ranking.md). Costs on matched code only.
+    #[serde(default)]
+    pub own_time: bool,
 }
 
 impl Default for LiveSettings {
@@ -49,6 +53,7 @@ impl Default for LiveSettings {
             patterns: Vec::new(),
             pattern_delays_ns: Vec::new(),
             progress_points: Vec::new(),
+            own_time: false,
         }
     }
 }
@@ -65,6 +70,9 @@ impl LiveSettings {
         }
         if self.match_c_calls {
             flags |= control_flags::MATCH_C_CALLS;
+        }
+        if self.own_time {
+            flags |= control_flags::OWN_TIME;
         }
         ControlSettings {
             delay_ns: self.delay_ns,
@@ -194,6 +202,7 @@ mod tests {
             patterns: vec!["a.*:*".into(), "!a.b:*".into(), "c:*".into()],
             pattern_delays_ns: vec![5, 0, 7],
             progress_points: vec!["bench:Engine.step".into()],
+            own_time: true,
         };
         let control = settings.to_control();
         // One delay per include line, excludes skipped.
@@ -204,7 +213,7 @@ mod tests {
         assert_eq!(control.frequency, 3);
         assert_eq!(
             control.flags,
-            control_flags::ENABLED | control_flags::DELAY_RESUMES
+            control_flags::ENABLED | control_flags::DELAY_RESUMES | control_flags::OWN_TIME
         );
         assert_eq!(control.patterns, "a.*:*\n!a.b:*\nc:*\n");
         assert_eq!(control.progress_points, "bench:Engine.step\n");

@@ -624,6 +624,7 @@ mod tests {
                 calls,
                 delayed_calls: calls,
                 injected_ns: calls * 1000,
+                own_ns: 0,
             },
         };
         let s = snapshot();

@@ -434,6 +434,35 @@ fn unsettled_lines(r: &RankResult) -> Vec<String> {
         .collect()
 }
 
+/// Why candidates that criticality alone cannot order are ordered as they
+/// are: one sentence per set that own time per unit separates. Only for a
+/// ranking at an equal dose (one at an equal delay is ordered by drop).
+pub fn own_time_order_lines(r: &RankResult) -> Vec<String> {
+    if r.dose.is_none() {
+        return Vec::new();
+    }
+    crate::analysis::ranking::ordered_by_own_time(&r.ranked)
+        .into_iter()
+        .map(|set| {
+            format!(
+                "{}: equally critical (their criticality intervals overlap); ordered by own time \
+                 per unit ({}): the same share of each one's time reaches the critical path, so \
+                 making the one with more own time faster gains more",
+                set.iter()
+                    .map(|c| c.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                set.iter()
+                    .map(|c| c
+                        .own_ns_per_unit
+                        .map_or("-".to_owned(), |ns| delay(ns.round() as u64)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect()
+}
+
 /// The sentences of a ranking at an equal dose.
 fn dose_rank_lines(r: &RankResult, dose: f64) -> Vec<String> {
     let by_gain = r.ranked.iter().any(|c| c.gain_ns_per_unit.is_some());
@@ -499,6 +528,7 @@ fn dose_rank_lines(r: &RankResult, dose: f64) -> Vec<String> {
             ));
         }
     }
+    lines.extend(own_time_order_lines(r));
     lines.extend(unsettled_lines(r));
     if r.partial {
         lines.push("partial: the ranking was cut short".to_owned());
@@ -668,6 +698,7 @@ mod tests {
             name: name.into(),
             calls,
             injected_ns: 0,
+            own_ns: 0,
         };
         let tree =
             crate::analysis::CallTree::from_census(&[e("__main__:handle", 600), e("<other>", 400)]);

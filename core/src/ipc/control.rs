@@ -19,7 +19,7 @@
 //!     16  sequence: u64            (odd while writing)
 //!     24  delay_ns: u64
 //!     32  frequency: u64
-//!     40  flags: u32               (ENABLED, DELAY_RESUMES, MATCH_C_CALLS)
+//!     40  flags: u32               (ENABLED, DELAY_RESUMES, MATCH_C_CALLS, OWN_TIME)
 //!     44  patterns_len: u32        (bytes of target-file text)
 //!     48  progress_points_len: u32 (bytes: one `module:qualname` per line)
 //!     52  pattern_delays_len: u32  (entries; 0: every pattern at delay_ns)
@@ -93,6 +93,10 @@ pub mod control_flags {
     pub const DELAY_RESUMES: u32 = 1 << 1;
     /// Also match C functions at call sites.
     pub const MATCH_C_CALLS: u32 = 1 << 2;
+    /// Also measure the own time of matched code (the `own_ns` counters of
+    /// the segment; docs/ranking.md, "Own time per unit"). A census asks
+    /// for it; it costs on matched code only.
+    pub const OWN_TIME: u32 = 1 << 3;
 }
 
 /// One complete set of live settings.

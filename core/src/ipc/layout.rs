@@ -1,4 +1,5 @@
-//! Byte layout of a telemetry segment, version 1.
+//! Byte layout of a telemetry segment, version 2 (version 1 had no `own_ns`
+//! counters: function slots of 40 bytes, pattern slots of 48).
 //!
 //! A segment is one file, mapped by its writer (the hook inside one Python
 //! process) and by any number of readers. All structures are `#[repr(C)]` in
@@ -8,8 +9,8 @@
 //!
 //! ```text
 //! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 280 used)
-//! function_table_offset    function_capacity × FunctionSlot (40 bytes)
-//! pattern_table_offset     pattern_capacity  × PatternSlot  (48 bytes)
+//! function_table_offset    function_capacity × FunctionSlot (48 bytes)
+//! pattern_table_offset     pattern_capacity  × PatternSlot  (56 bytes)
 //! progress_table_offset    progress_capacity × ProgressSlot (16 bytes)
 //! name_arena_offset        name_arena_bytes of UTF-8 names
 //! latency_ring_offset      RingControl (128 bytes), then
@@ -50,7 +51,7 @@ use super::error::IpcError;
 /// The first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"SPDBUMP\0";
 /// The layout version this build writes and reads.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes reserved for the header at the start of the segment; later fields
 /// can be added inside this reservation without moving the tables.
 pub const HEADER_RESERVED_BYTES: u32 = 4096;
@@ -264,8 +265,8 @@ impl ProgressId {
     pub const DEFAULT: Self = Self(0);
 }
 
-/// One function's counters (40 bytes). The three counters come first so a
-/// matched call touches the slot's first 24 bytes only.
+/// One function's counters (48 bytes). The three call counters come first
+/// so a matched call touches the slot's first 24 bytes only.
 #[repr(C)]
 #[derive(Debug)]
 pub struct FunctionSlot {
@@ -275,6 +276,12 @@ pub struct FunctionSlot {
     pub delayed_calls: AtomicU64,
     /// Delay actually spun for this function, in ns.
     pub injected_ns: AtomicU64,
+    /// Own time (docs/ranking.md, "Own time per unit"), in ns: time spent
+    /// inside the pattern this function matched, from an outermost entry
+    /// into that pattern made through this function to its exit, on the
+    /// same thread; suspended generators and coroutines excluded. Counted
+    /// only while the settings ask for it (control flag `OWN_TIME`).
+    pub own_ns: AtomicU64,
     /// Pattern slot that matched this function; rewritten when live control
     /// re-targets the process. May name a pattern a reader has not seen yet.
     pub pattern_slot: AtomicU32,
@@ -296,6 +303,7 @@ impl FunctionSlot {
             calls: AtomicU64::new(0),
             delayed_calls: AtomicU64::new(0),
             injected_ns: AtomicU64::new(0),
+            own_ns: AtomicU64::new(0),
             pattern_slot: AtomicU32::new(0),
             name_offset: 0,
             name_len: 0,
@@ -305,7 +313,7 @@ impl FunctionSlot {
     }
 }
 
-/// One pattern's counters (48 bytes). Each (settings generation, pattern
+/// One pattern's counters (56 bytes). Each (settings generation, pattern
 /// text) gets its own slot, so counts from earlier settings stay readable.
 #[repr(C)]
 #[derive(Debug)]
@@ -316,6 +324,10 @@ pub struct PatternSlot {
     pub delayed_calls: AtomicU64,
     /// Delay actually spun for this pattern, in ns.
     pub injected_ns: AtomicU64,
+    /// Own time inside this pattern, in ns: outermost entries to their
+    /// exits, per thread, suspended generators excluded (see
+    /// [`FunctionSlot::own_ns`]).
+    pub own_ns: AtomicU64,
     /// Distinct functions this pattern matched so far.
     pub matched_functions: AtomicU64,
     /// Settings generation the pattern belongs to (0 = environment).
@@ -337,6 +349,7 @@ impl PatternSlot {
             calls: AtomicU64::new(0),
             delayed_calls: AtomicU64::new(0),
             injected_ns: AtomicU64::new(0),
+            own_ns: AtomicU64::new(0),
             matched_functions: AtomicU64::new(0),
             generation: 0,
             name_offset: 0,
@@ -424,8 +437,10 @@ const _: () = {
     assert!(offset_of!(Header, functions_published) == 104);
     assert!(offset_of!(Header, settings_generation) == 120);
     assert!(offset_of!(Header, label) == 136);
-    assert!(size_of::<FunctionSlot>() == 40);
-    assert!(size_of::<PatternSlot>() == 48);
+    assert!(size_of::<FunctionSlot>() == 48);
+    assert!(offset_of!(FunctionSlot, own_ns) == 24);
+    assert!(size_of::<PatternSlot>() == 56);
+    assert!(offset_of!(PatternSlot, own_ns) == 24);
     assert!(size_of::<ProgressSlot>() == 16);
     assert!(align_of::<Header>() == 8);
     assert!(align_of::<FunctionSlot>() == 8);
@@ -628,8 +643,8 @@ mod tests {
     fn default_layout_is_page_aligned_and_ordered() {
         let l = SectionLayout::for_capacities(&Capacities::default()).unwrap();
         assert_eq!(l.function_table_offset, 4096);
-        assert_eq!(l.pattern_table_offset, 4096 + 16384 * 40);
-        assert_eq!(l.progress_table_offset, l.pattern_table_offset + 1024 * 48);
+        assert_eq!(l.pattern_table_offset, 4096 + 16384 * 48);
+        assert_eq!(l.progress_table_offset, l.pattern_table_offset + 1024 * 56);
         assert_eq!(l.name_arena_offset, l.progress_table_offset + 4096);
         assert_eq!(l.latency_ring_offset, l.name_arena_offset + (4 << 20));
         assert_eq!(l.latency_ring_records, DEFAULT_LATENCY_RING_RECORDS);

@@ -86,6 +86,8 @@ pub struct FunctionSample {
     pub delayed_calls: u64,
     /// Delay actually injected, in ns.
     pub injected_ns: u64,
+    /// Own time, in ns (see [`super::layout::FunctionSlot::own_ns`]).
+    pub own_ns: u64,
 }
 
 /// One pattern's counters at sample time.
@@ -105,6 +107,8 @@ pub struct PatternSample {
     pub delayed_calls: u64,
     /// Delay actually injected, in ns.
     pub injected_ns: u64,
+    /// Own time, in ns (see [`super::layout::PatternSlot::own_ns`]).
+    pub own_ns: u64,
     /// Distinct functions matched.
     pub matched_functions: u64,
 }
@@ -342,6 +346,7 @@ impl SegmentView {
                 calls: self.field(slot, offset_of!(FunctionSlot, calls))?,
                 delayed_calls: self.field(slot, offset_of!(FunctionSlot, delayed_calls))?,
                 injected_ns: self.field(slot, offset_of!(FunctionSlot, injected_ns))?,
+                own_ns: self.field(slot, offset_of!(FunctionSlot, own_ns))?,
             });
         }
         out.patterns.clear();
@@ -355,6 +360,7 @@ impl SegmentView {
                 calls: self.field(slot, offset_of!(PatternSlot, calls))?,
                 delayed_calls: self.field(slot, offset_of!(PatternSlot, delayed_calls))?,
                 injected_ns: self.field(slot, offset_of!(PatternSlot, injected_ns))?,
+                own_ns: self.field(slot, offset_of!(PatternSlot, own_ns))?,
                 matched_functions: self.field(slot, offset_of!(PatternSlot, matched_functions))?,
             });
         }

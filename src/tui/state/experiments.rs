@@ -111,6 +111,8 @@ pub struct Measure {
     pub drop_interval: Option<Interval>,
     /// Criticality, when final and known.
     pub criticality: Option<f64>,
+    /// Own time per unit of work, ns, when final and measured.
+    pub own_ns_per_unit: Option<f64>,
     /// Rank (1-based), when final.
     pub rank: Option<usize>,
     /// Tied with a neighbour, when final.
@@ -131,6 +133,7 @@ impl RankEntry {
                     drop: r.drop,
                     drop_interval: r.drop_interval,
                     criticality: r.criticality,
+                    own_ns_per_unit: r.own_ns_per_unit,
                     rank: Some(crate::analysis::shown_rank(r, &result.ranked)),
                     tied: r.tied,
                     verdict: index.and_then(|i| result.verdicts.get(i).cloned()),
@@ -145,6 +148,7 @@ impl RankEntry {
             drop: relative.drop(),
             drop_interval: relative.interval.map(|i| i.map(|v| 1.0 - v)),
             criticality: None,
+            own_ns_per_unit: None,
             rank: None,
             tied: false,
             verdict: evidence.verdict.clone(),

@@ -195,6 +195,7 @@ mod tests {
             name: name.into(),
             calls,
             injected_ns: 0,
+            own_ns: 0,
         };
         CallTree::from_census(&[
             e("__main__:prepare_inputs", 300),

@@ -163,9 +163,12 @@ fn render_detail(state: &State, area: Rect, buf: &mut Buffer) {
             let crit = m
                 .criticality
                 .map_or(String::new(), |c| format!(" · criticality {c:.2}"));
+            let own = m.own_ns_per_unit.map_or(String::new(), |ns| {
+                format!(" · own {}/unit", format::delay(ns.round() as u64))
+            });
             lines.push(Line::from(Span::styled(
                 format!(
-                    "{rank}at {}/call{crit} · {status}",
+                    "{rank}at {}/call{crit}{own} · {status}",
                     format::delay(m.delay_ns)
                 ),
                 theme.text(),

@@ -121,16 +121,21 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for ranking in &state.results.rankings {
         let partial = if ranking.partial { " · partial" } else { "" };
+        let own = if ranking.ranked.iter().any(|c| c.own_ns_per_unit.is_some()) {
+            " · own: own time per unit"
+        } else {
+            ""
+        };
         lines.push(Line::from(Span::styled(
             format!(
-                "under {} · {} per call · {:.0} s{partial}",
+                "under {} · {} per call · {:.0} s{partial}{own}",
                 ranking.under,
                 format::delay(ranking.delay_ns),
                 ranking.spent_s
             ),
             theme.title(false),
         )));
-        let label_w = width.saturating_sub(4 + 23 + 12 + 8).max(12);
+        let label_w = width.saturating_sub(4 + 23 + 12 + 8 + 13).max(12);
         for c in &ranking.ranked {
             let rank = format!(
                 "{}{}",
@@ -153,8 +158,19 @@ pub fn ranking_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                 ),
                 Span::raw(format!(" {:<22}", format::change(c.drop, c.drop_interval))),
                 Span::styled(format!(" crit{crit}"), theme.dim()),
+                Span::styled(
+                    format!(
+                        " own {:>8}",
+                        c.own_ns_per_unit
+                            .map_or("-".to_owned(), |ns| format::delay(ns.round() as u64))
+                    ),
+                    theme.dim(),
+                ),
                 Span::styled(format!(" {:>3}p", c.pairs_used), theme.dim()),
             ]));
+        }
+        for line in crate::report::text::own_time_order_lines(ranking) {
+            lines.push(Line::from(Span::styled(line, theme.dim())));
         }
         lines.push(Line::from(""));
     }
