@@ -703,6 +703,7 @@ mod tests {
                         calls: 123_456_789,
                         delayed_calls: 123_456_789,
                         injected_ns: 7_199_000_000_000,
+                        own_ns: 0,
                     },
                 })
                 .collect(),
