@@ -5,7 +5,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump_core::error::chain;
 use speedbump_core::ipc::{
-    ControlReader, ProcessInfo, control_path, new_session_path, session_owner,
+    ControlReader, ProcessInfo, clean_stale_sessions, control_path, new_session_path, session_owner,
 };
 use speedbump_core::pattern::{PatternSet, parse_pattern, targets_file_warning};
 
@@ -131,6 +131,13 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
                 .map_err(|e| Fatal(format!("cannot choose a session directory: {}", chain(&e))))?;
             if let Some(note) = note {
                 say(&note);
+            }
+            // Runs killed before their clean-up (SIGTERM, SIGKILL, a crash)
+            // left their session directories behind: the root of each new
+            // run removes those whose processes are all gone, as a launcher
+            // does. Best effort: a failure leaves them for the next run.
+            if let Some(base) = dir.parent() {
+                let _ = clean_stale_sessions(base);
             }
             // Children (spawned workers, subprocesses) join this run.
             environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;

@@ -479,3 +479,107 @@ def test_a_single_threaded_program_forks_without_a_multithreaded_warning(tmp_pat
     assert "threads 2" in proc.stdout, proc.stdout
     assert "DeprecationWarning" not in proc.stderr, proc.stderr
     assert "multi-threaded" not in proc.stderr, proc.stderr
+
+
+# --- item 13: nothing outlives a run ---------------------------------------
+
+ORPHANING_WORKLOAD = """
+import os, subprocess, sys, time
+def step():
+    pass
+child = os.fork()
+if child == 0:
+    # A forked Python child and a non-Python grandchild in the group.
+    sleeper = subprocess.Popen(["sleep", "300"])
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(f"{os.getpid()} {sleeper.pid}")
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    while True:
+        step()
+        time.sleep(0.01)
+while True:
+    step()
+    time.sleep(0.01)
+"""
+
+
+def children_of(pid):
+    """Pids whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def gone(pid):
+    """The process has exited (a zombie counts: it runs no code)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_killing_the_launcher_and_its_watchdog_leaves_no_workload_process(tmp_path, runtime_dir):
+    from test_run import SPEEDBUMP, base_env, wait_for
+
+    (tmp_path / "w.py").write_text(ORPHANING_WORKLOAD)
+    pids_file = tmp_path / "pids.txt"
+    launcher = subprocess.Popen(
+        [SPEEDBUMP, "run", "--pattern", "__main__:step", "--delay", "1us", "--",
+         PYTHON, str(tmp_path / "w.py"), str(pids_file)],
+        cwd=tmp_path, env=base_env(runtime_dir), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    child = sleeper = None
+    try:
+        wait_for(pids_file.exists, 60, "the workload's pid file")
+        child, sleeper = (int(p) for p in pids_file.read_text().split())
+        watchdogs = [p for p in children_of(launcher.pid)
+                     if b"--internal-watchdog" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(watchdogs) == 1, "the launcher has a watchdog"
+        os.kill(watchdogs[0], 9)
+        launcher.kill()
+        launcher.wait()
+        wait_for(lambda: gone(child), 10, "the forked child to end")
+        wait_for(lambda: gone(sleeper), 10, "the non-Python grandchild to end")
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in (child, sleeper):
+            if pid is not None and not gone(pid):
+                os.kill(pid, 9)
+
+
+def test_a_session_left_by_a_killed_env_run_is_removed_by_the_next_run(run_py, tmp_path,
+                                                                         runtime_dir):
+    work = tmp_path / "killed"
+    work.mkdir()
+    (work / "targets.txt").write_text("__main__:f\n")
+    (work / "main.py").write_text(
+        "import sys, time\ndef f(): pass\nf()\nprint('ready', flush=True)\ntime.sleep(300)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env.update(XDG_RUNTIME_DIR=str(runtime_dir), SPEED_BUMP_TARGETS="targets.txt")
+    proc = subprocess.Popen([PYTHON, "main.py"], cwd=work, env=env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert len(sessions_left(runtime_dir)) == 1, "the run made its session directory"
+        proc.terminate()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert len(sessions_left(runtime_dir)) == 1, "SIGTERM leaves the session (no handler)"
+    r = run_py("def g(): pass\ng()\n", patterns="__main__:g\n")
+    assert r.returncode == 0, r.stderr
+    assert len(r.speedbump_lines()) == 1 and "1 function matched" in r.stderr, r.stderr
+    assert sessions_left(runtime_dir) == [], "the next run removed the stale session"
