@@ -583,3 +583,49 @@ def test_a_session_left_by_a_killed_env_run_is_removed_by_the_next_run(run_py, t
     assert r.returncode == 0, r.stderr
     assert len(r.speedbump_lines()) == 1 and "1 function matched" in r.stderr, r.stderr
     assert sessions_left(runtime_dir) == [], "the next run removed the stale session"
+
+
+# --- item 7: a fork() called from C ----------------------------------------
+
+C_FORK_WORKLOAD = """
+import ctypes, os, sys
+
+def f():
+    pass
+
+def g():
+    pass
+
+for _ in range(5):
+    f()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fork.restype = ctypes.c_int
+pid = libc.fork()  # no Python after-fork handlers run in the child
+if pid == 0:
+    for _ in range(1000):
+        f()
+    for _ in range(7):
+        g()  # first seen in the child: registered in the child's segment
+    if len(sys.argv) > 1:
+        sys.exit(0)  # through atexit: the child is not the root
+    os._exit(0)
+os.waitpid(pid, 0)
+for _ in range(1000):
+    f()
+print(pid)
+"""
+
+
+@pytest.mark.parametrize("exit_through", ["os._exit", "sys.exit"])
+def test_a_fork_called_from_c_gives_the_child_its_own_counts(run_py, runtime_dir, exit_through):
+    args = ("atexit",) if exit_through == "sys.exit" else ()
+    r = run_py(C_FORK_WORKLOAD, patterns="__main__:f\n__main__:g\n", args=args)
+    assert r.returncode == 0, r.stderr
+    child = int(r.stdout)
+    by_pid = {p["pid"]: p["calls"] for p in r.report["processes"]}
+    assert by_pid.get(child) == 1007, by_pid
+    assert [calls for pid, calls in by_pid.items() if pid != child] == [1005], by_pid
+    assert function(r.report, "__main__:f")["calls"] == 2005
+    assert function(r.report, "__main__:g")["calls"] == 7
+    assert len(r.speedbump_lines()) == 1, r.stderr  # one summary: the child is not a root
+    assert sessions_left(runtime_dir) == []
