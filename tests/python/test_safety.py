@@ -629,3 +629,43 @@ def test_a_fork_called_from_c_gives_the_child_its_own_counts(run_py, runtime_dir
     assert function(r.report, "__main__:g")["calls"] == 7
     assert len(r.speedbump_lines()) == 1, r.stderr  # one summary: the child is not a root
     assert sessions_left(runtime_dir) == []
+
+
+# --- item 11: a full shared-memory filesystem ------------------------------
+
+@pytest.fixture
+def full_tmpfs(runtime_dir):
+    """`runtime_dir` (the session base's parent: XDG_RUNTIME_DIR) as a tiny
+    tmpfs whose every block is taken, like a full Docker /dev/shm."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs",
+                              str(runtime_dir)], capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        (runtime_dir / "speedbump").mkdir(mode=0o700)
+        with open(runtime_dir / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+        yield runtime_dir
+    finally:
+        subprocess.run(["umount", "-l", str(runtime_dir)], check=False)
+
+
+def test_a_full_shared_memory_filesystem_does_not_kill_the_program(run_py, full_tmpfs):
+    r = run_py("def f(): pass\nfor _ in range(500): f()\nprint('done')\n",
+               patterns="__main__:f\n")
+    assert r.returncode == 0, (r.returncode, r.stderr)  # -7: SIGBUS
+    assert r.stdout == "done\n"
+    assert "cannot create the statistics segment" in r.stderr, r.stderr
+    assert "No space left on device" in r.stderr, r.stderr
+    # Not "no function matched": the root says its own calls are missing.
+    assert "matched nothing" not in r.stderr and "no function matched" not in r.stderr
+    assert "leave out this process's own calls" in r.stderr, r.stderr
+    assert any("leave out this process's own calls" in w for w in r.report["warnings"])
+    assert sessions_left(full_tmpfs) == []
