@@ -59,6 +59,37 @@ times_f.sort(); times_g.sort()
 print(times_f[reps // 2] / n, times_g[reps // 2] / n)
 """
 
+# 3.10/3.11 only: the unmatched cost within one process, switching the
+# frame-evaluation function between speedbump's and CPython's default
+# (through ctypes) around alternate loops, so that machine load, which moves
+# the cross-process figures by tens of ns, cancels out.
+IN_PROCESS = r"""
+import ctypes, statistics, sys, time
+api = ctypes.pythonapi
+api.PyInterpreterState_Get.restype = ctypes.c_void_p
+api._PyInterpreterState_GetEvalFrameFunc.restype = ctypes.c_void_p
+api._PyInterpreterState_GetEvalFrameFunc.argtypes = [ctypes.c_void_p]
+api._PyInterpreterState_SetEvalFrameFunc.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+interp = api.PyInterpreterState_Get()
+ours = api._PyInterpreterState_GetEvalFrameFunc(interp)
+default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+assert ours not in (None, default), "speedbump's evaluation function is not installed"
+def g():
+    pass
+def loop(n):
+    for _ in range(n):
+        g()
+n, reps = int(sys.argv[1]), int(sys.argv[2])
+added = []
+for _ in range(reps):
+    api._PyInterpreterState_SetEvalFrameFunc(interp, default)
+    t0 = time.perf_counter_ns(); loop(n); t1 = time.perf_counter_ns()
+    api._PyInterpreterState_SetEvalFrameFunc(interp, ours)
+    t2 = time.perf_counter_ns(); loop(n); t3 = time.perf_counter_ns()
+    added.append(((t3 - t2) - (t1 - t0)) / n)
+print(statistics.median(added))
+"""
+
 WINDOW = r"""
 import json, time
 def f():
@@ -132,6 +163,15 @@ CONFIGS = {
     "reference: unmatched": ({"reference": "target"}, 300_000, 9),
     "reference: delay 10 µs": ({"reference": "f", "delay_ns": 10_000}, 3_000, 5),
 }
+
+
+def measure_in_process(bench: Bench, rounds: int) -> list:
+    """3.10/3.11: the unmatched cost per call measured inside each process
+    (IN_PROCESS); one median per process."""
+    env = dict(clean_env(), SPEED_BUMP_TARGETS=bench.targets["target"])
+    return [float(subprocess.run([bench.python, "-c", IN_PROCESS, "100000", "31"], env=env,
+                                 capture_output=True, text=True, check=True).stdout)
+            for _ in range(rounds)]
 
 
 def measure_calls(bench: Bench, rounds: int) -> dict:
@@ -257,16 +297,21 @@ def main():
         print(f"Python {sys.version.split()[0]}; {args.rounds} processes per configuration",
               file=sys.stderr)
         calls = {} if args.skip_calls else measure_calls(bench, args.rounds)
+        in_process = (measure_in_process(bench, args.rounds)
+                      if calls and sys.version_info < (3, 12) else [])
         startup = measure_startup(venvs, venvs_other_pth, bench, args.startup_runs)
         window = measure_window(python, bench, args.window_runs)
 
     if calls:
         print_calls(calls, args.rounds)
+    if in_process:
+        print(f"unmatched g, same process, speedbump's evaluation function vs CPython's default "
+              f"(median of {len(in_process)} processes): {statistics.median(in_process):+.1f} ns")
     print_startup(startup, args.startup_runs)
     print_window(window, args.window_runs)
     if args.json:
-        args.json.write_text(json.dumps({"calls": calls, "startup": startup, "window": window},
-                                        indent=2))
+        args.json.write_text(json.dumps({"calls": calls, "in_process": in_process,
+                                            "startup": startup, "window": window}, indent=2))
 
 
 def print_calls(calls, rounds):

@@ -43,6 +43,21 @@ use crate::mechanism::Wanted;
 
 pub const NAME: &str = "a PEP 523 frame-evaluation function";
 
+/// `NAME`, and how code objects' words are read when that is not the
+/// fast way (`_speedbump._mechanism()`, printed by benches/hook_bench.py
+/// and checked by tests/python/test_frame_eval.py).
+pub fn describe() -> String {
+    // SAFETY: called with the GIL held (a pyfunction); a plain read.
+    if unsafe { STATE.get() }.direct_extra {
+        NAME.to_owned()
+    } else {
+        format!(
+            "{NAME}, reading co_extra through CPython's accessor (the code object's layout \
+             is not the one this build expects, or the hook is not active)"
+        )
+    }
+}
+
 /// The frame the evaluation function receives.
 #[cfg(Py_3_11)]
 type Frame = ffi::_PyInterpreterFrame;
@@ -180,6 +195,72 @@ const _: () = {
     assert!(std::mem::offset_of!(FrameObject, f_state) == 108);
 };
 
+/// `offsetof(PyCodeObject, co_extra)`, measured with each version's
+/// headers (`cpython/code.h`). Checked against CPython's own accessor at
+/// install (`direct_extra_read_works`); a mismatch falls back to it.
+#[cfg(Py_3_11)]
+const CO_EXTRA_OFFSET: usize = 176;
+#[cfg(not(Py_3_11))]
+const CO_EXTRA_OFFSET: usize = 144;
+
+/// `_PyCodeObjectExtra` (3.10: `Objects/codeobject.c`; 3.11:
+/// `internal/pycore_code.h`): the array `co_extra` points to.
+#[repr(C)]
+struct CodeExtra {
+    ce_size: ffi::Py_ssize_t,
+    ce_extras: [*mut std::ffi::c_void; 0],
+}
+
+/// The code object's decision word, read from `co_extra` directly: what
+/// `PyUnstable_Code_GetExtra` does without its call and type check, on the
+/// path every Python call of the program takes (the unmatched cost, issue
+/// 12). 0 (undecided) when the slot was never set.
+///
+/// # Safety
+/// GIL held; `code` is a code object of this interpreter's version, and
+/// `index` an index this process requested.
+#[inline(always)]
+unsafe fn word_in_extra(code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> usize {
+    // SAFETY: `co_extra` is a pointer field at CO_EXTRA_OFFSET of every code
+    // object of this version (checked at install), null or pointing at a
+    // `CodeExtra` of `ce_size` slots; `index` is in range when below it.
+    unsafe {
+        let extra = *code
+            .cast::<u8>()
+            .add(CO_EXTRA_OFFSET)
+            .cast::<*const CodeExtra>();
+        if extra.is_null() || index < 0 || (*extra).ce_size <= index {
+            return 0;
+        }
+        *(*extra).ce_extras.as_ptr().add(index as usize) as usize
+    }
+}
+
+/// Whether `word_in_extra` reads what CPython's accessor reads, on a fresh
+/// code object given a test word (the layout above is this version's).
+fn direct_extra_read_works(index: ffi::Py_ssize_t) -> bool {
+    const TEST_WORD: usize = 0x5eed_0000_0000_0001;
+    // SAFETY: GIL held (install's caller); the empty code object is ours
+    // until released below, and the word is a plain integer (the slot's
+    // free function ignores it).
+    unsafe {
+        let code = ffi::PyCode_NewEmpty(c"<speedbump>".as_ptr(), c"probe".as_ptr(), 1);
+        if code.is_null() {
+            ffi::PyErr_Clear();
+            return false;
+        }
+        let code = code.cast::<ffi::PyObject>();
+        let before = word_in_extra(code, index);
+        crate::hot::write_word(code, index, TEST_WORD);
+        let works = before == 0
+            && word_in_extra(code, index) == TEST_WORD
+            && read_word(code, index) == Some(TEST_WORD);
+        crate::hot::write_word(code, index, 0);
+        ffi::Py_DECREF(code);
+        works
+    }
+}
+
 /// The mechanism's state, read on every frame.
 struct State {
     /// The evaluation function we call (the one installed before us).
@@ -188,9 +269,14 @@ struct State {
     delay_resumes: bool,
     /// Progress points are set: count their completed calls.
     count_returns: bool,
-    /// Frames seen (wrapping): tells whether a tool installed after us
-    /// still calls us.
+    /// Frames seen that were not decided-unmatched (wrapping): tells
+    /// whether a tool installed after us still calls us (at exit, a fresh
+    /// probe function's frame is counted). Not counted on the unmatched
+    /// path, every call's.
     frames: u64,
+    /// `co_extra` is read directly (`word_in_extra`), not through
+    /// `PyUnstable_Code_GetExtra`: the layout check passed at install.
+    direct_extra: bool,
     /// A decision is being made (it may run Python code, e.g. a finalizer,
     /// which must not decide again while the hook's state is borrowed).
     deciding: bool,
@@ -201,6 +287,7 @@ static STATE: GilCell<State> = GilCell::new(State {
     delay_resumes: false,
     count_returns: false,
     frames: 0,
+    direct_extra: false,
     deciding: false,
 });
 
@@ -231,8 +318,11 @@ pub fn install(_py: Python<'_>) -> Result<Mechanism, String> {
     if previous as usize == eval_frame as EvalFrame as usize {
         return Ok(Mechanism { _private: () });
     }
+    // SAFETY: GIL held; no Python code runs while `HOT` is read.
+    let direct_extra = direct_extra_read_works(unsafe { HOT.get() }.extra_index);
     // SAFETY: GIL held; nothing evaluates a frame while we switch.
     unsafe {
+        STATE.get().direct_extra = direct_extra;
         STATE.get().previous = previous;
         ffi::_PyInterpreterState_SetEvalFrameFunc(interpreter(), Some(eval_frame));
     }
@@ -434,6 +524,12 @@ unsafe fn returned(frame: *mut Frame, _after: &After) -> bool {
 
 /// Our evaluation function.
 ///
+/// Every Python call of the program comes through here, so the common case
+/// (code decided not to match) is kept to a few loads and a compare ending
+/// in a tail call of the previous function: no stack frame of ours stays
+/// under the program's frames (measured in docs/python-versions.md).
+/// Everything else goes to `evaluate_counted`.
+///
 /// # Safety
 /// Called by CPython with the GIL held, for a live frame of this thread.
 unsafe extern "C" fn eval_frame(
@@ -441,12 +537,44 @@ unsafe extern "C" fn eval_frame(
     frame: *mut Frame,
     throwflag: c_int,
 ) -> *mut ffi::PyObject {
+    // SAFETY: GIL held; only read here, and nothing runs in between.
+    let (state, hot) = unsafe { (STATE.get(), HOT.get()) };
+    let mut word = None;
+    if state.direct_extra {
+        // SAFETY: `frame` is the live frame being evaluated; its code object
+        // is of this version, whose layout was checked at install.
+        let read = unsafe { word_in_extra(code_and_globals(frame).0, hot.extra_index) };
+        if read == (hot.unmatched_key as usize) << 32 {
+            let previous = state.previous;
+            // SAFETY: the arguments CPython gave us, for the function it
+            // would have called had we not been installed.
+            return unsafe { previous(tstate, frame, throwflag) };
+        }
+        word = Some(read);
+    }
+    // SAFETY: the same contract as ours.
+    unsafe { evaluate_counted(tstate, frame, throwflag, word) }
+}
+
+/// The evaluation of a frame that may need counting, a delay, a decision
+/// or a progress point (not decided-unmatched). `word`: its code's word
+/// when already read.
+///
+/// # Safety
+/// Called with the GIL held, for a live frame of this thread.
+#[inline(never)]
+unsafe fn evaluate_counted(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    throwflag: c_int,
+    word: Option<usize>,
+) -> *mut ffi::PyObject {
     // SAFETY: GIL held; read before anything can change it.
-    let state = unsafe { STATE.get() };
-    state.frames = state.frames.wrapping_add(1);
-    let previous = state.previous;
+    let previous = unsafe { STATE.get() }.previous;
     // SAFETY: GIL held; `frame` is the live frame CPython is evaluating.
-    let after = match catch_unwind(AssertUnwindSafe(|| unsafe { before(frame, throwflag) })) {
+    let after = match catch_unwind(AssertUnwindSafe(|| unsafe {
+        before(frame, throwflag, word)
+    })) {
         Ok(after) => after,
         Err(panic) => {
             failure::report_panic("frame-evaluation function", &panic);
@@ -470,20 +598,28 @@ unsafe extern "C" fn eval_frame(
 /// Counts and delays the frame when it is a matched call; says what to do
 /// after it.
 #[inline(always)]
-unsafe fn before(frame: *mut Frame, throwflag: c_int) -> After {
+unsafe fn before(frame: *mut Frame, throwflag: c_int, known_word: Option<usize>) -> After {
     // SAFETY: GIL held; no Python code runs until `decide`, which re-fetches.
     let hot = unsafe { HOT.get() };
-    if !hot.enabled {
-        return After::Nothing;
-    }
+    // SAFETY: GIL held; nothing else holds the state now.
+    let state = unsafe { STATE.get() };
     // SAFETY: `frame` is the live frame being evaluated.
     let (code, globals) = unsafe { code_and_globals(frame) };
-    // SAFETY: GIL held; `code` is the frame's code object.
-    let Some(mut word) = (unsafe { read_word(code, hot.extra_index) }) else {
-        return After::Nothing;
+    let mut word = match known_word {
+        Some(word) => word,
+        // SAFETY: GIL held; `code` is the frame's code object.
+        None => match unsafe { read_word(code, hot.extra_index) } {
+            Some(word) => word,
+            None => return After::Nothing,
+        },
     };
-    // The common case, first: decided, does not match, no progress point.
+    // Decided, does not match, no progress point (when read here: with
+    // `known_word`, `eval_frame` took that case already).
     if word == (hot.unmatched_key as usize) << 32 {
+        return After::Nothing;
+    }
+    state.frames = state.frames.wrapping_add(1);
+    if !hot.enabled {
         return After::Nothing;
     }
     // The calibration probe's code: its own slots, never the live ones.

@@ -129,8 +129,8 @@ fn _measure_fixed_cost_ns(py: Python<'_>) -> PyResult<Option<u64>> {
 /// and bug reports): "sys.monitoring" (3.12+) or the frame-evaluation
 /// function (3.10, 3.11).
 #[pyfunction]
-fn _mechanism() -> &'static str {
-    mechanism::NAME
+fn _mechanism() -> String {
+    mechanism::describe()
 }
 
 /// Activates the hook from the environment (called by `speedbump._boot`).

@@ -20,12 +20,13 @@
 //! was switched off under older settings when asked; false when the
 //! mechanism was taken from us and the settings are not in effect),
 //! `check_at_exit` (whether another tool took our place or the program
-//! freed ours; may run Python code) and `NAME`.
+//! freed ours; may run Python code) and `describe` (its name, and how it
+//! runs in this process).
 
 #[cfg(not(Py_3_12))]
-pub use crate::frame_eval::{Mechanism, NAME, check_at_exit, install, select};
+pub use crate::frame_eval::{Mechanism, check_at_exit, describe, install, select};
 #[cfg(Py_3_12)]
-pub use crate::monitoring::{Mechanism, NAME, check_at_exit, install, select};
+pub use crate::monitoring::{Mechanism, check_at_exit, describe, install, select};
 
 /// What the settings in force ask the mechanism to report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

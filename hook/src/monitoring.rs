@@ -17,6 +17,11 @@ pub const NAME: &str = "sys.monitoring";
 /// The name we take our tool id under (what `get_tool` says while it is ours).
 const TOOL_NAME: &str = "speedbump";
 
+/// `NAME` (the same seam as `frame_eval::describe`).
+pub fn describe() -> String {
+    NAME.to_owned()
+}
+
 /// The tool id taken at install (0 before), for the check at exit.
 static TOOL_ID: AtomicU8 = AtomicU8::new(0);
 /// Whether the loss of our tool id was said (once per process).

@@ -140,3 +140,42 @@ def test_a_replacement_that_drops_it_is_reported_at_exit(run_py, other_eval_dir)
     warnings = [line for line in r.speedbump_lines() if "replaced" in line]
     assert len(warnings) == 1, r.stderr
     assert "frame-evaluation function" in warnings[0]
+
+
+def test_code_words_are_read_directly_and_count_exactly(run_py):
+    # The fast lookup reads co_extra at this version's offset; install checks
+    # it against CPython's accessor and falls back when it differs, which
+    # `_mechanism()` says. Counts must be exact either way, for code objects
+    # made every way: defs, lambdas, closures, methods, exec'd code, and a
+    # generator's resumes (not counted without SPEED_BUMP_RESUME).
+    source = textwrap.dedent("""
+    from speedbump import _speedbump
+    print(_speedbump._mechanism())
+    def f():
+        pass
+    def outer():
+        def inner():
+            pass
+        return inner
+    class C:
+        def m(self):
+            pass
+    g = lambda: None
+    ns = {}
+    exec("def made():\\n    pass\\n", ns)
+    def gen():
+        yield 1
+        yield 2
+    for _ in range(300):
+        f(); outer()(); C().m(); g(); ns["made"]()
+        list(gen())
+    """)
+    r = run_py(source, patterns="__main__:f\n__main__:outer.<locals>.inner\n__main__:C.m\n"
+               "__main__:<lambda>\n*:made\n__main__:gen\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "a PEP 523 frame-evaluation function", r.stdout
+    for name in ("__main__:f", "__main__:outer.<locals>.inner", "__main__:C.m",
+                 "__main__:<lambda>", "__main__:gen"):
+        assert function(r.report, name)["calls"] == 300, name
+    made = [f for f in r.report["functions"] if f["name"].endswith(":made")]
+    assert [f["calls"] for f in made] == [300], made
