@@ -166,8 +166,8 @@ impl Region {
             && offset.saturating_add(size)
                 <= start.saturating_add(u64::try_from(bytes.len()).unwrap_or(0));
         if !cached {
-            let chunk_start = offset - offset % CHUNK;
-            let chunk_len = CHUNK.min(self.len - chunk_start);
+            let chunk_start = offset.saturating_sub(offset.checked_rem(CHUNK).unwrap_or(0));
+            let chunk_len = CHUNK.min(self.len.saturating_sub(chunk_start));
             bytes.clear();
             bytes.resize(usize::try_from(chunk_len).unwrap_or(0), 0);
             if let Err(e) = self.pread_exact(chunk_start, bytes) {
@@ -176,7 +176,7 @@ impl Region {
             }
             *start = chunk_start;
         }
-        let at = usize::try_from(offset - *start).unwrap_or(usize::MAX);
+        let at = usize::try_from(offset.saturating_sub(*start)).unwrap_or(usize::MAX);
         bytes
             .get(at..at.saturating_add(size_of::<T>()))
             .and_then(T::from_ne)
