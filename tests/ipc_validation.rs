@@ -452,3 +452,49 @@ fn a_shrunk_segment_is_skipped_and_the_totals_are_still_collected() {
         totals.warnings
     );
 }
+
+#[test]
+fn a_segment_shrinking_and_regrowing_while_it_is_sampled_never_kills_the_reader() {
+    // Before (loads from a mapping, size checked first): a shrink between
+    // the check and the loads raised SIGBUS and killed this test process.
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let (_dir, path) = valid_segment();
+    let content = std::fs::read(&path).unwrap();
+    let mut view = SegmentView::open(&path, current_uid()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    let churn = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                file.set_len(0).unwrap();
+                file.write_all_at(&content, 0).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let (mut good, mut refused) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        match view.sample() {
+            Ok(sample) => {
+                good += 1;
+                assert!(sample.functions.len() <= 3, "{:?}", sample.functions);
+            }
+            Err(_) => refused += 1,
+        }
+        let _ = view.settings_generation();
+        let _ = view.header();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = churn.join().unwrap();
+    assert!(
+        rounds > 10,
+        "the file was shrunk and regrown {rounds} times"
+    );
+    assert!(good + refused > 10, "{good} samples, {refused} refused");
+}

@@ -1,11 +1,13 @@
 //! Activation at interpreter start-up, and the fork and exit handlers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use speedbump_core::error::chain;
 use speedbump_core::ipc::{
-    ControlReader, ProcessInfo, control_path, new_session_path, session_owner,
+    ControlReader, ProcessInfo, clean_stale_sessions, control_path, new_session_path, session_owner,
 };
 use speedbump_core::pattern::{PatternSet, parse_pattern, targets_file_warning};
 
@@ -132,6 +134,13 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
             if let Some(note) = note {
                 say(&note);
             }
+            // Runs killed before their clean-up (SIGTERM, SIGKILL, a crash)
+            // left their session directories behind: the root of each new
+            // run removes those whose processes are all gone, as a launcher
+            // does. Best effort: a failure leaves them for the next run.
+            if let Some(base) = dir.parent() {
+                let _ = clean_stale_sessions(base);
+            }
             // Children (spawned workers, subprocesses) join this run.
             environ.set_item("SPEED_BUMP_SESSION", dir.to_string_lossy().as_ref())?;
             (true, dir)
@@ -234,6 +243,7 @@ fn try_activate(py: Python<'_>) -> Result<(), Fatal> {
     kwargs.set_item("after_in_parent", module.getattr("_after_fork_in_parent")?)?;
     kwargs.set_item("after_in_child", module.getattr("_after_fork_in_child")?)?;
     os.call_method("register_at_fork", (), Some(&kwargs))?;
+    register_c_fork_handler();
     py.import("atexit")?
         .call_method1("register", (module.getattr("_at_exit")?,))?;
     if has_control {
@@ -265,15 +275,29 @@ pub fn after_fork_in_parent() {
 #[pyfunction]
 #[pyo3(name = "_after_fork_in_child")]
 pub fn after_fork_in_child() {
+    // Python's fork ran the C-level handler too (`c_fork_child`); this one
+    // does the work now, unless a call in an earlier after-fork handler of
+    // the program's already did (`catch_up_after_c_fork`).
+    C_FORK_CHILD.store(false, Ordering::Relaxed);
     // SAFETY: fork handlers run with the GIL held.
     let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
         return;
     };
+    if hook.stats.info.pid != std::process::id() {
+        become_fork_child(hook);
+    }
+}
+
+/// What a fork child does once, with the GIL held: count in its own
+/// segment, measure its window from its own start, never be the root, and
+/// follow the launcher with a thread of its own.
+fn become_fork_child(hook: &mut Hook) {
     hook.root = false;
     hook.start = ProcessStart::of_this_process(None);
     let info = process_info(&hook.start);
     hook.stats.reattach_after_fork(info, hook.start.ticks);
-    // SAFETY: fork handlers run with the GIL held; no Python code runs while `hot` is used.
+    // SAFETY: GIL held (a fork handler, or a hook entry point that holds no
+    // other reference to the hot state); no Python code runs while `hot` is used.
     let hot = unsafe { HOT.get() };
     hot.calls_since_delay = 0;
     hot.debt_ns = 0;
@@ -284,12 +308,110 @@ pub fn after_fork_in_child() {
     }
 }
 
+/// Set in a fork child by `c_fork_child` until the child has its own
+/// segment. A `fork()` called from C (a C extension, `ctypes`) skips
+/// Python's after-fork handlers, so nothing else tells the child that the
+/// segment it inherited is its parent's.
+static C_FORK_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Registers `c_fork_child` with `pthread_atfork` (once per process image;
+/// registrations survive `fork`, and `exec` starts a new image).
+fn register_c_fork_handler() {
+    // SAFETY: `c_fork_child` is a plain function that lives as long as the
+    // process; pthread_atfork only records the pointers.
+    let status = unsafe { libc::pthread_atfork(None, None, Some(c_fork_child)) };
+    if status != 0 {
+        say(&format!(
+            "cannot watch for fork() calls made from C (pthread_atfork: error {status}); \
+             calls counted in such children are counted under their parent"
+        ));
+    }
+}
+
+/// The `pthread_atfork` child handler: runs in the child of every fork,
+/// from C or from Python, on the only thread there, before anything else.
+/// Async-signal-safe: plain stores, no lock, no allocation, no system call.
+/// It empties the tables the fast path counts into (the parent's), so the
+/// child's next matched call or progress point takes the fast path's
+/// out-of-range branch, which catches up (`matched_call_after_c_fork`);
+/// every other way to the segment goes through `catch_up_after_c_fork`
+/// first.
+// `c_fork_child` replaces the ring without running any drop code.
+const _: () = assert!(!std::mem::needs_drop::<speedbump_core::ipc::RingProducer>());
+
+extern "C" fn c_fork_child() {
+    C_FORK_CHILD.store(true, Ordering::Relaxed);
+    // SAFETY: the child has one thread, this one, and it is inside fork():
+    // no reference to the hot state is live (the hook never forks from a
+    // callback), so this is the only one.
+    let hot = unsafe { HOT.get() };
+    hot.function_capacity = 0;
+    hot.pattern_capacity = 0;
+    hot.progress_capacity = 0;
+    // The parent's ring (a plain view of its mapping: no drop code runs,
+    // which the assertion below keeps true).
+    hot.latency_ring = None;
+}
+
+/// In a child of a fork made from C: moves counting to the child's own
+/// segment (as `after_fork_in_child` does for `os.fork`). Returns true when
+/// it did. Costs one relaxed load otherwise.
+///
+/// Call with the GIL held, holding no reference to `HOOK` or `HOT`.
+pub fn catch_up_after_c_fork() -> bool {
+    if !C_FORK_CHILD.load(Ordering::Relaxed) {
+        return false;
+    }
+    C_FORK_CHILD.store(false, Ordering::Relaxed);
+    // SAFETY: GIL held and no other reference to the state (caller's contract).
+    let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
+        return false;
+    };
+    if hook.stats.info.pid == std::process::id() {
+        return false;
+    }
+    become_fork_child(hook);
+    true
+}
+
+/// The fast path found its tables empty (see `c_fork_child`): catches up
+/// and counts the call in the child's own segment. Cold: never reached in
+/// a process that did not fork from C.
+///
+/// # Safety
+/// GIL held, inside a callback, and the caller uses no reference to `HOT`
+/// after this.
+#[cold]
+#[inline(never)]
+pub unsafe fn matched_call_after_c_fork(function_id: u32) {
+    if catch_up_after_c_fork() {
+        // SAFETY: GIL held; the state now points at the child's segment.
+        unsafe { crate::hot::on_matched_call(HOT.get(), function_id) };
+    }
+}
+
+/// As `matched_call_after_c_fork`, for a completed call of a progress point.
+///
+/// # Safety
+/// As `matched_call_after_c_fork`.
+#[cold]
+#[inline(never)]
+pub unsafe fn progress_point_after_c_fork(slot: u32) {
+    if catch_up_after_c_fork() {
+        // SAFETY: GIL held; the state now points at the child's segment.
+        unsafe { crate::hot::on_progress_point(HOT.get(), slot) };
+    }
+}
+
 /// atexit: summary and clean-up (root), or only "exited" (others).
 #[pyfunction]
 #[pyo3(name = "_at_exit")]
 pub fn at_exit(py: Python<'_>) {
     // The polling thread takes the GIL to apply settings: stop it while the
     // interpreter can still hand the GIL over.
+    // A child of a fork made from C is not the root, must not mark its
+    // parent's segment exited, and must not join its parent's thread.
+    catch_up_after_c_fork();
     control::stop_polling(py);
     // SAFETY: atexit handlers run with the GIL held; the check may run
     // Python code, so no reference to the state is held across it.

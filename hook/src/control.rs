@@ -22,14 +22,19 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use rustix::process::Signal;
 use speedbump_core::error::chain;
-use speedbump_core::ipc::{ControlReader, ControlSettings, control_path};
+use speedbump_core::ipc::{
+    ControlReader, ControlSettings, control_path, process_ended, session_owner,
+};
 
 use crate::failure::{say, say_once};
 use crate::settings::{self, Settings};
 use crate::state::HOOK;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// The launcher's liveness is checked every this many polls (50 ms).
+const LAUNCHER_CHECK_POLLS: u32 = 10;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static POLLER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
@@ -49,6 +54,7 @@ pub fn start_polling() {
     };
     let path = control_path(&hook.session_dir);
     let applied = hook.control_generation;
+    let launcher = LauncherWatch::new(&hook.session_dir, hook.config.start_at);
     let uid = rustix::process::getuid().as_raw();
     let reader = match ControlReader::open(&path, uid) {
         Ok(reader) => reader,
@@ -63,7 +69,7 @@ pub fn start_polling() {
     STOP.store(false, Ordering::Relaxed);
     let spawned = std::thread::Builder::new()
         .name("speedbump-control".into())
-        .spawn(move || poll(reader, applied));
+        .spawn(move || poll(reader, applied, launcher));
     match spawned {
         Ok(handle) => {
             if let Ok(mut poller) = POLLER.lock() {
@@ -158,16 +164,76 @@ pub fn stop_polling(py: Python<'_>) {
     }
 }
 
-fn poll(reader: ControlReader, mut applied: u64) {
+/// The launcher this process belongs to, watched so that nothing of a run
+/// outlives it: when the launcher and its watchdog are both killed (`kill
+/// -9`), the workload's leader dies of `PR_SET_PDEATHSIG`, but its children
+/// would go on. See docs/sessions.md, "When the launcher is killed".
+struct LauncherWatch {
+    /// The launcher: the owner named by the session directory
+    /// (`s-<pid>-<start ticks>-…`, created by the launcher); `None` when the
+    /// directory is not named so (a hand-made control block).
+    launcher: Option<(u32, u64)>,
+    /// The workload's process group: the launcher starts the workload as
+    /// the leader of a group of its own and tells it its pid in
+    /// `SPEED_BUMP_START_AT`, which its descendants inherit.
+    workload_group: Option<u32>,
+}
+
+impl LauncherWatch {
+    fn new(session_dir: &std::path::Path, start_at: Option<(u32, u64)>) -> LauncherWatch {
+        LauncherWatch {
+            launcher: session_owner(session_dir),
+            workload_group: start_at.map(|(pid, _)| pid),
+        }
+    }
+
+    /// Ends this process when its launcher is gone (exited, killed, or a
+    /// zombie): with the rest of the workload's process group when this
+    /// process is still in it (which also ends the group's non-Python
+    /// processes), else alone. Never returns in that case.
+    fn end_if_launcher_gone(&self) {
+        let Some((pid, ticks)) = self.launcher else {
+            return;
+        };
+        if !process_ended(pid, ticks) {
+            return;
+        }
+        let in_workload_group = self.workload_group.is_some_and(|group| {
+            rustix::process::getpgid(None)
+                .is_ok_and(|own| u32::try_from(own.as_raw_nonzero().get()) == Ok(group))
+        });
+        if in_workload_group
+            && let Some(group) = self
+                .workload_group
+                .and_then(|g| i32::try_from(g).ok())
+                .and_then(rustix::process::Pid::from_raw)
+        {
+            // SIGKILL, as the watchdog would have sent: this process too.
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
+        let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
+        // SIGKILL cannot be caught or ignored; it arrives before this ends.
+        loop {
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+fn poll(reader: ControlReader, mut applied: u64, launcher: LauncherWatch) {
     POLLER_TID.store(
         rustix::thread::gettid().as_raw_nonzero().get(),
         Ordering::Relaxed,
     );
+    let mut polls: u32 = 0;
     while !STOP.load(Ordering::Relaxed) {
         // Woken early by `stop_polling` (or spuriously: then it polls early).
         std::thread::park_timeout(POLL_INTERVAL);
         if STOP.load(Ordering::Relaxed) {
             break;
+        }
+        polls = polls.wrapping_add(1);
+        if polls % LAUNCHER_CHECK_POLLS == 0 {
+            launcher.end_if_launcher_gone();
         }
         let generation = reader.generation();
         if generation == applied {

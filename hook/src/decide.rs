@@ -107,6 +107,8 @@ pub unsafe fn decide_code(code: *mut ffi::PyObject, globals: *mut ffi::PyObject)
     let filename = string_attr(&code_obj, pyo3::intern!(py, "co_filename"));
     let module = module_of(globals.as_ref());
     let module = normalise_module(&module);
+    // A child of a fork made from C moves to its own segment first.
+    crate::activation::catch_up_after_c_fork();
     // SAFETY: GIL held; fetched after the Python calls above (no reference is
     // held across them); `co_flags` below is a plain attribute of a code
     // object, which runs no Python code.
@@ -250,6 +252,8 @@ pub unsafe fn decide_callable(callable: *mut ffi::PyObject) -> Option<u32> {
     let py = unsafe { Python::assume_attached() };
     // SAFETY: GIL held; `callable` is a live object (contract).
     let identity = unsafe { c_callable_identity(py, callable) };
+    // A child of a fork made from C moves to its own segment first.
+    crate::activation::catch_up_after_c_fork();
     // SAFETY: GIL held; fetched after `c_callable_identity` ran Python code,
     // and no Python code runs while `hook` is used.
     let hook = unsafe { HOOK.get() }.as_mut()?;

@@ -26,7 +26,21 @@ pub fn at_exit(hook: &mut Hook) {
     }
     let uid = rustix::process::getuid().as_raw();
     let totals = collect_session(&hook.session_dir, uid);
-    let warnings = no_match_warnings(hook, &totals);
+    let warnings = if hook.stats.counts_are_private() {
+        // Its counts are in private memory, not in the session: saying that
+        // nothing matched would be false.
+        let mut warnings = totals.warnings.clone();
+        let base = hook.session_dir.parent().unwrap_or(&hook.session_dir);
+        warnings.push(format!(
+            "these totals leave out this process's own calls: its statistics segment could \
+             not be created (see above); make room in {} (each hooked process needs a few \
+             MiB there) and run again for complete counts",
+            base.display()
+        ));
+        warnings
+    } else {
+        no_match_warnings(hook, &totals)
+    };
     if !hook.config.quiet {
         say(&summary_line(&hook.config, &totals));
     }

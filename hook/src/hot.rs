@@ -274,6 +274,8 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
 #[inline(always)]
 pub unsafe fn on_matched_call(hot: &mut Hot, function_id: u32) {
     if function_id >= hot.function_capacity {
+        // SAFETY: GIL held; `hot` is not used after this.
+        unsafe { crate::activation::matched_call_after_c_fork(function_id) };
         return;
     }
     // SAFETY: bounds checked above; the mapping lives as long as the writer,
@@ -388,5 +390,8 @@ pub unsafe fn on_progress_point(hot: &Hot, slot: u32) {
         // SAFETY: bounds checked; the mapping lives as long as the writer.
         let units = unsafe { &(*hot.progress.add(slot as usize)).units };
         bump(units, 1);
+    } else {
+        // SAFETY: GIL held; `hot` is not used after this.
+        unsafe { crate::activation::progress_point_after_c_fork(slot) };
     }
 }

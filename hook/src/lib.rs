@@ -48,6 +48,7 @@ use crate::state::HOOK;
 #[pyfunction]
 #[pyo3(signature = (n = 1, name = None))]
 fn progress(n: u64, name: Option<&str>) {
+    activation::catch_up_after_c_fork();
     // SAFETY: a #[pyfunction] runs with the GIL held.
     let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
         return;
@@ -72,6 +73,7 @@ fn _latency_begin() -> u64 {
 #[pyfunction]
 fn _latency_end(name: &str, start_ns: u64, raised: bool) {
     let end = clock::monotonic_ns();
+    activation::catch_up_after_c_fork();
     // SAFETY: GIL held.
     let Some(hook) = (unsafe { HOOK.get() }).as_mut() else {
         return;

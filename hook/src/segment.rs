@@ -347,6 +347,15 @@ impl Stats {
         self.publish_pointers();
     }
 
+    /// True when this process counts in private memory (its segment file
+    /// could not be created): no other process, nor the exit summary, sees
+    /// its counts.
+    pub fn counts_are_private(&self) -> bool {
+        self.writer
+            .as_ref()
+            .is_some_and(|w| w.path().as_os_str().is_empty())
+    }
+
     pub fn mark_exited(&self) {
         if let Some(w) = &self.writer {
             w.mark_exited();

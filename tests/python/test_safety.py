@@ -479,3 +479,192 @@ def test_a_single_threaded_program_forks_without_a_multithreaded_warning(tmp_pat
     assert "threads 2" in proc.stdout, proc.stdout
     assert "DeprecationWarning" not in proc.stderr, proc.stderr
     assert "multi-threaded" not in proc.stderr, proc.stderr
+
+
+# --- item 13: nothing outlives a run ---------------------------------------
+
+ORPHANING_WORKLOAD = """
+import os, subprocess, sys, time
+def step():
+    pass
+child = os.fork()
+if child == 0:
+    # A forked Python child and a non-Python grandchild in the group.
+    sleeper = subprocess.Popen(["sleep", "300"])
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(f"{os.getpid()} {sleeper.pid}")
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    while True:
+        step()
+        time.sleep(0.01)
+while True:
+    step()
+    time.sleep(0.01)
+"""
+
+
+def children_of(pid):
+    """Pids whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def gone(pid):
+    """The process has exited (a zombie counts: it runs no code)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_killing_the_launcher_and_its_watchdog_leaves_no_workload_process(tmp_path, runtime_dir):
+    from test_run import SPEEDBUMP, base_env, wait_for
+
+    (tmp_path / "w.py").write_text(ORPHANING_WORKLOAD)
+    pids_file = tmp_path / "pids.txt"
+    launcher = subprocess.Popen(
+        [SPEEDBUMP, "run", "--pattern", "__main__:step", "--delay", "1us", "--",
+         PYTHON, str(tmp_path / "w.py"), str(pids_file)],
+        cwd=tmp_path, env=base_env(runtime_dir), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    child = sleeper = None
+    try:
+        wait_for(pids_file.exists, 60, "the workload's pid file")
+        child, sleeper = (int(p) for p in pids_file.read_text().split())
+        watchdogs = [p for p in children_of(launcher.pid)
+                     if b"--internal-watchdog" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(watchdogs) == 1, "the launcher has a watchdog"
+        os.kill(watchdogs[0], 9)
+        launcher.kill()
+        launcher.wait()
+        wait_for(lambda: gone(child), 10, "the forked child to end")
+        wait_for(lambda: gone(sleeper), 10, "the non-Python grandchild to end")
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in (child, sleeper):
+            if pid is not None and not gone(pid):
+                os.kill(pid, 9)
+
+
+def test_a_session_left_by_a_killed_env_run_is_removed_by_the_next_run(run_py, tmp_path,
+                                                                         runtime_dir):
+    work = tmp_path / "killed"
+    work.mkdir()
+    (work / "targets.txt").write_text("__main__:f\n")
+    (work / "main.py").write_text(
+        "import sys, time\ndef f(): pass\nf()\nprint('ready', flush=True)\ntime.sleep(300)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env.update(XDG_RUNTIME_DIR=str(runtime_dir), SPEED_BUMP_TARGETS="targets.txt")
+    proc = subprocess.Popen([PYTHON, "main.py"], cwd=work, env=env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert len(sessions_left(runtime_dir)) == 1, "the run made its session directory"
+        proc.terminate()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert len(sessions_left(runtime_dir)) == 1, "SIGTERM leaves the session (no handler)"
+    r = run_py("def g(): pass\ng()\n", patterns="__main__:g\n")
+    assert r.returncode == 0, r.stderr
+    assert len(r.speedbump_lines()) == 1 and "1 function matched" in r.stderr, r.stderr
+    assert sessions_left(runtime_dir) == [], "the next run removed the stale session"
+
+
+# --- item 7: a fork() called from C ----------------------------------------
+
+C_FORK_WORKLOAD = """
+import ctypes, os, sys
+
+def f():
+    pass
+
+def g():
+    pass
+
+for _ in range(5):
+    f()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fork.restype = ctypes.c_int
+pid = libc.fork()  # no Python after-fork handlers run in the child
+if pid == 0:
+    for _ in range(1000):
+        f()
+    for _ in range(7):
+        g()  # first seen in the child: registered in the child's segment
+    if len(sys.argv) > 1:
+        sys.exit(0)  # through atexit: the child is not the root
+    os._exit(0)
+os.waitpid(pid, 0)
+for _ in range(1000):
+    f()
+print(pid)
+"""
+
+
+@pytest.mark.parametrize("exit_through", ["os._exit", "sys.exit"])
+def test_a_fork_called_from_c_gives_the_child_its_own_counts(run_py, runtime_dir, exit_through):
+    args = ("atexit",) if exit_through == "sys.exit" else ()
+    r = run_py(C_FORK_WORKLOAD, patterns="__main__:f\n__main__:g\n", args=args)
+    assert r.returncode == 0, r.stderr
+    child = int(r.stdout)
+    by_pid = {p["pid"]: p["calls"] for p in r.report["processes"]}
+    assert by_pid.get(child) == 1007, by_pid
+    assert [calls for pid, calls in by_pid.items() if pid != child] == [1005], by_pid
+    assert function(r.report, "__main__:f")["calls"] == 2005
+    assert function(r.report, "__main__:g")["calls"] == 7
+    assert len(r.speedbump_lines()) == 1, r.stderr  # one summary: the child is not a root
+    assert sessions_left(runtime_dir) == []
+
+
+# --- item 11: a full shared-memory filesystem ------------------------------
+
+@pytest.fixture
+def full_tmpfs(runtime_dir):
+    """`runtime_dir` (the session base's parent: XDG_RUNTIME_DIR) as a tiny
+    tmpfs whose every block is taken, like a full Docker /dev/shm."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs",
+                              str(runtime_dir)], capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        (runtime_dir / "speedbump").mkdir(mode=0o700)
+        with open(runtime_dir / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:
+                pass  # full
+        yield runtime_dir
+    finally:
+        subprocess.run(["umount", "-l", str(runtime_dir)], check=False)
+
+
+def test_a_full_shared_memory_filesystem_does_not_kill_the_program(run_py, full_tmpfs):
+    r = run_py("def f(): pass\nfor _ in range(500): f()\nprint('done')\n",
+               patterns="__main__:f\n")
+    assert r.returncode == 0, (r.returncode, r.stderr)  # -7: SIGBUS
+    assert r.stdout == "done\n"
+    assert "cannot create the statistics segment" in r.stderr, r.stderr
+    assert "No space left on device" in r.stderr, r.stderr
+    # Not "no function matched": the root says its own calls are missing.
+    assert "matched nothing" not in r.stderr and "no function matched" not in r.stderr
+    assert "leave out this process's own calls" in r.stderr, r.stderr
+    assert any("leave out this process's own calls" in w for w in r.report["warnings"])
+    assert sessions_left(full_tmpfs) == []

@@ -329,11 +329,7 @@ impl ControlReader {
                 expected: CONTROL_SIZE,
             });
         }
-        let map = MmapOptions::new()
-            .len(CONTROL_SIZE as usize)
-            .map_raw_read_only(&file)
-            .map_err(|e| IpcError::io("map control block", path, e))?;
-        let region = Region::new(map, file, path);
+        let region = Region::new(CONTROL_SIZE, file, path);
         let magic: u64 = region.read_acquire(OFFSET_MAGIC)?;
         if magic.to_ne_bytes() != CONTROL_MAGIC {
             return Err(IpcError::ControlMagic {
@@ -413,7 +409,7 @@ impl ControlReader {
             self.region
                 .copy_bytes(OFFSET_PROGRESS, u64::from(progress_len), &mut progress)?;
             fence(Ordering::Acquire);
-            let after: u64 = self.region.read(OFFSET_SEQUENCE)?;
+            let after: u64 = self.region.read_fresh(OFFSET_SEQUENCE)?;
             if after != before {
                 if wait() {
                     continue;

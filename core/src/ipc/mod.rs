@@ -76,7 +76,7 @@ pub use layout::{
     Capacities, DEFAULT_LATENCY_RING_RECORDS, FunctionId, FunctionKind, FunctionSlot, Header,
     PatternId, PatternSlot, ProgressId, ProgressSlot, flags, latency_flags,
 };
-pub use procfs::{current_uid, process_start_ticks};
+pub use procfs::{current_uid, process_ended, process_start_ticks};
 pub use reader::{FunctionSample, HeaderInfo, PatternSample, ProgressSample, Sample, SegmentView};
 pub use ring::{DrainReport, LatencyEvent, RingConsumer, RingProducer};
 pub use session::{

@@ -75,6 +75,35 @@ pub fn process_liveness(pid: u32, start_ticks: u64) -> Liveness {
     }
 }
 
+/// Has the process `pid` that started at `start_ticks` ended? True when
+/// the pid is free, belongs to a newer process, or is a zombie (dead, not
+/// yet reaped by its parent: [`process_liveness`] still calls it alive,
+/// since its segment may still be read). False when it runs or `/proc`
+/// cannot tell.
+pub fn process_ended(pid: u32, start_ticks: u64) -> bool {
+    if pid == 0 {
+        return true;
+    }
+    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat,
+        Err(e) => {
+            return e.kind() == io::ErrorKind::NotFound
+                || e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error());
+        }
+    };
+    match (parse_start_ticks(&stat), parse_state(&stat)) {
+        (Some(ticks), _) if ticks != start_ticks => true,
+        (Some(_), Some(state)) => matches!(state, 'Z' | 'X' | 'x'),
+        _ => false,
+    }
+}
+
+/// Field 3 (state: R, S, D, Z, ...) of the text of `/proc/<pid>/stat`.
+fn parse_state(stat: &str) -> Option<char> {
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    after_comm.split_ascii_whitespace().next()?.chars().next()
+}
+
 /// Real user id of the current process.
 pub fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
@@ -137,6 +166,25 @@ mod tests {
         assert_eq!(process_liveness(pid, ticks.wrapping_add(1)), Liveness::Gone);
         let start_ns = process_start_boottime_ns(pid).unwrap();
         assert!(start_ns <= crate::ipc::clock::now_boottime_ns());
+    }
+
+    #[test]
+    fn a_zombie_has_ended_and_a_running_process_has_not() {
+        let me = current_pid();
+        assert!(!process_ended(me, process_start_ticks(me).unwrap()));
+        assert!(process_ended(u32::MAX / 2, 1));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let ticks = process_start_ticks(pid).unwrap_or(0);
+        // Not reaped yet: a zombie once it exits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !process_ended(pid, ticks) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(process_ended(pid, ticks));
+        assert_eq!(parse_state(&format!("{pid} (a) b) Z 1 2")), Some('Z'));
+        child.wait().unwrap();
+        assert!(process_ended(pid, ticks));
     }
 
     #[test]

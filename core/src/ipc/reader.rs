@@ -20,7 +20,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use memmap2::MmapOptions;
 use rustix::fs::{Mode, OFlags};
 
 use super::clock::now_unix_ns;
@@ -234,18 +233,7 @@ impl SegmentView {
                 needed: header_len,
             });
         }
-        let len = usize::try_from(size).map_err(|_| IpcError::SizeMismatch {
-            path: path.to_path_buf(),
-            declared: size,
-            actual: size,
-        })?;
-        let map = MmapOptions::new()
-            .len(len)
-            .map_raw_read_only(&file)
-            .map_err(|e| IpcError::io("map segment", path, e))?;
-        let region = Region::new(map, file, path);
-        // The file may have shrunk between the fstat above and the mapping.
-        region.check_size()?;
+        let region = Region::new(size, file, path);
         let fixed = validate_header(&region, size)?;
         let view = Self {
             region,
@@ -388,7 +376,9 @@ impl SegmentView {
         if self.region.check_size().is_err() {
             return T::default();
         }
-        self.region.read(header_field(offset)).unwrap_or_default()
+        self.region
+            .read_fresh(header_field(offset))
+            .unwrap_or_default()
     }
 
     /// A field of the slot at byte offset `slot`.
