@@ -468,8 +468,14 @@ impl LiveSession {
             return Err(EngineError::Finished);
         }
         let control = settings.to_control();
-        let generation = lock(&self.control).publish(&control)?;
+        let mut writer = lock(&self.control);
+        // Taken before the write: a hooked process can read the new
+        // generation as soon as the write begins (a write in progress reads
+        // as the generation it will publish), and writing a large pattern
+        // text takes milliseconds, which must count in the apply latency.
         let published_at = Instant::now();
+        let generation = writer.publish(&control)?;
+        drop(writer);
         lock(&self.sources).add_points(&settings.progress_points);
         lock(&self.history).push(ChangeRecord {
             generation,
