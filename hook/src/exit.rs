@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use speedbump_core::ipc::FunctionKind;
+use speedbump_core::ipc::layout::OTHER_NAME;
 use speedbump_core::pattern::suggest_relaxation;
 use speedbump_core::totals::{Counts, RunTotals, collect_session};
 use speedbump_core::units::{format_count, format_ns};
@@ -101,7 +102,8 @@ const MODULE_CODE: &str = ":<module>";
 /// Patterns that selected nothing worth measuring: nothing at all, or only
 /// module-level code (which runs once, at import; `vllm.worker:*` when the
 /// code lives in `vllm.worker.*`). Each gets a warning with a pattern that
-/// would have matched functions this process saw.
+/// would have matched functions this process saw, up to
+/// [`MAX_PATTERN_WARNINGS`]; the rest are counted in one line.
 fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
     let mut warnings: Vec<String> = totals.warnings.clone();
     let functions_seen = || {
@@ -119,17 +121,34 @@ fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
             format_count(hook.seen.len() as u64)
         ));
     }
+    // Functions counted under a pattern past the segment's pattern table
+    // carry `<other>` as their pattern: which pattern matched them is found
+    // again by matching (module, filename, qualname).
+    let overflowed = overflowed_functions(hook, totals);
+    let mut unmatched = 0usize;
     for pattern in hook.patterns.includes() {
         let text = pattern.text();
-        let matched: Vec<&str> = totals
+        let mut matched: Vec<&str> = totals
             .functions
             .iter()
             .filter(|f| f.pattern == text && f.counts.calls > 0)
             .map(|f| f.name.as_str())
             .collect();
+        matched.extend(
+            overflowed
+                .iter()
+                .filter(|(module, filename, qualname, _)| {
+                    pattern.matches(module, filename, qualname)
+                })
+                .map(|(_, _, _, name)| *name),
+        );
         let only_module_code =
             !text.contains("<module>") && matched.iter().all(|name| name.ends_with(MODULE_CODE));
         if !matched.is_empty() && !only_module_code {
+            continue;
+        }
+        unmatched += 1;
+        if unmatched > MAX_PATTERN_WARNINGS {
             continue;
         }
         let what = if matched.is_empty() {
@@ -148,7 +167,43 @@ fn no_match_warnings(hook: &Hook, totals: &RunTotals) -> Vec<String> {
         };
         warnings.push(format!("'{text}' {what}; {advice}"));
     }
+    if unmatched > MAX_PATTERN_WARNINGS {
+        warnings.push(format!(
+            "{} more patterns matched nothing or only module-level code (`speedbump check` \
+             and a run with '*:*' show what runs)",
+            unmatched - MAX_PATTERN_WARNINGS
+        ));
+    }
     warnings
+}
+
+/// Most patterns named one by one in the exit warnings: a targets file of
+/// thousands of patterns gets a count for the rest, not a line each.
+const MAX_PATTERN_WARNINGS: usize = 20;
+
+/// (module, filename, qualname, name) of each called function whose
+/// pattern is `<other>` (its pattern was past the pattern table), as this
+/// process saw it.
+fn overflowed_functions<'a>(
+    hook: &'a Hook,
+    totals: &'a RunTotals,
+) -> Vec<(&'a str, &'a str, &'a str, &'a str)> {
+    let names: std::collections::HashSet<&str> = totals
+        .functions
+        .iter()
+        .filter(|f| f.pattern == OTHER_NAME && f.name != OTHER_NAME && f.counts.calls > 0)
+        .map(|f| f.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    hook.seen
+        .iter()
+        .filter_map(|(module, filename, qualname)| {
+            let name = names.get(format!("{module}:{qualname}").as_str())?;
+            Some((module, filename, qualname, *name))
+        })
+        .collect()
 }
 
 /// The JSON report (SPEED_BUMP_REPORT); schema documented in docs/report-schema.md.

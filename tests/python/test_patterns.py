@@ -97,6 +97,25 @@ def test_pattern_that_matches_nothing(run_py):
     assert len(warnings) == 2
 
 
+def test_patterns_past_the_pattern_table_are_judged_by_what_they_matched(run_py):
+    # 1,100 patterns: more than the segment's 1,024 pattern slots, so the last
+    # ones share the <other> per-pattern row. The function the last pattern
+    # matched was called and must not be called "matched nothing"; the
+    # patterns that matched nothing are named up to 20 times, then counted.
+    unused = "".join(f"mod{i}.sub:func_{i}\n" for i in range(1100))
+    r = run_py("def f():\n    pass\nf()\nf()\n", patterns=unused + "__main__:f\n")
+    assert r.returncode == 0, r.stderr
+    assert [f["calls"] for f in r.report["functions"] if f["name"] == "__main__:f"] == [2]
+    warnings = [l.removeprefix("speedbump: warning: ") for l in r.speedbump_lines()
+                if "warning" in l]
+    assert not any("'__main__:f'" in w for w in warnings), warnings
+    named = [w for w in warnings if w.startswith("'mod") and "matched nothing" in w]
+    assert len(named) == 20, warnings
+    assert any(w.startswith("1080 more patterns matched nothing") for w in warnings), warnings
+    assert any("pattern table is full" in w and "counted by name" in w for w in warnings), warnings
+    assert len(warnings) <= 25, warnings
+
+
 def test_nothing_matched_at_all(run_py):
     r = run_py(CALLS, patterns="nothing.here:*\n", files=PACKAGE)
     warnings = [l for l in r.speedbump_lines() if "warning" in l]

@@ -105,7 +105,8 @@ pub mod flags {
         ),
         (
             PATTERN_TABLE_FULL,
-            "its pattern table is full; further patterns are counted together as <other>",
+            "its pattern table is full; every function is still counted by name, but the \
+             patterns past the table share one per-pattern row, <other>",
         ),
         (
             PROGRESS_TABLE_FULL,
