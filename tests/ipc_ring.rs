@@ -237,3 +237,54 @@ fn a_ring_whose_file_shrank_is_not_read() {
     assert!(report.shrunk);
     assert_eq!(report.records, 0);
 }
+
+#[test]
+fn a_ring_shrinking_and_regrowing_while_it_is_drained_never_kills_the_reader() {
+    // Before (records loaded from a mapping, size checked first): a shrink
+    // between the check and the loads raised SIGBUS in the launcher.
+    use std::time::{Duration, Instant};
+    let dir = private_dir("ipc-ring");
+    let path = dir.path().join("p-1-1.seg");
+    let writer = SegmentWriter::create_with_ring(&path, &info(), small(), 64).unwrap();
+    let mut producer = writer.latency_producer().unwrap();
+    for i in 0..40u64 {
+        // SAFETY: writer alive; single thread.
+        assert!(unsafe { producer.push(FunctionId(1), 0, i, i + 5) });
+    }
+    let view = SegmentView::open(&path, current_uid()).unwrap();
+    let mut consumer = view.latency_ring(current_uid()).unwrap().unwrap();
+    let content = std::fs::read(&path).unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let churn = {
+        let stop = std::sync::Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                file.set_len(ring_offset(64)).unwrap();
+                file.write_all_at(&content, 0).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let (mut drains, mut shrunk) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let report = consumer.drain(|e| assert!(e.end_ns >= e.start_ns));
+        drains += 1;
+        shrunk += u64::from(report.shrunk);
+        let _ = consumer.dropped();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = churn.join().unwrap();
+    drop(writer);
+    assert!(
+        rounds > 10,
+        "the file was shrunk and regrown {rounds} times"
+    );
+    assert!(
+        drains > 10,
+        "{drains} drains, {shrunk} found the file shrunk"
+    );
+}

@@ -1,6 +1,9 @@
 //! The latency ring: one record per completed call of a latency point,
 //! from the hook (the single producer, serialised by the GIL) to the
-//! launcher (the single consumer), through the segment's shared mapping.
+//! launcher (the single consumer), through the segment file: the producer
+//! writes it through its mapping, the consumer reads and writes it at
+//! positions (`pread`/`pwrite`), so a file shrunk under the launcher cannot
+//! raise SIGBUS there.
 //!
 //! # Why not the `ringbuf` crate
 //!
@@ -9,7 +12,7 @@
 //! different addresses by two processes, and neither side could validate
 //! the other's indices. This ring is a `#[repr(C)]` block of plain atomics
 //! at a fixed offset in the segment ([`RingControl`], then the
-//! [`LatencyRecord`]s), which both processes map; indices are free-running
+//! [`LatencyRecord`]s) in the segment file; indices are free-running
 //! `u64` counts, so no pointer ever crosses the process boundary.
 //!
 //! # Protocol
@@ -31,10 +34,11 @@
 //! says, it stays inside the ring.
 
 use std::fs::File;
+use std::mem::offset_of;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{Ordering, fence};
 
-use memmap2::{MmapOptions, MmapRaw};
 use rustix::fs::OFlags;
 
 use super::error::IpcError;
@@ -176,8 +180,8 @@ pub struct DrainReport {
     /// it. Report it once; later drains continue from there.
     pub corrupt_head: Option<u64>,
     /// The segment file no longer covers the ring (shrunk by `ftruncate`):
-    /// nothing was read (a read past its end would raise SIGBUS). The
-    /// segment's sampling reports the damaged file.
+    /// nothing was read (the reads came back short). The segment's sampling
+    /// reports the damaged file.
     pub shrunk: bool,
 }
 
@@ -185,25 +189,29 @@ pub struct DrainReport {
 /// Exactly one consumer may drain a ring (the session's launcher).
 #[derive(Debug)]
 pub struct RingConsumer {
-    map: MmapRaw,
-    /// The segment file, to check before each drain that it still covers
-    /// the mapping (up to `end`).
+    /// The segment file, read and written at positions (`pread`/`pwrite`),
+    /// never mapped: a file shrunk under the consumer (`ftruncate` by the
+    /// same user) gives a short read, not a SIGBUS in the launcher.
     file: File,
-    end: u64,
+    /// Where the ring section starts in the file.
+    base: u64,
     path: PathBuf,
     capacity: u64,
     mask: u64,
     /// Our own copy of `tail` (the shared one could be scribbled on).
     tail: u64,
     function_capacity: u32,
+    /// Records copied out of the file by the last drain.
+    buffer: Vec<u8>,
 }
 
 impl RingConsumer {
-    /// Maps the ring section `[offset, offset + RING_CONTROL_BYTES +
-    /// records × 24)` of the segment at `path` read-write (the consumer
-    /// publishes `tail`). `offset`, `records` and `function_capacity` come
-    /// from a validated header ([`super::SegmentView::latency_ring`]); the
-    /// file is checked again here (regular, owner, mode, size).
+    /// Opens the ring section `[offset, offset + RING_CONTROL_BYTES +
+    /// records × 24)` of the segment at `path` for reading and writing (the
+    /// consumer publishes `tail`). `offset`, `records` and
+    /// `function_capacity` come from a validated header
+    /// ([`super::SegmentView::latency_ring`]); the file is checked again
+    /// here (regular, owner, mode, size).
     pub fn open(
         path: &Path,
         expected_uid: u32,
@@ -234,32 +242,25 @@ impl RingConsumer {
             header_size: 0,
             segment_size: meta.len(),
         };
-        let (true, Some(len)) = (fits, len.and_then(|l| usize::try_from(l).ok())) else {
+        if !fits {
             return Err(out_of_bounds());
-        };
-        let map = MmapOptions::new()
-            .offset(offset)
-            .len(len)
-            .map_raw(&file)
-            .map_err(|e| IpcError::io("map latency ring", path, e))?;
+        }
         let mut consumer = Self {
-            map,
             file,
-            end: offset.saturating_add(u64::try_from(len).unwrap_or(u64::MAX)),
+            base: offset,
             path: path.to_path_buf(),
             capacity,
             mask: capacity.saturating_sub(1),
             tail: 0,
             function_capacity,
+            buffer: Vec::new(),
         };
         // Start where a previous consumer (if any) stopped, but never more
-        // than one ring behind the head.
-        // The file may have shrunk since the fstat above.
-        if !consumer.covered() {
+        // than one ring behind the head. The file may have shrunk since the
+        // fstat above: then the words cannot be read.
+        let (Some(tail), Some(head)) = (consumer.word(TAIL), consumer.word(HEAD)) else {
             return Err(out_of_bounds());
-        }
-        let tail = consumer.word(TAIL).load(Ordering::Acquire);
-        let head = consumer.word(HEAD).load(Ordering::Acquire);
+        };
         consumer.tail = if head.wrapping_sub(tail) <= capacity {
             tail
         } else {
@@ -278,21 +279,24 @@ impl RingConsumer {
         self.capacity
     }
 
-    /// The producer's cumulative drop count.
+    /// The producer's cumulative drop count (0 when it cannot be read).
     pub fn dropped(&self) -> u64 {
-        self.word(DROPPED).load(Ordering::Relaxed)
+        self.word(DROPPED).unwrap_or(0)
     }
 
     /// Passes every record published since the last drain to `each`, then
     /// hands their slots back to the producer.
     pub fn drain(&mut self, mut each: impl FnMut(LatencyEvent)) -> DrainReport {
-        if !self.covered() {
-            return DrainReport {
-                shrunk: true,
-                ..DrainReport::default()
-            };
-        }
-        let head = self.word(HEAD).load(Ordering::Acquire);
+        let shrunk = DrainReport {
+            shrunk: true,
+            ..DrainReport::default()
+        };
+        let Some(head) = self.word(HEAD) else {
+            return shrunk;
+        };
+        // The records read below were complete before the producer's
+        // `Release` store of `head`.
+        fence(Ordering::Acquire);
         let mut report = DrainReport {
             dropped_total: self.dropped(),
             ..DrainReport::default()
@@ -301,12 +305,14 @@ impl RingConsumer {
         if pending > self.capacity {
             report.corrupt_head = Some(head);
             self.tail = head;
-            self.word(TAIL).store(head, Ordering::Release);
+            self.publish_tail();
             return report;
         }
-        let mut position = self.tail;
-        while position != head {
-            let event = self.record(position & self.mask);
+        if !self.copy_records(self.tail, pending) {
+            return shrunk;
+        }
+        for record in self.buffer.chunks_exact(RECORD) {
+            let event = decode(record);
             let valid = event.function.0 < self.function_capacity && event.end_ns >= event.start_ns;
             if valid {
                 report.records = report.records.wrapping_add(1);
@@ -314,55 +320,87 @@ impl RingConsumer {
             } else {
                 report.invalid = report.invalid.wrapping_add(1);
             }
-            position = position.wrapping_add(1);
         }
         self.tail = head;
-        self.word(TAIL).store(head, Ordering::Release);
+        self.publish_tail();
         report
     }
 
-    /// Whether the segment file still covers the whole mapping (one
-    /// `fstat`); reads past its end would raise SIGBUS.
-    fn covered(&self) -> bool {
-        self.file
-            .metadata()
-            .is_ok_and(|meta| meta.len() >= self.end)
+    /// The control word at byte `offset` of the ring section, read from the
+    /// file now; `None` when the file no longer holds it.
+    fn word(&self, offset: usize) -> Option<u64> {
+        let mut bytes = [0u8; 8];
+        let at = self.base.checked_add(u64::try_from(offset).ok()?)?;
+        self.file.read_exact_at(&mut bytes, at).ok()?;
+        Some(u64::from_ne_bytes(bytes))
     }
 
-    /// The control word at byte `offset` of the ring section.
-    fn word(&self, offset: usize) -> &AtomicU64 {
-        // SAFETY: HEAD, DROPPED and TAIL lie inside the control block at the
-        // start of the mapping (at least RING_CONTROL_BYTES long), 8-aligned
-        // (the mapping is page-aligned); the mapping is writable and lives as
-        // long as `self`, and atomics tolerate the producer's concurrent use.
-        unsafe { &*self.map.as_ptr().wrapping_add(offset).cast::<AtomicU64>() }
-    }
-
-    /// Copies record `index` (< capacity) out of the ring.
-    fn record(&self, index: u64) -> LatencyEvent {
-        let base = usize::try_from(RING_CONTROL_BYTES).unwrap_or(0);
-        let size = usize::try_from(LATENCY_RECORD_BYTES).unwrap_or(0);
-        let offset = usize::try_from(index)
-            .ok()
-            .and_then(|i| i.checked_mul(size))
-            .and_then(|o| o.checked_add(base))
-            .unwrap_or(base);
-        // SAFETY: index < capacity, so the record lies inside the mapping
-        // (checked at open); 8-aligned (128 + 24·i); its fields are atomics
-        // the producer also accesses atomically.
-        let record = unsafe {
-            &*self
-                .map
-                .as_ptr()
-                .wrapping_add(offset)
-                .cast::<LatencyRecord>()
-        };
-        LatencyEvent {
-            function: FunctionId(record.function.load(Ordering::Relaxed)),
-            flags: record.flags.load(Ordering::Relaxed),
-            start_ns: record.start_ns.load(Ordering::Relaxed),
-            end_ns: record.end_ns.load(Ordering::Relaxed),
+    /// Stores our `tail` in the shared control block: one aligned 8-byte
+    /// write, which the kernel copies whole (x86-64, aarch64), read by the
+    /// producer with an atomic load. A file that shrank takes nothing.
+    fn publish_tail(&self) {
+        if let Some(at) = self.base.checked_add(TAIL as u64) {
+            let _ = self.file.write_all_at(&self.tail.to_ne_bytes(), at);
         }
+    }
+
+    /// Copies `count` (≤ capacity) records from index `from` on into
+    /// `buffer`, in order, in at most two reads (the ring wraps once);
+    /// false when the file no longer holds them.
+    fn copy_records(&mut self, from: u64, count: u64) -> bool {
+        self.buffer.clear();
+        let first = from & self.mask;
+        let contiguous = count.min(self.capacity.saturating_sub(first));
+        for (index, n) in [(first, contiguous), (0, count.saturating_sub(contiguous))] {
+            if n == 0 {
+                continue;
+            }
+            let start = self.buffer.len();
+            let (Some(at), Ok(len)) = (
+                index
+                    .checked_mul(u64::from(LATENCY_RECORD_BYTES))
+                    .and_then(|o| o.checked_add(RING_CONTROL_BYTES))
+                    .and_then(|o| o.checked_add(self.base)),
+                usize::try_from(n.saturating_mul(u64::from(LATENCY_RECORD_BYTES))),
+            ) else {
+                return false;
+            };
+            self.buffer.resize(start.saturating_add(len), 0);
+            let Some(out) = self.buffer.get_mut(start..) else {
+                return false;
+            };
+            if self.file.read_exact_at(out, at).is_err() {
+                self.buffer.clear();
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Bytes of one record in the file.
+const RECORD: usize = LATENCY_RECORD_BYTES as usize;
+
+/// A record's fields from its bytes in the file (`LatencyRecord`'s layout,
+/// native endian: the producer is on this machine).
+fn decode(record: &[u8]) -> LatencyEvent {
+    let u32_at = |at: usize| {
+        record
+            .get(at..at.saturating_add(4))
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes)
+    };
+    let u64_at = |at: usize| {
+        record
+            .get(at..at.saturating_add(8))
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
+    };
+    LatencyEvent {
+        function: FunctionId(u32_at(offset_of!(LatencyRecord, function))),
+        flags: u32_at(offset_of!(LatencyRecord, flags)),
+        start_ns: u64_at(offset_of!(LatencyRecord, start_ns)),
+        end_ns: u64_at(offset_of!(LatencyRecord, end_ns)),
     }
 }
 
