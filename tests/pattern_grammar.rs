@@ -9,8 +9,7 @@ fn parse(text: &str) -> PatternSet {
 
 fn texts(set: &PatternSet) -> Vec<(u32, String, bool)> {
     set.lines()
-        .iter()
-        .map(|(line, p)| (*line, p.text().to_owned(), p.is_exclude()))
+        .map(|(line, p)| (line, p.text().to_owned(), p.is_exclude()))
         .collect()
 }
 
@@ -105,7 +104,7 @@ fn empty_and_comment_only_files_parse_to_an_empty_set() {
         let set = parse(text);
         assert!(set.is_empty(), "{text:?}");
     }
-    assert_eq!(parse("!numpy.*:*\n").lines().len(), 1);
+    assert_eq!(parse("!numpy.*:*\n").lines().count(), 1);
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn check(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> io::Re
             return Ok(2);
         }
     };
-    if !set.lines().is_empty() {
+    if set.lines().next().is_some() {
         write_table(out, &set)?;
     }
     if set.is_empty() {
@@ -85,7 +85,6 @@ const MAX_COLUMN_WIDTH: usize = 120;
 fn write_table(out: &mut impl Write, set: &PatternSet) -> io::Result<()> {
     let rows: Vec<(String, String, &str, String)> = set
         .lines()
-        .iter()
         .map(|(line, pattern)| {
             let (written, kind) = if pattern.is_exclude() {
                 (format!("!{}", pattern.text()), "exclude")

@@ -173,7 +173,6 @@ pub fn load_target_file(path: &Path) -> Result<Vec<String>, PatternError> {
 /// The pattern lines of a parsed set, in source order.
 pub fn set_lines(set: &PatternSet) -> Vec<String> {
     set.lines()
-        .iter()
         .map(|(_, p)| pattern_line(p.is_exclude(), p.text()))
         .collect()
 }

@@ -48,7 +48,7 @@ pub struct Pattern {
 
 /// The module name multiprocessing gives the main script in spawn and
 /// forkserver children; it is matched as `__main__`.
-const MP_MAIN: &str = "__mp_main__";
+pub(crate) const MP_MAIN: &str = "__mp_main__";
 
 impl Pattern {
     pub(crate) fn new(
@@ -72,6 +72,16 @@ impl Pattern {
     /// The pattern as written, without a leading `!` (e.g. `numpy.*:*`).
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The module name this pattern alone can match, when its module glob
+    /// has no wildcard and names a module (not a file path): the key of
+    /// [`PatternSet`]'s index.
+    pub(crate) fn literal_module(&self) -> Option<String> {
+        match self.module.shape() {
+            glob::Shape::Literal(name) if !self.by_path => Some(name),
+            _ => None,
+        }
     }
 
     /// Whether this is an exclude pattern (written with a leading `!`).
