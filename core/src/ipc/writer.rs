@@ -96,6 +96,9 @@ pub struct SegmentWriter {
     function_ids: [HashMap<Arc<str>, u32>; 3],
     /// Index = pattern id; index 0 is `<other>`.
     patterns: Vec<PatternRecord>,
+    /// Pattern ids by (generation, exclude, text): a targets file of many
+    /// thousands of patterns is recorded without a scan per pattern.
+    pattern_ids: HashMap<(u64, bool, Arc<str>), u32>,
     /// Index = progress id; index 0 is `""`.
     progress: Vec<Arc<str>>,
     progress_ids: HashMap<Arc<str>, u32>,
@@ -316,6 +319,7 @@ impl SegmentWriter {
             functions: Vec::new(),
             function_ids: Default::default(),
             patterns: Vec::new(),
+            pattern_ids: HashMap::new(),
             progress: Vec::new(),
             progress_ids: HashMap::new(),
         };
@@ -481,12 +485,11 @@ impl SegmentWriter {
     /// [`flags::PATTERN_TABLE_FULL`].
     pub fn add_pattern(&mut self, generation: u64, text: &str, exclude: bool) -> PatternId {
         let text = truncate_utf8(text, MAX_NAME_BYTES);
-        if let Some(index) =
-            self.patterns.iter().skip(1).position(|p| {
-                p.generation == generation && p.exclude == exclude && &*p.text == text
-            })
+        if let Some(&id) = self
+            .pattern_ids
+            .get(&(generation, exclude, Arc::<str>::from(text)))
         {
-            return PatternId(u32::try_from(index.saturating_add(1)).unwrap_or(0));
+            return PatternId(id);
         }
         let index = self.patterns.len();
         let Some(slot) = self.pattern_ptr(index) else {
@@ -504,9 +507,12 @@ impl SegmentWriter {
             (&raw mut (*slot).name_len).write(len);
             (&raw mut (*slot).exclude).write(u8::from(exclude));
         }
+        let text: Arc<str> = Arc::from(text);
+        self.pattern_ids
+            .insert((generation, exclude, Arc::clone(&text)), id);
         self.patterns.push(PatternRecord {
             generation,
-            text: Arc::from(text),
+            text,
             exclude,
         });
         self.header()

@@ -24,8 +24,10 @@ pub(crate) enum Token {
     Star,
     /// `?`: exactly one character.
     One,
-    /// `[...]`: one character from (or, negated, not from) a set.
-    Class(Class),
+    /// `[...]`: one character from (or, negated, not from) a set (boxed:
+    /// rare, and a token stays 16 bytes for the plain characters of a
+    /// targets file of 100,000 patterns).
+    Class(Box<Class>),
 }
 
 /// A character class such as `[a-z_]` or `[!0-9]`.
@@ -223,10 +225,10 @@ mod tests {
     #[test]
     fn classes() {
         let class = |negated, ranges: &[(char, char)]| {
-            Glob::new(vec![Token::Class(Class {
+            Glob::new(vec![Token::Class(Box::new(Class {
                 negated,
                 ranges: ranges.to_vec(),
-            })])
+            }))])
         };
         let lower = class(false, &[('a', 'z')]);
         assert!(lower.matches("q", false));

@@ -18,7 +18,6 @@ use nom::branch::alt;
 use nom::character::complete::{char, one_of, satisfy};
 use nom::combinator::{map, opt, value};
 use nom::error::{ErrorKind, ParseError};
-use nom::multi::many0;
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
@@ -86,7 +85,7 @@ fn class(input: &str) -> LexResult<'_, Token> {
                     negated: negation.is_some(),
                     ranges,
                 };
-                return Ok((after_close, Token::Class(class)));
+                return Ok((after_close, Token::Class(Box::new(class))));
             }
         }
         let (after_lo, lo) = satisfy::<_, _, LexError>(member)
@@ -125,8 +124,28 @@ fn glob_token(input: &str) -> LexResult<'_, Token> {
 }
 
 /// A glob (possibly empty) up to the first character that ends one.
+///
+/// Runs of plain characters (most of every pattern) are taken in one step
+/// rather than through `glob_token`'s alternatives: a targets file of
+/// 100,000 names parses several times faster. The result is what
+/// `many0(glob_token)` gives.
 fn glob(input: &str) -> LexResult<'_, Vec<Token>> {
-    many0(glob_token).parse(input)
+    let mut tokens = Vec::new();
+    let mut rest = input;
+    loop {
+        let plain = rest.find(|c: char| !is_literal(c)).unwrap_or(rest.len());
+        let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, ""));
+        tokens.extend(run.chars().map(Token::Char));
+        rest = after;
+        match glob_token(rest) {
+            Ok((after_token, token)) => {
+                tokens.push(token);
+                rest = after_token;
+            }
+            Err(nom::Err::Error(_)) => return Ok((rest, tokens)),
+            Err(failure) => return Err(failure),
+        }
+    }
 }
 
 fn blanks(input: &str) -> &str {
