@@ -48,13 +48,14 @@ pub const NAME: &str = "a PEP 523 frame-evaluation function";
 /// fast way (`_speedbump._mechanism()`, printed by benches/hook_bench.py
 /// and checked by tests/python/test_frame_eval.py).
 pub fn describe() -> String {
-    // SAFETY: called with the GIL held (a pyfunction); a plain read.
-    if unsafe { STATE.get() }.direct_extra {
+    // SAFETY: called with the GIL held (a pyfunction); plain reads.
+    let (direct, active) = unsafe { (STATE.get().direct_extra, HOT.get().enabled) };
+    if direct || !active {
         NAME.to_owned()
     } else {
         format!(
             "{NAME}, reading co_extra through CPython's accessor (the code object's layout \
-             is not the one this build expects, or the hook is not active)"
+             is not the one this build expects)"
         )
     }
 }
