@@ -179,13 +179,22 @@ def test_a_once_a_second_rate_line_agrees_with_a_progress_point(tmp_path, runtim
     point_dir, regex_dir = tmp_path / "point", tmp_path / "regex"
     point_dir.mkdir()
     regex_dir.mkdir()
-    proc = speedbump([*common, "--budget", "30s", "--progress", "__main__:step", *command],
-                     point_dir, runtime_dir)
-    assert proc.returncode in (0, 1), proc.stderr
+    # The progress-point sweep is the reference. A run of it that ends with
+    # no usable pair (seen on CI: no relative at all) is run once more: the
+    # claim here is the agreement of the two measurements.
+    for attempt in range(2):
+        attempt_dir = point_dir / str(attempt)
+        attempt_dir.mkdir()
+        proc = speedbump([*common, "--budget", "30s", "--progress", "__main__:step", *command],
+                         attempt_dir, runtime_dir)
+        assert proc.returncode in (0, 1), proc.stderr
+        (point,) = experiments(attempt_dir, "sweep")
+        if point["points"][0]["relative"] is not None:
+            break
+    assert point["points"][0]["relative"] is not None, point
     proc = speedbump([*common, "--budget", "150s", "--progress-regex", r"([0-9.]+) steps/s",
                       *command], regex_dir, runtime_dir, timeout=400)
     assert proc.returncode in (0, 1), proc.stderr
-    (point,) = experiments(point_dir, "sweep")
     (regex,) = experiments(regex_dir, "sweep")
     p = point["points"][0]["relative"]["relative"]
     r = regex["points"][0]["relative"]["relative"]
