@@ -189,9 +189,10 @@ def test_a_once_a_second_rate_line_agrees_with_a_progress_point(tmp_path, runtim
                          attempt_dir, runtime_dir)
         assert proc.returncode in (0, 1), proc.stderr
         (point,) = experiments(attempt_dir, "sweep")
-        if point["points"][0]["relative"] is not None:
+        if point and point["points"] and point["points"][0]["relative"] is not None:
             break
-    assert point["points"][0]["relative"] is not None, point
+    assert point and point["points"] and point["points"][0]["relative"] is not None, (
+        point, proc.stderr[-3000:])
     proc = speedbump([*common, "--budget", "150s", "--progress-regex", r"([0-9.]+) steps/s",
                       *command], regex_dir, runtime_dir, timeout=400)
     assert proc.returncode in (0, 1), proc.stderr
