@@ -357,6 +357,17 @@ mod tests {
         }
     }
 
+    /// The candidate with the largest drop (most negative effect).
+    fn leader(fit: &GroupedFit) -> usize {
+        (0..fit.effects.len())
+            .min_by(|&a, &b| {
+                fit.effects[a]
+                    .log_ratio
+                    .total_cmp(&fit.effects[b].log_ratio)
+            })
+            .unwrap()
+    }
+
     /// Pairs from a known additive model with seeded noise.
     fn simulate(
         effects: &[f64],
@@ -424,14 +435,7 @@ mod tests {
                 covered += usize::from(e.interval.contains(*t));
             }
             // The leader comes out first.
-            let best = (0..16)
-                .min_by(|&a, &b| {
-                    fit.effects[a]
-                        .log_ratio
-                        .total_cmp(&fit.effects[b].log_ratio)
-                })
-                .unwrap();
-            assert_eq!(best, 3);
+            assert_eq!(leader(&fit), 3);
             false_alarms += usize::from(!fit.additivity.unwrap().additive);
         }
         // An additive truth: the check fires at about its 5% level.
@@ -510,14 +514,7 @@ mod tests {
                 covered += usize::from(e.interval.contains(*t));
                 contrast_width += e.interval.half_width();
             }
-            let best = (0..16)
-                .min_by(|&a, &b| {
-                    fit.effects[a]
-                        .log_ratio
-                        .total_cmp(&fit.effects[b].log_ratio)
-                })
-                .unwrap();
-            assert_eq!(best, 3);
+            assert_eq!(leader(&fit), 3);
             let baseline_fit = fit_effects(16, &simulate(&truth, 4, 12, 0.01, seed), 0.95).unwrap();
             baseline_width += baseline_fit
                 .effects
