@@ -42,6 +42,7 @@ impl Workload<'_> {
             delayed_calls: delayed,
             calls,
             whole_run: false,
+            latency: None,
         }
     }
 

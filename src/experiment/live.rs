@@ -164,6 +164,7 @@ impl LiveTarget {
         }
         self.await_fresh_line(cancel)?;
         let (start, regex_start) = self.run.edge(functions, &self.source);
+        let latency_start = self.run.latency_cut();
         let waited = self
             .run
             .wait(Duration::from_secs_f64(window_s.max(0.0)), cancel)?;
@@ -171,6 +172,7 @@ impl LiveTarget {
             return Err(self.exited());
         }
         let (end, regex_end) = self.run.edge(functions, &self.source);
+        let latency_end = self.run.latency_cut();
         self.await_covering_line(end.at, cancel)?;
         let d = self.run.delta(&start, &end, Some(self.generation));
         let wall_s = seconds_between(start.at, end.at);
@@ -194,6 +196,7 @@ impl LiveTarget {
             delayed_calls: d.counts.delayed_calls,
             calls: d.counts.calls,
             whole_run: false,
+            latency: self.run.window_latency(latency_start, latency_end, wall_s),
         };
         let functions = d
             .functions

@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{
-    CallTree, Candidate, GainPrediction, PythonVerdict, RankedCandidate, RelativeThroughput,
-    ShapeAnalysis, SweepPoint, Verdict,
+    CallTree, Candidate, GainPrediction, LatencyEffect, PythonVerdict, RankedCandidate,
+    RelativeThroughput, ShapeAnalysis, SweepPoint, Verdict,
 };
 use crate::live::{ApplyReport, LiveSettings, LiveSnapshot};
 
@@ -287,6 +287,10 @@ pub struct SweepResult {
     /// Step 2: gain if the matched code were faster, for a few speed-ups
     /// (ns per call), each first-order with its interval and caveat.
     pub predictions: Vec<GainPrediction>,
+    /// Per delay, in the order asked: what it did to request latency
+    /// (`None` without latency points or requests; docs/latency.md).
+    #[serde(default)]
+    pub latency: Vec<Option<LatencyEffect>>,
     /// Seconds of wall time used.
     pub spent_s: f64,
     /// True when cancelled or cut short by the workload's exit.

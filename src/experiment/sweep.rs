@@ -2,8 +2,8 @@
 //! patterns, its shape, step 1's verdict and step 2's predictions.
 
 use crate::analysis::{
-    DEFAULT_CONFIDENCE, ShapeTolerances, SweepPoint, Verdict, classify, extrapolate::predict_gain,
-    python_verdict,
+    DEFAULT_CONFIDENCE, LatencyEffect, ShapeTolerances, SweepPoint, Verdict, classify,
+    extrapolate::predict_gain, python_verdict,
 };
 
 use super::context::Context;
@@ -77,6 +77,12 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
         .into_iter()
         .filter_map(|x| predict_gain(&shape, &measured, x))
         .collect();
+    let latency = req
+        .delays_ns
+        .iter()
+        .zip(&outcome.pairs)
+        .map(|(&d, pairs)| LatencyEffect::from_pairs(pairs, d, DEFAULT_CONFIDENCE))
+        .collect();
     let partial = outcome.partial();
     let result = SweepResult {
         patterns: req.patterns.clone(),
@@ -87,6 +93,7 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
         shape,
         python,
         predictions,
+        latency,
         spent_s: outcome.spent_s,
         partial,
     };

@@ -2,8 +2,8 @@
 //! or Markdown: one [`Table`] model, two renderings.
 
 use crate::analysis::{
-    Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
-    shown_rank,
+    Bottleneck, GainPrediction, Interval, LatencyEffect, MIN_REQUESTS_P50, MIN_REQUESTS_P99,
+    PercentileChange, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict, shown_rank,
 };
 use crate::units::{format_ns, format_rate};
 
@@ -331,6 +331,46 @@ pub fn no_prediction_reason(r: &SweepResult) -> String {
     )
 }
 
+/// What a setting did to request latency, in the same words in the CLI,
+/// the TUI and the reports: `latency at 100 µs/call (840 requests per
+/// window): p50 1.20 ms +8.3% [+6.1%, +10.5%]; p99 2.40 ms +12.0% [+3.1%,
+/// +21.5%], 1.10 [0.40, 1.80] ns per ns of delay per request`. A
+/// percentile resting on too few requests per window says so instead.
+pub fn latency_sentence(delay_ns: u64, effect: &LatencyEffect) -> String {
+    let part = |name: &str, change: Option<PercentileChange>, min: u64| match change {
+        None => {
+            format!("{name}: fewer than {min} requests in some window of every pair, no figure")
+        }
+        Some(c) => {
+            let i = c.interval.map_or(String::new(), |i| {
+                format!(
+                    " [{}, {}]",
+                    percent(i.low - 1.0, true),
+                    percent(i.high - 1.0, true)
+                )
+            });
+            let crit = c.criticality.map_or(String::new(), |k| {
+                let ki = k
+                    .interval
+                    .map_or(String::new(), |i| format!(" [{:.2}, {:.2}]", i.low, i.high));
+                format!(", {:.2}{ki} ns per ns of delay per request", k.mean)
+            });
+            format!(
+                "{name} {} {}{i}{crit}",
+                format_ns(c.baseline_ns.max(0.0) as u64),
+                percent(c.relative - 1.0, true)
+            )
+        }
+    };
+    format!(
+        "latency at {}/call ({:.0} requests per window): {}; {}",
+        delay(delay_ns),
+        effect.requests_per_window,
+        part("p50", effect.p50, MIN_REQUESTS_P50),
+        part("p99", effect.p99, MIN_REQUESTS_P99),
+    )
+}
+
 /// The sweep's verdicts, one sentence each: shape, step 1, step 2 (with
 /// the caveat once), noisy settings, partial results.
 pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
@@ -350,6 +390,12 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
             crate::analysis::extrapolate::FIRST_ORDER_CAVEAT
         ));
     }
+    lines.extend(
+        r.points
+            .iter()
+            .zip(&r.latency)
+            .filter_map(|(p, l)| Some(latency_sentence(p.as_ref()?.delay_ns, l.as_ref()?))),
+    );
     for (i, v) in r.verdicts.iter().enumerate() {
         if let Some(advice) = v.advice() {
             let at = r
@@ -739,5 +785,35 @@ mod tests {
         assert_eq!(rate(12.345), "12.3/s");
         assert_eq!(percent(0.1234, true), "+12.3%");
         assert_eq!(percent(-0.05, false), "-5.0%");
+    }
+
+    #[test]
+    fn the_latency_sentence_gives_each_percentile_its_change_or_says_why_not() {
+        use crate::analysis::Pair;
+        use crate::analysis::latency_effect::test_window;
+        let window = |requests: u64, p50_ns: u64, delayed_calls: u64| {
+            test_window(requests, p50_ns, 2 * p50_ns, delayed_calls)
+        };
+        let pairs: Vec<Pair> = [0u64, 2_000, 4_000]
+            .iter()
+            .map(|&n| Pair {
+                baseline: window(100, 1_000_000, 0),
+                treatment: window(100, 1_100_000 + n, 100),
+                baseline_first: true,
+            })
+            .collect();
+        let effect = LatencyEffect::from_pairs(&pairs, 100_000, 0.95).unwrap();
+        let said = latency_sentence(100_000, &effect);
+        assert!(
+            said.starts_with(
+                "latency at 100 µs/call (100 requests per window): p50 1.00 ms +10.2%"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("1.02 ["), "criticality of the p50: {said}");
+        assert!(
+            said.contains("p99: fewer than 200 requests in some window"),
+            "{said}"
+        );
     }
 }
