@@ -203,7 +203,7 @@ fn extrapolated_gain_matches_a_true_speedup() {
     ] {
         let points = workload(f, 0.01).sweep(11, &DELAYS_NS, 8);
         let analysis = classify(&points, &ShapeTolerances::default());
-        let p = predict_gain(&analysis, &points, 50_000.0).unwrap();
+        let p = predict_gain(&analysis, &points, None, 50_000.0).unwrap();
         assert!(
             (p.gain - truth).abs() <= 0.25 * truth + 0.01,
             "{:?}: {p:?}",

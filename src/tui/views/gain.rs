@@ -114,7 +114,14 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
                     "{} faster",
                     format::delay(p.faster_ns_per_call as u64)
                 )),
-                Span::styled(format::signed_percent(p.gain), theme.accent()),
+                Span::styled(
+                    format!(
+                        "{}{}",
+                        if p.capped { "≤" } else { "" },
+                        format::signed_percent(p.gain)
+                    ),
+                    theme.accent(),
+                ),
                 Span::raw(interval),
                 Span::raw(format!(
                     "{} → {}",
@@ -168,8 +175,10 @@ const FIT_ROWS: u16 = 7;
 /// header and two predictions.
 const MIN_TABLE_ROWS: u16 = 5;
 
-/// The caveat every prediction carries and, when some rows are marked `!`
-/// (beyond first order), what the mark means.
+/// The caveat every prediction carries, the code's own time that caps the
+/// speed-ups (a capped gain reads `≤`; the words are the CLI's and the
+/// report's), and, when some rows are marked `!` (beyond first order), what
+/// the mark means.
 fn caveat<'a>(state: &State, result: &crate::experiment::SweepResult) -> Paragraph<'a> {
     use crate::analysis::extrapolate::FIRST_ORDER_CAVEAT;
     let theme = &state.theme;
@@ -177,6 +186,23 @@ fn caveat<'a>(state: &State, result: &crate::experiment::SweepResult) -> Paragra
         Span::styled("Caveat: ", theme.warn()),
         Span::styled(FIRST_ORDER_CAVEAT, theme.dim()),
     ])];
+    if !result.predictions.is_empty() {
+        let capped = result
+            .predictions
+            .iter()
+            .find_map(crate::report::text::cap_clause)
+            .map_or(String::new(), |c| format!(" ≤: {c}."));
+        lines.push(Line::from(vec![
+            Span::styled("Own time: ", theme.warn()),
+            Span::styled(
+                format!(
+                    "{}.{capped}",
+                    crate::report::text::own_time_sentence(result)
+                ),
+                theme.dim(),
+            ),
+        ]));
+    }
     if let Some(beyond) = result.predictions.iter().find(|p| !p.within_first_order) {
         let why = beyond
             .caveat
