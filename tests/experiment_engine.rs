@@ -889,7 +889,10 @@ fn a_prediction_without_own_time_says_it_is_not_capped() {
     assert!(big.gain > 0.15, "uncapped: {big:?}");
     let lines = speedbump::report::text::sweep_lines(&r).join("\n");
     assert!(
-        lines.contains("own time: not measured (C functions (--c-calls) have no own time), so step 2's predictions are not capped"),
+        lines.contains(
+            "own time: not measured (C functions (--c-calls) have no own time), so step 2 does \
+             not cap its speed-ups"
+        ),
         "{lines}"
     );
 }

@@ -68,16 +68,13 @@ impl OwnTime {
         window_s: f64,
     ) -> Result<OwnTime, String> {
         if units == 0 {
-            return Err("no unit of progress was counted while it was measured".to_owned());
+            return Err("no unit of progress while it was measured".to_owned());
         }
         if calls == 0 {
             return Err("the patterns matched no call while it was measured".to_owned());
         }
         if own_ns == 0 {
-            return Err(
-                "the hook reported none (a hook that predates own time, or C functions only)"
-                    .to_owned(),
-            );
+            return Err("the hook reported none".to_owned());
         }
         Ok(OwnTime {
             ns_per_call: own_ns as f64 / calls as f64,

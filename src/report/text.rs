@@ -350,11 +350,10 @@ pub fn own_time_sentence(r: &SweepResult) -> String {
             o.window_s
         ),
         None => format!(
-            "not measured ({}), so step 2's predictions are not capped at what the code itself \
-             takes: a speed-up larger than the code would still get a figure",
+            "not measured ({}), so step 2 does not cap its speed-ups",
             r.own_time_note
                 .as_deref()
-                .unwrap_or("these results come from a version that did not measure it")
+                .unwrap_or("results of a version that did not measure it")
         ),
     }
 }
