@@ -427,7 +427,7 @@ mod tests {
         assert!(
             OwnTime::from_totals(100, 10, 0, 1.0)
                 .unwrap_err()
-                .contains("predates")
+                .contains("reported none")
         );
     }
 }
