@@ -186,7 +186,14 @@ mod tests {
             pairs_needed: Some(20),
             advice: String::new(),
         };
-        assert_eq!(Outcome::from_verdicts(&[precise, noisy]), Outcome::TooNoisy);
+        assert_eq!(
+            Outcome::from_verdicts(&[precise.clone(), noisy]),
+            Outcome::TooNoisy
+        );
+        // A setting that matched no call is not a conclusion: exit 1, never 0.
+        let none = Verdict::NoCalls { pairs_used: 6 };
+        assert_eq!(Outcome::from_verdicts(&[precise, none]), Outcome::TooNoisy);
+        assert_eq!(Outcome::TooNoisy as u8, 1);
         assert_eq!(Outcome::Interrupted as u8, 130);
     }
 }
