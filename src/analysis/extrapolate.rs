@@ -16,7 +16,8 @@
 //! the matched code's own time per call is known ([`OwnTime`], measured by
 //! the hook in a short window at delay 0 before the sweep's windows), `x` is
 //! capped at it and the prediction says so ([`GainPrediction::capped`]);
-//! when it is not known the prediction says it is not capped. The slope used is the local one at delay 0: for a threshold
+//! when it is not known the prediction is not capped, and the front ends
+//! say so. The slope used is the local one at delay 0: for a threshold
 //! shape that is the flat segment (slack absorbs a speed-up exactly as it
 //! absorbed a slowdown). Negative slopes are clamped to 0: a slowdown that
 //! sped the program up is noise, and a speed-up cannot cost throughput to
