@@ -227,16 +227,20 @@ QUICK_PARSER = textwrap.dedent("""
 """)
 
 
+def sweep_quick_parser(pattern, delays, budget, tmp_path, runtime_dir):
+    (tmp_path / "quick.py").write_text(QUICK_PARSER)
+    return speedbump(
+        ["sweep", "--pattern", pattern, "--delays", delays, "--budget", budget,
+         "--precision", "10%", "--mode", "live", "--", PYTHON, "quick.py"],
+        tmp_path, runtime_dir, timeout=120)
+
+
 def test_step_2_never_promises_a_saving_larger_than_the_code(tmp_path, runtime_dir):
     # `parse` takes well under a microsecond per call: 10 µs less per call
     # would be more than the code itself, so the prediction is capped at its
     # own time and says so (item 8 of issue 15: "+5.2%" for 10 µs less per
     # call where all of that Python took 2.5 µs).
-    (tmp_path / "quick.py").write_text(QUICK_PARSER)
-    proc = speedbump(
-        ["sweep", "--pattern", "__main__:parse", "--delays", "1us,10us", "--budget", "30s",
-         "--precision", "10%", "--mode", "live", "--", PYTHON, "quick.py"],
-        tmp_path, runtime_dir, timeout=120)
+    proc = sweep_quick_parser("__main__:parse", "1us,10us", "30s", tmp_path, runtime_dir)
     assert proc.returncode in (0, 1), proc.stderr
     (sweep,) = experiments(tmp_path, "sweep")
     own = sweep["own_time"]
@@ -254,11 +258,7 @@ def test_step_2_never_promises_a_saving_larger_than_the_code(tmp_path, runtime_d
 
 
 def test_a_pattern_that_matched_no_call_says_so_and_exits_1(tmp_path, runtime_dir):
-    (tmp_path / "quick.py").write_text(QUICK_PARSER)
-    proc = speedbump(
-        ["sweep", "--pattern", "__main__:parse_txt", "--delays", "10us", "--budget", "15s",
-         "--precision", "10%", "--mode", "live", "--", PYTHON, "quick.py"],
-        tmp_path, runtime_dir, timeout=90)
+    proc = sweep_quick_parser("__main__:parse_txt", "10us", "15s", tmp_path, runtime_dir)
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     assert "matched no call" in proc.stdout, proc.stdout
     assert "too noisy" not in proc.stdout, proc.stdout
