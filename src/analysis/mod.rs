@@ -36,7 +36,9 @@ pub mod tree;
 mod window;
 
 pub use criticality::{Criticality, criticality};
-pub use extrapolate::{Bottleneck, GainPrediction, PythonVerdict, predict_gain, python_verdict};
+pub use extrapolate::{
+    Bottleneck, GainPrediction, OwnTime, PythonVerdict, predict_gain, python_verdict,
+};
 pub use fit::{SlopeFit, SweepPoint, fit_through_origin};
 pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, block_pairs, design_block, fit_effects,

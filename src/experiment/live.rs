@@ -54,6 +54,10 @@ pub struct LiveTarget {
     created: Instant,
     exit: Option<ExitInfo>,
     stopped: bool,
+    /// The settings last applied measure own time: a census under them is
+    /// an own-time census (the ranking's dosing census, a sweep's own-time
+    /// window), which measures per unit of progress.
+    own_time: bool,
 }
 
 impl LiveTarget {
@@ -81,6 +85,7 @@ impl LiveTarget {
             created: Instant::now(),
             exit: None,
             stopped: false,
+            own_time: false,
         })
     }
 
@@ -157,7 +162,12 @@ impl LiveTarget {
         if self.exit.is_some() || self.run.has_exited() {
             return Err(self.exited());
         }
-        if functions {
+        // A census counts calls and needs no throughput: it waits for a
+        // steady call rate. An own-time census measures per unit (own time
+        // per unit, the dose's time per unit): it warms up as a window does,
+        // and never waits out the steady-rate timeout when its patterns
+        // match nothing.
+        if functions && !self.own_time {
             self.census_warm_up(cancel)?;
         } else {
             self.warm_up(cancel)?;
@@ -254,6 +264,7 @@ impl Target for LiveTarget {
         self.generation = self
             .run
             .apply(settings.clone(), self.options.apply_timeout)?;
+        self.own_time = settings.own_time;
         if self.run.wait(self.options.settle, cancel)? == Waited::Exited {
             return Err(self.exited());
         }

@@ -292,13 +292,17 @@ pub fn step1_sentence(r: &SweepResult) -> String {
 /// Step 2's sentence for one prediction, the same in the CLI, the TUI and
 /// the reports: `10 µs per call faster → throughput +5.2% [+3.9%, +6.5%]
 /// (1.00k/s → 1.05k/s)`; beyond first order or with an interval spanning 0
-/// it says so instead of printing a figure that reads as a promise.
+/// it says so instead of printing a figure that reads as a promise, and a
+/// speed-up larger than the code's own time says the figure is the most
+/// removing all of the code can gain ([`cap_clause`]).
 pub fn step2_sentence(p: &GainPrediction) -> String {
     let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
+    let at_most = if p.capped { "at most " } else { "" };
+    let cap = cap_clause(p).map_or(String::new(), |c| format!(": {c}"));
     if !p.within_first_order {
         return format!(
             "{faster} per call faster → beyond first order: that would remove over half of each \
-             unit's time, where a slowdown says nothing (first-order figure {})",
+             unit's time, where a slowdown says nothing (first-order figure {at_most}{}){cap}",
             percent(p.gain, true)
         );
     }
@@ -309,16 +313,49 @@ pub fn step2_sentence(p: &GainPrediction) -> String {
         .is_some_and(|i| i.low <= 0.0 && i.high >= 0.0)
     {
         return format!(
-            "{faster} per call faster → no measurable gain (throughput {}{i} spans 0)",
+            "{faster} per call faster → no measurable gain (throughput {at_most}{}{i} spans 0){cap}",
             percent(p.gain, true)
         );
     }
     format!(
-        "{faster} per call faster → throughput {}{i} ({} → {})",
+        "{faster} per call faster → throughput {at_most}{}{i} ({} → {}){cap}",
         percent(p.gain, true),
         rate(p.baseline_throughput_per_s),
         rate(p.predicted_throughput_per_s),
     )
+}
+
+/// Why a prediction's figure is a ceiling: the speed-up asked for is more
+/// than the code's own time per call, so the figure is that of removing
+/// all of it. `None` when it was not capped.
+pub fn cap_clause(p: &GainPrediction) -> Option<String> {
+    let own = p.own_ns_per_call.filter(|_| p.capped)?;
+    Some(format!(
+        "all of this code takes {} per call, so no speed-up of it can save more",
+        format_ns(own.max(0.0).round() as u64)
+    ))
+}
+
+/// What the sweep measured of the matched code's own time, which caps step
+/// 2's speed-ups, or why it measured none (the predictions are then not
+/// capped): the same words in the CLI, the TUI and the reports.
+pub fn own_time_sentence(r: &SweepResult) -> String {
+    match &r.own_time {
+        Some(o) => format!(
+            "all of the matched code takes {} per call ({} per unit, {:.1} calls per unit; \
+             measured for {:.1} s at delay 0 before the sweep); step 2 caps each speed-up at it",
+            format_ns(o.ns_per_call.max(0.0).round() as u64),
+            format_ns(o.ns_per_unit.max(0.0).round() as u64),
+            o.calls_per_unit,
+            o.window_s
+        ),
+        None => format!(
+            "not measured ({}), so step 2 does not cap its speed-ups",
+            r.own_time_note
+                .as_deref()
+                .unwrap_or("results of a version that did not measure it")
+        ),
+    }
 }
 
 /// Why a sweep has no step-2 prediction, in the same words everywhere.
@@ -385,6 +422,7 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         lines.push(format!("step 2: {}", no_prediction_reason(r)));
     }
     if !r.predictions.is_empty() {
+        lines.push(format!("own time: {}", own_time_sentence(r)));
         lines.push(format!(
             "caveat: {}",
             crate::analysis::extrapolate::FIRST_ORDER_CAVEAT
@@ -728,6 +766,8 @@ mod tests {
             gain_interval: Some(Interval::new(0.039, 0.065)),
             within_first_order: true,
             caveat: String::new(),
+            own_ns_per_call: None,
+            capped: false,
         };
         let s = step2_sentence(&p);
         assert!(s.contains("throughput +5.2% [+3.9%, +6.5%]"), "{s}");
@@ -736,6 +776,37 @@ mod tests {
         assert!(s.contains("no measurable gain"), "{s}");
         p.within_first_order = false;
         assert!(step2_sentence(&p).contains("beyond first order"));
+    }
+
+    #[test]
+    fn a_speedup_larger_than_the_code_says_at_most() {
+        // The issue's case: "+5.2% [+3.9, +6.5]" for 10 µs less per call
+        // where all of that Python takes 2.5 µs per call.
+        let faster = |ns| {
+            crate::analysis::extrapolate::predict_gain_from(
+                1.0,
+                Some(Interval::new(0.9, 1.1)),
+                1e-3,
+                20.0,
+                Some(2_500.0),
+                ns,
+            )
+            .unwrap()
+        };
+        let s = step2_sentence(&faster(10_000.0));
+        assert_eq!(
+            s,
+            "10.0 µs per call faster → throughput at most +5.3% [+4.7%, +5.8%] \
+             (1.00k/s → 1.05k/s): all of this code takes 2.50 µs per call, so no speed-up of it \
+             can save more"
+        );
+        // Within the code's own time: the plain sentence.
+        let small = faster(1_000.0);
+        let s = step2_sentence(&small);
+        assert!(
+            !s.contains("at most") && !s.contains("all of this code"),
+            "{s}"
+        );
     }
 
     #[test]
