@@ -104,6 +104,104 @@ impl LatencyEffect {
     }
 }
 
+/// What step 1 judges by (`--objective`): throughput, or a percentile of
+/// request latency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Units of work per second (the default).
+    #[default]
+    Throughput,
+    /// Median request latency.
+    P50,
+    /// 99th percentile request latency.
+    P99,
+}
+
+impl Objective {
+    /// `throughput`, `p50`, `p99`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Throughput => "throughput",
+            Objective::P50 => "p50",
+            Objective::P99 => "p99",
+        }
+    }
+
+    /// The percentile's change in `effect` (None for throughput).
+    pub fn change(self, effect: &LatencyEffect) -> Option<PercentileChange> {
+        match self {
+            Objective::Throughput => None,
+            Objective::P50 => effect.p50,
+            Objective::P99 => effect.p99,
+        }
+    }
+}
+
+/// Below this latency criticality (upper end of its interval), the
+/// percentile does not feel the matched code: less than a tenth of each
+/// nanosecond of delay per request reaches it.
+pub const OFF_LATENCY_PATH_CRITICALITY: f64 = 0.1;
+
+/// Step 1 judged by a latency percentile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum LatencyVerdict {
+    /// The percentile rose significantly: the matched code is on its path.
+    /// `criticality` at the largest delay with a figure.
+    OnPath {
+        /// That delay, ns per call.
+        delay_ns: u64,
+        /// Its change.
+        change: PercentileChange,
+    },
+    /// No delay moved it, and the intervals rule out more than
+    /// [`OFF_LATENCY_PATH_CRITICALITY`].
+    OffPath {
+        /// Largest upper end of the criticality intervals.
+        highest: f64,
+    },
+    /// No significant rise, but the intervals do not rule one out.
+    Inconclusive,
+    /// No delay had enough requests per window for the percentile.
+    NoFigure,
+}
+
+/// Step 1 by `objective` (a percentile) over a sweep's delays and their
+/// latency effects (`None` for throughput).
+pub fn latency_verdict(
+    objective: Objective,
+    delays_ns: &[u64],
+    effects: &[Option<LatencyEffect>],
+) -> Option<LatencyVerdict> {
+    if objective == Objective::Throughput {
+        return None;
+    }
+    let figures: Vec<(u64, PercentileChange)> = delays_ns
+        .iter()
+        .zip(effects)
+        .filter_map(|(&d, e)| Some((d, objective.change(e.as_ref()?)?)))
+        .collect();
+    if figures.is_empty() {
+        return Some(LatencyVerdict::NoFigure);
+    }
+    if let Some(&(delay_ns, change)) = figures
+        .iter()
+        .filter(|(_, c)| c.interval.is_some_and(|i| i.low > 1.0))
+        .max_by_key(|(d, _)| *d)
+    {
+        return Some(LatencyVerdict::OnPath { delay_ns, change });
+    }
+    let highest = figures
+        .iter()
+        .map(|(_, c)| c.criticality.and_then(|k| k.interval).map(|i| i.high))
+        .try_fold(f64::NEG_INFINITY, |m, h| h.map(|h| m.max(h)));
+    Some(match highest {
+        Some(h) if h < OFF_LATENCY_PATH_CRITICALITY => LatencyVerdict::OffPath { highest: h },
+        _ => LatencyVerdict::Inconclusive,
+    })
+}
+
 /// Delay requested per request in the treatment window beyond the
 /// baseline's: the delay per call times the delayed calls per request.
 /// The requested delay, not the measured spin: a spin that a preemption
@@ -251,5 +349,30 @@ mod tests {
             p.baseline.latency = None;
         }
         assert!(LatencyEffect::from_pairs(&none, 100_000, 0.95).is_none());
+    }
+
+    #[test]
+    fn step_1_by_a_percentile_says_on_path_off_path_or_why_not() {
+        let on = LatencyEffect::from_pairs(&pairs(1_000, 100_000, 100_000), 100_000, 0.95);
+        match latency_verdict(Objective::P50, &[100_000], &[on]) {
+            Some(LatencyVerdict::OnPath { delay_ns, change }) => {
+                assert_eq!(delay_ns, 100_000);
+                assert!((change.criticality.unwrap().mean - 1.0).abs() < 0.05);
+            }
+            other => panic!("{other:?}"),
+        }
+        // p50 unmoved within ±7 µs per 100 µs of delay: not on its path.
+        let off = LatencyEffect::from_pairs(&pairs(1_000, 0, 0), 100_000, 0.95);
+        assert!(matches!(
+            latency_verdict(Objective::P50, &[100_000], &[off]),
+            Some(LatencyVerdict::OffPath { highest }) if highest < OFF_LATENCY_PATH_CRITICALITY
+        ));
+        // Too few requests for a p99.
+        let few = LatencyEffect::from_pairs(&pairs(50, 100_000, 100_000), 100_000, 0.95);
+        assert_eq!(
+            latency_verdict(Objective::P99, &[100_000], &[few]),
+            Some(LatencyVerdict::NoFigure)
+        );
+        assert_eq!(latency_verdict(Objective::Throughput, &[1], &[None]), None);
     }
 }

@@ -45,7 +45,8 @@ pub use grouped::{
     standing,
 };
 pub use latency_effect::{
-    LatencyEffect, MIN_REQUESTS_P50, MIN_REQUESTS_P99, PercentileChange, WindowLatency,
+    LatencyEffect, LatencyVerdict, MIN_REQUESTS_P50, MIN_REQUESTS_P99, Objective, PercentileChange,
+    WindowLatency, latency_verdict,
 };
 pub use ranking::{
     CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,

@@ -13,12 +13,13 @@ mod driver;
 
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use crate::analysis::SweepPoint;
 use crate::analysis::extrapolate::predictions;
+use crate::analysis::{Objective, SweepPoint};
 use crate::cli::options::{self, DelaysArgs};
 use crate::experiment::ExperimentKind;
+use crate::experiment::sweep::judge_by;
 use crate::report::text::{sweep_lines, sweep_table};
 
 pub use args::HeadlessArgs;
@@ -29,6 +30,7 @@ Examples:
   speedbump sweep --delays 0,1us,10us,100us --progress 'bench:step' -- python bench.py
   speedbump sweep --pattern 'vllm.worker.*:*' --delays 10us,100us --budget 3m -- python serve.py
   speedbump sweep --pattern '__main__:hot' --delays 2us,5us,10us --predict 5us -- python app.py
+  speedbump sweep --latency app:handle --objective p99 --pattern 'app.db:*' --delays 50us -- python serve.py
 
 Each delay is measured in pairs of windows (baseline at delay 0 with the same patterns,
 then the delay, in random order) until its 95% interval is within --precision or the
@@ -48,12 +50,45 @@ pub struct SweepArgs {
     /// the delays).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = options::delay)]
     pub predict: Option<Vec<u64>>,
+    /// What step 1 judges by: throughput, or the p50 or p99 of the
+    /// requests of --latency (then judged by both).
+    #[arg(long, value_enum, default_value = "throughput")]
+    pub objective: ObjectiveArg,
     #[command(flatten)]
     pub common: HeadlessArgs,
 }
 
+/// `--objective`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    /// Units of work per second.
+    Throughput,
+    /// Median request latency (needs --latency).
+    P50,
+    /// 99th percentile request latency (needs --latency).
+    P99,
+}
+
+impl From<ObjectiveArg> for Objective {
+    fn from(o: ObjectiveArg) -> Objective {
+        match o {
+            ObjectiveArg::Throughput => Objective::Throughput,
+            ObjectiveArg::P50 => Objective::P50,
+            ObjectiveArg::P99 => Objective::P99,
+        }
+    }
+}
+
 /// Runs `speedbump sweep`.
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    let objective = Objective::from(args.objective);
+    if objective != Objective::Throughput && args.common.workload.latency.latency.is_empty() {
+        anyhow::bail!(
+            "--objective {} judges by request latency: name the requests with --latency \
+             MOD:QUALNAME (the function whose calls are requests)",
+            objective.name()
+        );
+    }
     let patterns = args.common.workload.targets.patterns_or_all()?;
     let delays = args.delays.above_zero()?;
     let mut driver = Driver::start(&args.common)?;
@@ -82,6 +117,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             speedups.iter().map(|&x| x as f64),
         );
     }
+    judge_by(&mut result, objective);
     driver.record(ExperimentKind::Sweep, |r| r.sweep = Some(result.clone()))?;
     let outcome = driver.outcome(&result.verdicts);
     let mut report = sweep_table(&result).plain();

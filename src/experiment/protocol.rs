@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{
-    CallTree, Candidate, GainPrediction, LatencyEffect, OwnTime, PythonVerdict, RankedCandidate,
-    RelativeThroughput, ShapeAnalysis, SweepPoint, Verdict,
+    CallTree, Candidate, GainPrediction, LatencyEffect, LatencyVerdict, Objective, OwnTime,
+    PythonVerdict, RankedCandidate, RelativeThroughput, ShapeAnalysis, SweepPoint, Verdict,
 };
 use crate::live::{ApplyReport, LiveSettings, LiveSnapshot};
 
@@ -300,6 +300,12 @@ pub struct SweepResult {
     /// (`None` without latency points or requests; docs/latency.md).
     #[serde(default)]
     pub latency: Vec<Option<LatencyEffect>>,
+    /// What step 1 judges by (`--objective`).
+    #[serde(default)]
+    pub objective: Objective,
+    /// Step 1 judged by the objective's percentile (`None` for throughput).
+    #[serde(default)]
+    pub latency_verdict: Option<LatencyVerdict>,
     /// Seconds of wall time used.
     pub spent_s: f64,
     /// True when cancelled or cut short by the workload's exit.

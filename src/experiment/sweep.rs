@@ -8,8 +8,8 @@
 
 use crate::analysis::extrapolate::predictions;
 use crate::analysis::{
-    DEFAULT_CONFIDENCE, LatencyEffect, OwnTime, ShapeTolerances, SweepPoint, Verdict, classify,
-    python_verdict,
+    DEFAULT_CONFIDENCE, LatencyEffect, Objective, OwnTime, ShapeTolerances, SweepPoint, Verdict,
+    classify, latency_verdict, python_verdict,
 };
 
 use super::census::own_time_census;
@@ -112,6 +112,8 @@ pub fn run_sweep(ctx: &mut Context<'_>, req: &SweepRequest) -> (SweepResult, Opt
         python,
         predictions,
         latency,
+        objective: Objective::Throughput,
+        latency_verdict: None,
         own_time_note: own_time.as_ref().err().cloned(),
         own_time: own_time.ok(),
         spent_s: census_s + outcome.spent_s,
@@ -132,6 +134,18 @@ fn measure_own_time(ctx: &mut Context<'_>, req: &SweepRequest) -> Result<OwnTime
     let census = own_time_census(ctx, &settings).map_err(|e| format!("it failed: {e}"))?;
     let (calls, own_ns) = census.totals();
     OwnTime::from_totals(census.window.units, calls, own_ns, census.window.wall_s)
+}
+
+/// Judges step 1 of `result` by `objective` as well (`--objective`): for a
+/// percentile, whether the sweep's delays moved it.
+pub fn judge_by(result: &mut SweepResult, objective: Objective) {
+    let delays: Vec<u64> = result
+        .points
+        .iter()
+        .map(|p| p.as_ref().map_or(0, |p| p.delay_ns))
+        .collect();
+    result.objective = objective;
+    result.latency_verdict = latency_verdict(objective, &delays, &result.latency);
 }
 
 /// The speed-ups step 2 predicts by default: each delay tried, per call

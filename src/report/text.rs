@@ -2,8 +2,9 @@
 //! or Markdown: one [`Table`] model, two renderings.
 
 use crate::analysis::{
-    Bottleneck, GainPrediction, Interval, LatencyEffect, MIN_REQUESTS_P50, MIN_REQUESTS_P99,
-    PercentileChange, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict, shown_rank,
+    Bottleneck, GainPrediction, Interval, LatencyEffect, LatencyVerdict, MIN_REQUESTS_P50,
+    MIN_REQUESTS_P99, Objective, PercentileChange, RankedCandidate, Shape, SweepPoint, TreeNode,
+    Verdict, shown_rank,
 };
 use crate::units::{format_ns, format_rate};
 
@@ -408,6 +409,49 @@ pub fn latency_sentence(delay_ns: u64, effect: &LatencyEffect) -> String {
     )
 }
 
+/// Step 1 judged by a latency percentile (`--objective p50|p99`), in the
+/// same words everywhere.
+pub fn latency_step1_sentence(r: &SweepResult) -> Option<String> {
+    let verdict = r.latency_verdict?;
+    let q = r.objective.name();
+    let what = format!("the matched code ({})", r.patterns.join(" "));
+    Some(match verdict {
+        LatencyVerdict::OnPath { delay_ns, change } => {
+            let k = change.criticality.map_or(String::new(), |k| {
+                let i = k
+                    .interval
+                    .map_or(String::new(), |i| format!(" [{:.2}, {:.2}]", i.low, i.high));
+                format!(
+                    ": each ns of delay per request adds {:.2}{i} ns to it",
+                    k.mean
+                )
+            });
+            format!(
+                "{what} is on the {q} path: at {}/call the {q} rose {}{k}",
+                delay(delay_ns),
+                percent(change.relative - 1.0, true)
+            )
+        }
+        LatencyVerdict::OffPath { highest } => format!(
+            "{what} is not on the {q} path: no delay moved it (at most {highest:.2} ns per ns of \
+             delay per request)"
+        ),
+        LatencyVerdict::Inconclusive => format!(
+            "too noisy to conclude whether {what} matters to the {q}: no significant rise, but \
+             the intervals do not rule one out; use larger delays or more pairs"
+        ),
+        LatencyVerdict::NoFigure => format!(
+            "no {q} figure: no window held enough requests ({} for a {q}); use longer windows \
+             (--window) or a latency point called more often",
+            if r.objective == Objective::P99 {
+                MIN_REQUESTS_P99
+            } else {
+                MIN_REQUESTS_P50
+            }
+        ),
+    })
+}
+
 /// The sweep's verdicts, one sentence each: shape, step 1, step 2 (with
 /// the caveat once), noisy settings, partial results.
 pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
@@ -415,6 +459,9 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         format!("shape: {} — {}", shape_name(&r.shape.shape), r.shape.reason),
         format!("step 1: {}", step1_sentence(r)),
     ];
+    if let Some(by_latency) = latency_step1_sentence(r) {
+        lines.push(format!("step 1 ({}): {by_latency}", r.objective.name()));
+    }
     for p in &r.predictions {
         lines.push(format!("step 2: {}", step2_sentence(p)));
     }

@@ -218,7 +218,7 @@ def test_a_sweep_reports_what_each_delay_did_to_p50_and_p99(tmp_path, runtime_di
     proc = speedbump(
         ["sweep", "--latency", "__main__:handle", "--pattern", "__main__:inner",
          "--delays", "200us", "--progress", "__main__:handle", "--budget", "15s",
-         "--precision", "10%", "--mode", "live", "--", PYTHON, "w.py"],
+         "--precision", "10%", "--mode", "live", "--objective", "p50", "--", PYTHON, "w.py"],
         tmp_path, runtime_dir)
     assert proc.returncode in (0, 1), proc.stderr
     (sweep,) = experiments(tmp_path, "sweep")
@@ -234,3 +234,17 @@ def test_a_sweep_reports_what_each_delay_did_to_p50_and_p99(tmp_path, runtime_di
     assert 0.6 < p50["criticality"]["mean"] < 1.4, p50
     assert "latency at 200 µs/call" in proc.stdout, proc.stdout
     assert "p50" in proc.stdout and "ns per ns of delay per request" in proc.stdout
+    # --objective p50: step 1 also judges by the median request.
+    assert sweep["objective"] == "p50"
+    assert sweep["latency_verdict"]["verdict"] == "on_path", sweep["latency_verdict"]
+    assert "step 1 (p50): the matched code (__main__:inner) is on the p50 path" in proc.stdout
+
+
+def test_an_objective_by_latency_needs_a_latency_point(tmp_path, runtime_dir):
+    from test_experiments import speedbump
+
+    proc = speedbump(["sweep", "--objective", "p99", "--", PYTHON, "-c", "pass"],
+                     tmp_path, runtime_dir)
+    assert proc.returncode == 2, proc.stderr
+    assert "--objective p99 judges by request latency" in proc.stderr
+    assert "--latency MOD:QUALNAME" in proc.stderr
