@@ -67,9 +67,11 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
     let title = match (live.rate(), &live.last) {
         (Some(rate), Some(s)) => Span::styled(
             format!(
-                "{} {}/s · {} processes · up {}",
+                "{} {}/s{} · {} processes · up {}",
                 format::format_rate(rate),
                 live.unit(),
+                live.source_words()
+                    .map_or(String::new(), |w| format!(" {w}")),
                 s.processes.live,
                 format::seconds(s.elapsed_s)
             ),
@@ -107,24 +109,35 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
-                Line::from("p sets a progress point (MOD:QUALNAME) now, without a restart;"),
-                Line::from("or restart with --progress-regex RE, or call"),
-                Line::from("speedbump.progress() in the workload."),
+                Line::from(vec![
+                    Span::styled("p", theme.key()),
+                    Span::raw(" sets a progress point (MOD:QUALNAME), "),
+                    Span::styled("R", theme.key()),
+                    Span::raw(" an output regex, now,"),
+                ]),
+                Line::from("without a restart; or call speedbump.progress() in the"),
+                Line::from("workload."),
             ]
         } else {
             // The census needs no throughput; the sweeps and rankings do.
+            // A suggestion is always led by the output's rate line.
             let mut text = vec![Line::from(
                 "no throughput yet; steps 1-4 need a progress source:",
             )];
             text.extend(suggestions.into_iter().map(Line::from));
             if suggested_points(live, &state.output).is_empty() {
-                text.push(Line::from(
-                    "(restart with it; p sets a progress point now, typed)",
-                ));
+                text.push(Line::from(vec![
+                    Span::styled("R", theme.key()),
+                    Span::raw(" takes the rate line now, without a restart; "),
+                    Span::styled("p", theme.key()),
+                    Span::raw(" sets a point, typed"),
+                ]));
             } else {
                 text.push(Line::from(vec![
                     Span::styled("p", theme.key()),
-                    Span::raw(" takes the suggested progress point now, without a restart"),
+                    Span::raw(" takes the suggested progress point, "),
+                    Span::styled("R", theme.key()),
+                    Span::raw(" the rate line, now, without a restart"),
                 ]));
             }
             text
