@@ -832,6 +832,20 @@ fn a_sweep_whose_patterns_matched_no_call_says_so() {
     assert!(!lines.contains("not on the critical path"), "{lines}");
 }
 
+/// A sweep, settings applied by hand (`__main__:*`, nothing slowed), and
+/// another sweep.
+fn sweeps_around_settings_by_hand(engine: &EngineHandle) {
+    run(engine, sweep(&["*:*"], &[100_000], 10.0));
+    engine
+        .commands
+        .send(Command::Apply(LiveSettings {
+            patterns: vec!["__main__:*".into()],
+            ..LiveSettings::default()
+        }))
+        .unwrap();
+    run(engine, sweep(&["*:*"], &[100_000], 10.0));
+}
+
 #[test]
 fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
     let (engine, in_force) = recording(50, None, 0);
@@ -862,16 +876,8 @@ fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
     // Put in force at once (the live view counts it), before the census.
     assert_eq!(applied[0].progress_points, [point.as_str()], "{applied:?}");
     assert_eq!(applied[0].delay_ns, 0);
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
     // Settings by hand keep counting it.
-    engine
-        .commands
-        .send(Command::Apply(LiveSettings {
-            patterns: vec!["__main__:*".into()],
-            ..LiveSettings::default()
-        }))
-        .unwrap();
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
+    sweeps_around_settings_by_hand(&engine);
     let applied = in_force.lock().unwrap().clone();
     assert!(applied.len() > 4);
     for settings in &applied {
@@ -928,16 +934,8 @@ fn a_progress_regex_set_without_a_restart_is_what_every_later_setting_counts() {
         counted_by.lock().unwrap().len(),
     );
     run(&engine, census);
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
     // Settings by hand count it too.
-    engine
-        .commands
-        .send(Command::Apply(LiveSettings {
-            patterns: vec!["__main__:*".into()],
-            ..LiveSettings::default()
-        }))
-        .unwrap();
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
+    sweeps_around_settings_by_hand(&engine);
     let applied = in_force.lock().unwrap()[applied_before..].to_vec();
     assert!(applied.len() > 4, "{applied:?}");
     // Put in force at once (the hook stops counting the point), nothing

@@ -371,6 +371,20 @@ impl State {
         self.editor = Some(Editor::new(Field::ProgressRegex, text));
     }
 
+    /// Says what counts units now (`counting`) and when the throughput
+    /// appears; a source chosen during the census at start counts after it.
+    fn say_source_chosen(&mut self, counting: &str, appears: &str) {
+        let when = if self.running.is_some() {
+            " once the census ends"
+        } else {
+            ""
+        };
+        self.say(
+            Tone::Info,
+            format!("counting {counting}{when}: the throughput appears {appears}"),
+        );
+    }
+
     /// Checks a typed output regex and puts it in force (a rate: group 1 is
     /// the units per second the workload prints).
     fn choose_progress_regex(&mut self, text: &str) -> Result<Command, String> {
@@ -382,17 +396,9 @@ impl State {
         }
         self.options.progress = Some(super::progress_source_words(&[], Some(text)));
         let unit = super::live::regex_unit(text).unwrap_or("units");
-        let when = if self.running.is_some() {
-            " once the census ends"
-        } else {
-            ""
-        };
-        self.say(
-            Tone::Info,
-            format!(
-                "counting {unit} from the output's rate lines{when}, in place of any progress \
-                 point: the throughput appears with the next lines"
-            ),
+        self.say_source_chosen(
+            &format!("{unit} from the output's rate lines (in place of any progress point)"),
+            "with the next lines",
         );
         Ok(Command::SetProgressRegex {
             regex: text.to_owned(),
@@ -410,17 +416,9 @@ impl State {
                     .map(|point| {
                         let points = vec![point.clone()];
                         self.options.progress = Some(super::progress_source_words(&points, None));
-                        let when = if self.running.is_some() {
-                            " once the census ends"
-                        } else {
-                            ""
-                        };
-                        self.say(
-                            Tone::Info,
-                            format!(
-                                "counting units with progress point {point}{when}: the \
-                                 throughput appears once it is called"
-                            ),
+                        self.say_source_chosen(
+                            &format!("units with progress point {point}"),
+                            "once it is called",
                         );
                         effects.push(Effect::Engine(Command::SetProgressPoints(points)));
                     })
