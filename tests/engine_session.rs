@@ -152,6 +152,60 @@ fn throughput_from_output_lines() {
     );
 }
 
+/// `set_regex` while the workload runs: the output readers, the sampler
+/// and the summary all take the new regex, which counts only the lines
+/// after the swap (a fresh series: the 100/s printed before it are not mixed
+/// with its 40/s) and leads the progress points set so far.
+#[test]
+fn an_output_regex_swapped_in_counts_from_the_swap_and_leads_the_points() {
+    let base = private_dir("session-regex-swap");
+    let gate_dir = private_dir("session-regex-gate");
+    let gate = gate_dir.path().join("go");
+    let collected = Arc::new(Collected::default());
+    let script = format!(
+        "for v in 1 2 3; do echo 'Throughput: 100.0 tok/s'; done; \
+         while [ ! -e '{}' ]; do sleep 0.01; done; \
+         for v in 1 2 3; do echo 'Throughput: 40.0 tok/s'; sleep 0.02; done",
+        gate.display()
+    );
+    let mut cfg = config(base.path(), &script, &collected);
+    cfg.settings.progress_points = vec!["app:step".into()];
+    cfg.regex = Some(Arc::new(
+        RegexProgress::new(r"Throughput: ([0-9.]+)", RegexKind::Rate).unwrap(),
+    ));
+    let session = LiveSession::start(cfg, sink(&collected)).unwrap();
+    let first = session.regex().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.run_reading(session.started()).matches < 3 {
+        assert!(Instant::now() < deadline, "the first lines were not read");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let swapped = r"Throughput: ([0-9.]+) tok/s";
+    session
+        .set_regex(Some(Arc::new(
+            RegexProgress::new(swapped, RegexKind::Rate).unwrap(),
+        )))
+        .unwrap();
+    assert_eq!(session.regex().unwrap().text(), swapped);
+    std::fs::write(&gate, b"").unwrap();
+    let summary = session.finish().unwrap();
+    assert_eq!(first.run_reading(Instant::now()).matches, 3);
+    let names: Vec<(SourceKind, &str)> = summary
+        .throughput
+        .iter()
+        .map(|t| (t.source, t.name.as_str()))
+        .collect();
+    assert_eq!(
+        names[..2],
+        [
+            (SourceKind::Regex, swapped),
+            (SourceKind::Point, "app:step")
+        ],
+        "{names:?}"
+    );
+    assert_eq!(summary.throughput[0].per_second, Some(40.0));
+}
+
 #[test]
 fn settings_are_published_and_their_spread_measured() {
     let base = private_dir("session-settings");

@@ -614,6 +614,76 @@ fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
     pty.assert_restored();
 }
 
+/// A real workload that prints its own rate (`N requests done, R
+/// requests/s`) and reports no throughput: at step 0 a progress point is set
+/// first (`p`), then `R` takes the output's rate line in its place, without
+/// a restart; the throughput is the printed rate, named by its unit
+/// (`requests/s`, never the regex) and said to come from output lines.
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_output_regex_chosen_at_step_0_without_a_restart() {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/workloads/rate_service.py"
+    );
+    let mut pty = Pty::spawn(
+        &["tui", script, "--mode", "live", "--census", "1s"],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        30,
+        100,
+    );
+    pty.wait_for("R the rate line");
+    pty.send("p");
+    pty.wait_for("progress point, called once per unit");
+    pty.send("\r");
+    pty.wait_until("the point's throughput", |t| {
+        t.contains("__main__:handle/s by progress point")
+    });
+    pty.send("R");
+    let text = pty.wait_for("output regex, group 1");
+    assert!(text.contains("([0-9.]+) requests/s"), "{text}");
+    pty.send("\r");
+    let text = pty.wait_until("the regex's throughput", |t| {
+        t.lines()
+            .any(|l| l.contains("Throughput") && l.contains(" requests/s from output lines"))
+    });
+    let rate = |line: &str, unit: &str| -> Option<f64> {
+        let before = line.split(unit).next()?;
+        before.split_whitespace().last()?.parse().ok()
+    };
+    let title = text
+        .lines()
+        .find(|l| l.contains("Throughput"))
+        .unwrap_or_else(|| panic!("no throughput title:\n{text}"));
+    // The unit names it; the regex is never shown outside the editor.
+    assert!(!title.contains("[0-9.]"), "{title}");
+    let status = text
+        .lines()
+        .find(|l| l.contains(" proc "))
+        .unwrap_or_else(|| panic!("no status bar:\n{text}"));
+    assert!(
+        status.contains(" requests/s") && !status.contains("[0-9.]"),
+        "{status}"
+    );
+    let shown = rate(title, " requests/s").unwrap_or_else(|| panic!("no figure: {title}"));
+    let printed = text
+        .lines()
+        .rev()
+        .find_map(|l| rate(l, " requests/s").filter(|_| l.contains("requests done")))
+        .unwrap_or_else(|| panic!("no printed rate:\n{text}"));
+    assert!(
+        (shown / printed - 1.0).abs() < 0.3,
+        "{shown} vs {printed}:\n{text}"
+    );
+    // Without a restart: still the one process that printed from the start.
+    assert!(text.contains("│ 1 proc │"), "{text}");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", pty.text());
+    pty.assert_restored();
+}
+
 /// `speedbump` with `XDG_RUNTIME_DIR` set (the session base), to completion.
 fn speedbump_in(runtime: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_speedbump"))

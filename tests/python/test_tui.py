@@ -70,6 +70,22 @@ def test_tui_progress_point_chosen_at_step_0_without_a_restart():
 
 
 @pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
+def test_tui_output_regex_chosen_at_step_0_without_a_restart():
+    """tests/tui_pty.rs `real_engine_output_regex_chosen_at_step_0_without_a_restart`."""
+    env = dict(os.environ, SPEEDBUMP_PYTHON=PYTHON)
+    env.pop("NO_COLOR", None)
+    result = subprocess.run(
+        ["cargo", "test", "--locked", "--quiet", "--test", "tui_pty",
+         "real_engine_output_regex_chosen_at_step_0_without_a_restart",
+         "--", "--ignored", "--exact"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "1 passed" in result.stdout, output
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
 def test_tui_census_needs_no_progress_source():
     """tests/tui_pty.rs `real_engine_census_needs_no_progress_source`."""
     env = dict(os.environ, SPEEDBUMP_PYTHON=PYTHON)
