@@ -12,6 +12,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use speedbump::experiment::{
+    Cancel, EngineOptions, ExperimentConfig, Mode, Target, UpdateSink, make_target,
+};
 use speedbump::ipc::procfs::{current_uid, process_start_ticks};
 use speedbump::ipc::{
     Capacities, ControlReader, FunctionKind, ProcessInfo, SegmentWriter, control_path, segment_path,
@@ -204,6 +207,45 @@ fn an_output_regex_swapped_in_counts_from_the_swap_and_leads_the_points() {
         "{names:?}"
     );
     assert_eq!(summary.throughput[0].per_second, Some(40.0));
+}
+
+/// The experiment engine's live target on a workload that prints two
+/// rates: windows measured after `set_progress_regex` count the new regex's
+/// units (40/s), those before it the old one's (100/s), without a restart.
+#[test]
+fn a_live_target_measures_with_a_regex_swapped_in() {
+    let base = private_dir("target-regex-swap");
+    let script = "while :; do echo 'a: 100.0/s'; echo 'b: 40.0/s'; sleep 0.1; done";
+    let config = ExperimentConfig {
+        mode: Mode::Live,
+        progress_regex: Some("a: ([0-9.]+)".into()),
+        warmup_s: 0.2,
+        ..ExperimentConfig::new(vec!["sh".into(), "-c".into(), script.into()])
+    };
+    let options = EngineOptions {
+        hook: HookSource::Off,
+        base_dir: Some(base.path().to_path_buf()),
+        forward_output: false,
+        ..EngineOptions::default()
+    };
+    let sink: UpdateSink = Arc::new(|_| {});
+    let mut target = make_target(&config, &options, &sink).unwrap();
+    let cancel = Cancel::never();
+    let rate = |target: &mut Box<dyn Target>| {
+        let w = target.measure(1.0, &cancel).unwrap();
+        w.units as f64 / w.wall_s
+    };
+    let before = rate(&mut target);
+    assert!((before / 100.0 - 1.0).abs() < 0.05, "{before}");
+    target.set_progress_points(&[]);
+    target.set_progress_regex(Arc::new(
+        RegexProgress::new("b: ([0-9.]+)", RegexKind::Rate).unwrap(),
+    ));
+    let after = rate(&mut target);
+    assert!((after / 40.0 - 1.0).abs() < 0.05, "{after}");
+    assert!(target.is_running(), "the same process, never restarted");
+    target.shutdown();
+    assert!(sessions_left(base.path()).is_empty());
 }
 
 #[test]
