@@ -898,6 +898,15 @@ fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
     let (mut state, mut script) = started_on(Script::without_progress_api(11));
     let text = screen(&state, 80, 24);
     assert!(text.contains("R the rate line, now"), "{text}");
+    // `r` (run) has nothing to run here: it points at `R`.
+    assert!(key(&mut state, KeyCode::Char('r')).is_empty());
+    let notice = state.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice
+            .as_deref()
+            .is_some_and(|n| n.contains("R sets the output regex")),
+        "{notice:?}"
+    );
     // First a progress point (the regex replaces it below).
     key(&mut state, KeyCode::Char('p'));
     let effects = key(&mut state, KeyCode::Enter);

@@ -240,6 +240,14 @@ impl State {
                     self.start_rank(&path)
                 }
             }
+            Step::Live => {
+                self.say(
+                    Tone::Info,
+                    "r runs the sweep (step 1) or a ranking (steps 3, 4); here R sets the \
+                     output regex, p the progress point",
+                );
+                Vec::new()
+            }
             _ => {
                 self.say(
                     Tone::Info,
