@@ -504,7 +504,9 @@ impl LiveSession {
     /// the summary read it, and it leads the progress points listed so far
     /// (a point published later leads again). Its series starts empty, so
     /// nothing counted before the swap is mixed with what it counts. `None`
-    /// stops scanning the output.
+    /// stops scanning the output. A session started without
+    /// [`SessionConfig::output`] reads no lines: a regex counts nothing
+    /// there.
     pub fn set_regex(&self, regex: Option<Arc<RegexProgress>>) -> Result<(), EngineError> {
         if self.finished {
             return Err(EngineError::Finished);
