@@ -724,7 +724,7 @@ impl FakeTarget {
     }
 
     /// What counts its units now, in the words of the real targets
-    /// ([`ProgressSource::describe`]): the first progress point of the
+    /// (`ProgressSource::describe`): the first progress point of the
     /// settings, else the output regex, else `speedbump.progress()`. (The
     /// simulated units do not depend on it.)
     pub fn progress_source(&self) -> String {
