@@ -585,7 +585,7 @@ fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
 /// requests/s`) and reports no throughput: at step 0 a progress point is set
 /// first (`p`), then `R` takes the output's rate line in its place, without
 /// a restart; the throughput is the printed rate, named by its unit
-/// (`requests/s`, never the regex) and said to come from output lines.
+/// (`requests/s`, never the regex) and said to come from output.
 #[test]
 #[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
 fn real_engine_output_regex_chosen_at_step_0_without_a_restart() {
@@ -595,7 +595,7 @@ fn real_engine_output_regex_chosen_at_step_0_without_a_restart() {
     pty.wait_for("progress point, called once per unit");
     pty.send("\r");
     pty.wait_until("the point's throughput", |t| {
-        t.contains("__main__:handle/s by progress point")
+        t.contains("__main__:handle/s by point")
     });
     pty.send("R");
     let text = pty.wait_for("output regex, group 1");
@@ -603,7 +603,7 @@ fn real_engine_output_regex_chosen_at_step_0_without_a_restart() {
     pty.send("\r");
     let text = pty.wait_until("the regex's throughput", |t| {
         t.lines()
-            .any(|l| l.contains("Throughput") && l.contains(" requests/s from output lines"))
+            .any(|l| l.contains("Throughput") && l.contains(" requests/s from output"))
     });
     let title = text
         .lines()

@@ -917,11 +917,7 @@ fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
         let line = text.lines().find(|l| l.contains("Throughput")).unwrap();
         line.to_owned()
     };
-    assert!(
-        title(&state).contains("by progress point"),
-        "{}",
-        title(&state)
-    );
+    assert!(title(&state).contains("by point"), "{}", title(&state));
 
     assert!(key(&mut state, KeyCode::Char('R')).is_empty());
     let editor = state.editor.as_mut().expect("R opens the regex editor");
@@ -977,7 +973,7 @@ fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
         title.contains("1.5") && title.contains("k steps/s"),
         "{title}"
     );
-    assert!(title.contains("from output lines"), "{title}");
+    assert!(title.contains("from output"), "{title}");
     assert!(!text.contains("[0-9.]"), "{text}");
     let status = text.lines().find(|l| l.contains(" proc")).unwrap();
     assert!(status.contains("k steps/s"), "{status}");
@@ -990,4 +986,26 @@ fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
         .primary_throughput()
         .unwrap();
     assert_eq!(primary.name, "([0-9.]+) steps/s");
+    // Slowed at the same time: at 80 columns the title keeps its figures
+    // whole and leaves the source out; wider, it says it again.
+    let mut slowed = script.live(15.1, 15.1);
+    for u in &mut slowed {
+        if let Update::Live(s) = u {
+            for p in &mut s.patterns {
+                if let Some(r) = &mut p.rates {
+                    r.delayed_calls_per_s = r.calls_per_s;
+                }
+            }
+        }
+    }
+    feed(&mut state, slowed);
+    let text = screen(&state, 80, 24);
+    let title = text.lines().find(|l| l.contains("Throughput")).unwrap();
+    assert!(
+        title.contains("SLOWED") && title.contains("steps/s ·") && title.contains(" s ━"),
+        "{text}"
+    );
+    assert_eq!(cut_figures(&text), [], "{text}");
+    let text = screen(&state, 100, 30);
+    assert!(text.contains("steps/s from output"), "{text}");
 }

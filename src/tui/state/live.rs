@@ -95,13 +95,13 @@ impl Live {
     }
 
     /// Which kind of source the throughput comes from, when it was chosen
-    /// rather than reported by the workload itself: `from output lines` (an
-    /// output regex), `by progress point` (the unit is then the point).
+    /// rather than reported by the workload itself: `from output` (an
+    /// output regex), `by point` (the unit is then the point).
     pub fn source_words(&self) -> Option<&'static str> {
         let t = self.last.as_ref().and_then(|s| s.primary_throughput())?;
         match t.source {
-            SourceKind::Regex => Some("from output lines"),
-            SourceKind::Point => Some("by progress point"),
+            SourceKind::Regex => Some("from output"),
+            SourceKind::Point => Some("by point"),
             SourceKind::Api | SourceKind::Runs => None,
         }
     }

@@ -61,17 +61,22 @@ pub fn sparkline_span(state: &State, width: usize) -> Span<'static> {
     Span::styled(text, state.theme.chart())
 }
 
-fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
+/// The throughput pane's title: the rate and its unit, which source it
+/// comes from when `with_source` (a chosen point or regex), processes and
+/// uptime; led by `SLOWED` whenever anything is slowed.
+fn chart_title(state: &State, with_source: bool) -> Span<'static> {
     let theme = &state.theme;
     let live = &state.live;
+    let source = live
+        .source_words()
+        .filter(|_| with_source)
+        .map_or(String::new(), |w| format!(" {w}"));
     let title = match (live.rate(), &live.last) {
         (Some(rate), Some(s)) => Span::styled(
             format!(
-                "{} {}/s{} · {} processes · up {}",
+                "{} {}/s{source} · {} processes · up {}",
                 format::format_rate(rate),
                 live.unit(),
-                live.source_words()
-                    .map_or(String::new(), |w| format!(" {w}")),
                 s.processes.live,
                 format::seconds(s.elapsed_s)
             ),
@@ -87,7 +92,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         ),
         _ => Span::styled("waiting for the workload", theme.dim()),
     };
-    let title = match live.slowed_per_s().filter(|r| *r > 0.0) {
+    match live.slowed_per_s().filter(|r| *r > 0.0) {
         // Step 0 says plainly when the throughput it shows is slowed.
         Some(slowed) => Span::styled(
             format!(
@@ -98,7 +103,18 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
             theme.bad(),
         ),
         None => title,
-    };
+    }
+}
+
+fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let live = &state.live;
+    // The source's words go first when the title has no room for them
+    // (borders, the pane's name and a space around it).
+    let room = usize::from(area.width).saturating_sub(Pane::Throughput.title().len() + 5);
+    let title = Some(chart_title(state, true))
+        .filter(|t| t.width() <= room)
+        .unwrap_or_else(|| chart_title(state, false));
     let block = pane_block(state, Pane::Throughput, Some(title));
     if live.history.len() < 2 {
         let inner = block.inner(area);
