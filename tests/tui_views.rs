@@ -84,6 +84,21 @@ fn started_on(mut script: Script) -> (State, Script) {
     (state, script)
 }
 
+/// The same live snapshots with every call of every pattern slowed (a
+/// process that kept old settings).
+fn slowed(mut updates: Vec<Update>) -> Vec<Update> {
+    for u in &mut updates {
+        if let Update::Live(s) = u {
+            for p in &mut s.patterns {
+                if let Some(r) = &mut p.rates {
+                    r.delayed_calls_per_s = r.calls_per_s;
+                }
+            }
+        }
+    }
+    updates
+}
+
 /// The progress update the engine sends after each pair.
 fn is_pair(u: &Update) -> bool {
     matches!(u, Update::Progress { .. })
@@ -819,17 +834,7 @@ fn step_0_says_what_its_counts_are_and_what_sets_the_patterns() {
     );
     // Idle yet slowing (a process that kept old settings): said in the
     // pane's title too.
-    let mut slowed = script.live(13.1, 13.1);
-    for u in &mut slowed {
-        if let Update::Live(s) = u {
-            for p in &mut s.patterns {
-                if let Some(r) = &mut p.rates {
-                    r.delayed_calls_per_s = r.calls_per_s;
-                }
-            }
-        }
-    }
-    feed(&mut state, slowed);
+    feed(&mut state, slowed(script.live(13.1, 13.1)));
     key(&mut state, KeyCode::Char('0'));
     assert!(
         patterns_title(&state).contains("Patterns SLOWING"),
@@ -988,17 +993,7 @@ fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
     assert_eq!(primary.name, "([0-9.]+) steps/s");
     // Slowed at the same time: at 80 columns the title keeps its figures
     // whole and leaves the source out; wider, it says it again.
-    let mut slowed = script.live(15.1, 15.1);
-    for u in &mut slowed {
-        if let Update::Live(s) = u {
-            for p in &mut s.patterns {
-                if let Some(r) = &mut p.rates {
-                    r.delayed_calls_per_s = r.calls_per_s;
-                }
-            }
-        }
-    }
-    feed(&mut state, slowed);
+    feed(&mut state, slowed(script.live(15.1, 15.1)));
     let text = screen(&state, 80, 24);
     let title = text.lines().find(|l| l.contains("Throughput")).unwrap();
     assert!(
