@@ -965,6 +965,50 @@ fn a_progress_regex_set_without_a_restart_is_what_every_later_setting_counts() {
     shutdown(engine);
 }
 
+#[test]
+fn a_progress_regex_set_in_live_mode_carries_over_to_restart_mode() {
+    let workload = FakeWorkload {
+        run_s: Some(3.0),
+        ..FakeWorkload::python_bound()
+    };
+    let counted_by = CountedBy::default();
+    let restart = {
+        let (workload, counted_by) = (workload.clone(), std::sync::Arc::clone(&counted_by));
+        Box::new(move || {
+            Ok(Box::new(Recording {
+                inner: FakeTarget::new(workload, Mode::Restart, 0.5, 5),
+                in_force: InForce::default(),
+                counted_by,
+                fail_window: None,
+                windows: 0,
+            }) as Box<dyn Target>)
+        })
+    };
+    let live = FakeTarget::new(workload, Mode::Live, 0.5, 5);
+    let mut auto = AutoTarget::new(Box::new(live), restart, std::sync::Arc::new(|_| {}));
+    let regex = "([0-9.]+) steps/s";
+    auto.set_progress_points(&[]);
+    auto.set_progress_regex(std::sync::Arc::new(
+        RegexProgress::new(regex, RegexKind::Rate).unwrap(),
+    ));
+    let cancel = Cancel::never();
+    // The live workload ends by itself after 3 s: the window that finds it
+    // ended runs in restart mode.
+    for _ in 0..10 {
+        auto.measure(1.0, &cancel).unwrap();
+        if auto.mode() == Mode::Restart {
+            break;
+        }
+    }
+    auto.measure(1.0, &cancel).unwrap();
+    let counted = counted_by.lock().unwrap().clone();
+    assert_eq!(
+        counted,
+        vec![format!("--progress-regex '{regex}'"); 2],
+        "restart mode counts with the regex set in live mode"
+    );
+}
+
 fn census_then_dose_rank(workload: FakeWorkload, seed: u64, under: &str) -> RankResult {
     let engine = start(FakeTarget::new(workload, Mode::Live, 0.5, seed), seed);
     let census = census_of(&run(
