@@ -12,6 +12,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use speedbump::experiment::{
+    Cancel, EngineOptions, ExperimentConfig, Mode, Target, UpdateSink, make_target,
+};
 use speedbump::ipc::procfs::{current_uid, process_start_ticks};
 use speedbump::ipc::{
     Capacities, ControlReader, FunctionKind, ProcessInfo, SegmentWriter, control_path, segment_path,
@@ -150,6 +153,99 @@ fn throughput_from_output_lines() {
         3,
         "the lines are still shown"
     );
+}
+
+/// `set_regex` while the workload runs: the output readers, the sampler
+/// and the summary all take the new regex, which counts only the lines
+/// after the swap (a fresh series: the 100/s printed before it are not mixed
+/// with its 40/s) and leads the progress points set so far.
+#[test]
+fn an_output_regex_swapped_in_counts_from_the_swap_and_leads_the_points() {
+    let base = private_dir("session-regex-swap");
+    let gate_dir = private_dir("session-regex-gate");
+    let gate = gate_dir.path().join("go");
+    let collected = Arc::new(Collected::default());
+    let script = format!(
+        "for v in 1 2 3; do echo 'Throughput: 100.0 tok/s'; done; \
+         while [ ! -e '{}' ]; do sleep 0.01; done; \
+         for v in 1 2 3; do echo 'Throughput: 40.0 tok/s'; sleep 0.02; done",
+        gate.display()
+    );
+    let mut cfg = config(base.path(), &script, &collected);
+    cfg.settings.progress_points = vec!["app:step".into()];
+    cfg.regex = Some(Arc::new(
+        RegexProgress::new(r"Throughput: ([0-9.]+)", RegexKind::Rate).unwrap(),
+    ));
+    let session = LiveSession::start(cfg, sink(&collected)).unwrap();
+    let first = session.regex().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.run_reading(session.started()).matches < 3 {
+        assert!(Instant::now() < deadline, "the first lines were not read");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let swapped = r"Throughput: ([0-9.]+) tok/s";
+    session
+        .set_regex(Some(Arc::new(
+            RegexProgress::new(swapped, RegexKind::Rate).unwrap(),
+        )))
+        .unwrap();
+    assert_eq!(session.regex().unwrap().text(), swapped);
+    std::fs::write(&gate, b"").unwrap();
+    let summary = session.finish().unwrap();
+    assert_eq!(first.run_reading(Instant::now()).matches, 3);
+    let names: Vec<(SourceKind, &str)> = summary
+        .throughput
+        .iter()
+        .map(|t| (t.source, t.name.as_str()))
+        .collect();
+    assert_eq!(
+        names[..2],
+        [
+            (SourceKind::Regex, swapped),
+            (SourceKind::Point, "app:step")
+        ],
+        "{names:?}"
+    );
+    assert_eq!(summary.throughput[0].per_second, Some(40.0));
+}
+
+/// The experiment engine's live target on a workload that prints two
+/// rates: windows measured after `set_progress_regex` count the new regex's
+/// units (40/s), those before it the old one's (100/s), without a restart.
+#[test]
+fn a_live_target_measures_with_a_regex_swapped_in() {
+    let base = private_dir("target-regex-swap");
+    let script = "while :; do echo 'a: 100.0/s'; echo 'b: 40.0/s'; sleep 0.1; done";
+    let config = ExperimentConfig {
+        mode: Mode::Live,
+        progress_regex: Some("a: ([0-9.]+)".into()),
+        warmup_s: 0.2,
+        ..ExperimentConfig::new(vec!["sh".into(), "-c".into(), script.into()])
+    };
+    let options = EngineOptions {
+        hook: HookSource::Off,
+        base_dir: Some(base.path().to_path_buf()),
+        forward_output: false,
+        ..EngineOptions::default()
+    };
+    let sink: UpdateSink = Arc::new(|_| {});
+    let mut target = make_target(&config, &options, &sink).unwrap();
+    let cancel = Cancel::never();
+    let rate = |target: &mut Box<dyn Target>| {
+        let w = target.measure(1.0, &cancel).unwrap();
+        w.units as f64 / w.wall_s
+    };
+    let before = rate(&mut target);
+    assert!((before / 100.0 - 1.0).abs() < 0.05, "{before}");
+    target.set_progress_points(&[]);
+    target.set_progress_regex(Arc::new(
+        RegexProgress::new("b: ([0-9.]+)", RegexKind::Rate).unwrap(),
+    ));
+    let after = rate(&mut target);
+    assert!((after / 40.0 - 1.0).abs() < 0.05, "{after}");
+    assert!(target.is_running(), "the same process, never restarted");
+    target.shutdown();
+    assert!(sessions_left(base.path()).is_empty());
 }
 
 #[test]

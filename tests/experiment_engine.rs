@@ -16,6 +16,7 @@ use speedbump::experiment::{
     ExperimentConfig, Mode, RankResult, SweepResult, Target, TargetError, Update, spawn_on,
 };
 use speedbump::live::LiveSettings;
+use speedbump::live::progress::{RegexKind, RegexProgress};
 
 fn config(seed: u64) -> ExperimentConfig {
     ExperimentConfig {
@@ -526,11 +527,13 @@ fn a_crash_is_reported_and_results_so_far_are_kept() {
     shutdown(engine);
 }
 
-/// A target that records the settings in force after every `apply`, and
-/// can fail one window when the treatment is applied (an error mid-sweep).
+/// A target that records the settings in force after every `apply` and
+/// what counted the units of every window, and can fail one window when the
+/// treatment is applied (an error mid-sweep).
 struct Recording {
     inner: FakeTarget,
     in_force: std::sync::Arc<std::sync::Mutex<Vec<LiveSettings>>>,
+    counted_by: CountedBy,
     fail_window: Option<usize>,
     windows: usize,
 }
@@ -554,16 +557,29 @@ impl Target for Recording {
                 "the progress source went quiet".into(),
             ));
         }
-        self.inner.measure(window_s, cancel)
+        let window = self.inner.measure(window_s, cancel)?;
+        self.counted_by
+            .lock()
+            .unwrap()
+            .push(self.inner.progress_source());
+        Ok(window)
     }
     fn census(&mut self, window_s: f64, cancel: &Cancel) -> Result<CensusWindow, TargetError> {
-        self.inner.census(window_s, cancel)
+        let window = self.inner.census(window_s, cancel)?;
+        self.counted_by
+            .lock()
+            .unwrap()
+            .push(self.inner.progress_source());
+        Ok(window)
     }
     fn window_cost_s(&self, window_s: f64) -> f64 {
         self.inner.window_cost_s(window_s)
     }
     fn set_progress_points(&mut self, points: &[String]) {
         self.inner.set_progress_points(points);
+    }
+    fn set_progress_regex(&mut self, regex: std::sync::Arc<RegexProgress>) {
+        self.inner.set_progress_regex(regex);
     }
     fn is_running(&self) -> bool {
         self.inner.is_running()
@@ -574,9 +590,21 @@ impl Target for Recording {
 }
 
 type InForce = std::sync::Arc<std::sync::Mutex<Vec<LiveSettings>>>;
+/// What counted the units of each window, in order.
+type CountedBy = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 fn recording(seed: u64, fail_window: Option<usize>, pace_ms: u64) -> (EngineHandle, InForce) {
+    let (engine, in_force, _) = recording_sources(seed, fail_window, pace_ms);
+    (engine, in_force)
+}
+
+fn recording_sources(
+    seed: u64,
+    fail_window: Option<usize>,
+    pace_ms: u64,
+) -> (EngineHandle, InForce, CountedBy) {
     let in_force = InForce::default();
+    let counted_by = CountedBy::default();
     let mut inner = FakeTarget::new(FakeWorkload::python_bound(), Mode::Live, 0.5, seed);
     if pace_ms > 0 {
         inner = inner.paced(Pace::PerWindow(Duration::from_millis(pace_ms)));
@@ -584,6 +612,7 @@ fn recording(seed: u64, fail_window: Option<usize>, pace_ms: u64) -> (EngineHand
     let target = Recording {
         inner,
         in_force: std::sync::Arc::clone(&in_force),
+        counted_by: std::sync::Arc::clone(&counted_by),
         fail_window,
         windows: 0,
     };
@@ -591,7 +620,7 @@ fn recording(seed: u64, fail_window: Option<usize>, pace_ms: u64) -> (EngineHand
         Ok(Box::new(target) as Box<dyn Target>)
     })
     .unwrap();
-    (engine, in_force)
+    (engine, in_force, counted_by)
 }
 
 /// The settings in force now: nothing slowed, and the census's patterns
@@ -803,6 +832,20 @@ fn a_sweep_whose_patterns_matched_no_call_says_so() {
     assert!(!lines.contains("not on the critical path"), "{lines}");
 }
 
+/// A sweep, settings applied by hand (`__main__:*`, nothing slowed), and
+/// another sweep.
+fn sweeps_around_settings_by_hand(engine: &EngineHandle) {
+    run(engine, sweep(&["*:*"], &[100_000], 10.0));
+    engine
+        .commands
+        .send(Command::Apply(LiveSettings {
+            patterns: vec!["__main__:*".into()],
+            ..LiveSettings::default()
+        }))
+        .unwrap();
+    run(engine, sweep(&["*:*"], &[100_000], 10.0));
+}
+
 /// A service whose matched code is quick (four 2.5 µs calls per 200 µs
 /// unit, all critical): 10 µs less per call would be more than the code.
 fn quick_parser() -> FakeWorkload {
@@ -927,16 +970,8 @@ fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
     // Put in force at once (the live view counts it), before the census.
     assert_eq!(applied[0].progress_points, [point.as_str()], "{applied:?}");
     assert_eq!(applied[0].delay_ns, 0);
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
     // Settings by hand keep counting it.
-    engine
-        .commands
-        .send(Command::Apply(LiveSettings {
-            patterns: vec!["__main__:*".into()],
-            ..LiveSettings::default()
-        }))
-        .unwrap();
-    run(&engine, sweep(&["*:*"], &[100_000], 10.0));
+    sweeps_around_settings_by_hand(&engine);
     let applied = in_force.lock().unwrap().clone();
     assert!(applied.len() > 4);
     for settings in &applied {
@@ -949,6 +984,123 @@ fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
         "a sweep after the progress point changed",
     );
     shutdown(engine);
+}
+
+#[test]
+fn a_progress_regex_set_without_a_restart_is_what_every_later_setting_counts() {
+    let (engine, in_force, counted_by) = recording_sources(51, None, 0);
+    let point = "__main__:launch".to_owned();
+    let regex = "([0-9.]+) steps/s".to_owned();
+    let census = Command::Census {
+        patterns: vec!["*:*".into()],
+        window_s: 1.0,
+    };
+    engine
+        .commands
+        .send(Command::SetProgressPoints(vec![point.clone()]))
+        .unwrap();
+    // A regex that is not one is refused with why; the point still counts.
+    engine
+        .commands
+        .send(Command::SetProgressRegex {
+            regex: "([0-9.]+ steps/s".into(),
+            kind: RegexKind::Rate,
+        })
+        .unwrap();
+    let updates = run(&engine, census.clone());
+    assert!(
+        updates.iter().any(|u| matches!(u, Update::Warning(w)
+            if w.contains("progress regex not changed") && w.contains("unclosed group"))),
+        "{updates:?}"
+    );
+    let by_point = format!("progress point {point}");
+    assert_eq!(counted_by.lock().unwrap().last(), Some(&by_point));
+    // The regex, without a restart: it replaces the point.
+    engine
+        .commands
+        .send(Command::SetProgressRegex {
+            regex: regex.clone(),
+            kind: RegexKind::Rate,
+        })
+        .unwrap();
+    let (applied_before, counted_before) = (
+        in_force.lock().unwrap().len(),
+        counted_by.lock().unwrap().len(),
+    );
+    run(&engine, census);
+    // Settings by hand count it too.
+    sweeps_around_settings_by_hand(&engine);
+    let applied = in_force.lock().unwrap()[applied_before..].to_vec();
+    assert!(applied.len() > 4, "{applied:?}");
+    // Put in force at once (the hook stops counting the point), nothing
+    // slowed, before the census.
+    assert_eq!(applied[0].delay_ns, 0);
+    for settings in &applied {
+        assert!(settings.progress_points.is_empty(), "{settings:?}");
+    }
+    assert!(applied.iter().any(|s| s.patterns == ["__main__:*"]));
+    let by_regex = format!("--progress-regex '{regex}'");
+    let counted = counted_by.lock().unwrap()[counted_before..].to_vec();
+    assert!(counted.len() > 4, "{counted:?}");
+    assert!(counted.iter().all(|c| *c == by_regex), "{counted:?}");
+    assert_idle(&in_force, &["*:*"], "a sweep after the regex was set");
+    // A point set later replaces the regex in turn.
+    engine
+        .commands
+        .send(Command::SetProgressPoints(vec![point.clone()]))
+        .unwrap();
+    let counted_before = counted_by.lock().unwrap().len();
+    run(&engine, sweep(&["*:*"], &[100_000], 5.0));
+    let counted = counted_by.lock().unwrap()[counted_before..].to_vec();
+    assert!(
+        !counted.is_empty() && counted.iter().all(|c| *c == by_point),
+        "{counted:?}"
+    );
+    shutdown(engine);
+}
+
+#[test]
+fn a_progress_regex_set_in_live_mode_carries_over_to_restart_mode() {
+    let workload = FakeWorkload {
+        run_s: Some(3.0),
+        ..FakeWorkload::python_bound()
+    };
+    let counted_by = CountedBy::default();
+    let restart = {
+        let (workload, counted_by) = (workload.clone(), std::sync::Arc::clone(&counted_by));
+        Box::new(move || {
+            Ok(Box::new(Recording {
+                inner: FakeTarget::new(workload, Mode::Restart, 0.5, 5),
+                in_force: InForce::default(),
+                counted_by,
+                fail_window: None,
+                windows: 0,
+            }) as Box<dyn Target>)
+        })
+    };
+    let live = FakeTarget::new(workload, Mode::Live, 0.5, 5);
+    let mut auto = AutoTarget::new(Box::new(live), restart, std::sync::Arc::new(|_| {}));
+    let regex = "([0-9.]+) steps/s";
+    auto.set_progress_points(&[]);
+    auto.set_progress_regex(std::sync::Arc::new(
+        RegexProgress::new(regex, RegexKind::Rate).unwrap(),
+    ));
+    let cancel = Cancel::never();
+    // The live workload ends by itself after 3 s: the window that finds it
+    // ended runs in restart mode.
+    for _ in 0..10 {
+        auto.measure(1.0, &cancel).unwrap();
+        if auto.mode() == Mode::Restart {
+            break;
+        }
+    }
+    auto.measure(1.0, &cancel).unwrap();
+    let counted = counted_by.lock().unwrap().clone();
+    assert_eq!(
+        counted,
+        vec![format!("--progress-regex '{regex}'"); 2],
+        "restart mode counts with the regex set in live mode"
+    );
 }
 
 fn census_then_dose_rank(workload: FakeWorkload, seed: u64, under: &str) -> RankResult {

@@ -15,6 +15,7 @@ use speedbump::experiment::{
     Command, EngineOptions, ExperimentConfig, Mode, Target, Update, spawn_on,
 };
 use speedbump::ipc::Session;
+use speedbump::live::progress::RegexKind;
 use speedbump::server::client::{query, stop};
 use speedbump::server::registry::{list_in, session_id};
 use speedbump::server::wire::{ClientMsg, ServerMsg, SessionInfo};
@@ -222,6 +223,40 @@ fn a_running_experiment_is_replayed_and_followed() {
     assert!(state.sweep.result.is_some() && state.running.is_none());
     stop(&running.dir, WAIT).unwrap();
     running.server.join().unwrap().unwrap();
+}
+
+/// An output regex chosen by the controlling terminal (`R` at step 0): the
+/// watcher and a late client are told, and their state says it is the
+/// progress source; so does the server's own (results.json).
+#[test]
+fn a_progress_regex_chosen_by_the_controller_reaches_every_client() {
+    let running = start(Duration::from_secs(600));
+    let a = attach(&running.dir).unwrap();
+    let b = attach(&running.dir).unwrap();
+    let set = Command::SetProgressRegex {
+        regex: "([0-9.]+) steps/s".into(),
+        kind: RegexKind::Rate,
+    };
+    let accepted = |u: &Update| matches!(u, Update::Accepted(c) if *c == set);
+    a.engine.commands.send(set.clone()).unwrap();
+    let words = Some("output regex ([0-9.]+) steps/s");
+    let state_of = |info: &SessionInfo, updates: Vec<Update>| {
+        let mut options: Options = serde_json::from_value(info.options.clone()).unwrap();
+        options.auto_census = false;
+        let mut state = State::new(options, Theme::resolve(None, true).unwrap());
+        for update in updates {
+            state.update(Msg::Engine(update));
+        }
+        state
+    };
+    let watcher = state_of(&b.info, until(&b.engine.updates, accepted));
+    assert_eq!(watcher.options.progress.as_deref(), words);
+    let c = attach(&running.dir).unwrap();
+    let late = state_of(&c.info, until(&c.engine.updates, accepted));
+    assert_eq!(late.options.progress.as_deref(), words);
+    stop(&running.dir, WAIT).unwrap();
+    let state = running.server.join().unwrap().unwrap();
+    assert_eq!(state.options.progress.as_deref(), words);
 }
 
 #[test]

@@ -526,10 +526,7 @@ fn real_engine_two_sweeps_leave_a_process_pool_unslowed() {
         }
         assert!(hooked(&text) >= 3, "{text}");
     }
-    pty.send("q");
-    let status = pty.wait_exit();
-    assert!(status.success(), "{status:?}\n{}", pty.text());
-    pty.assert_restored();
+    quit_cleanly(&mut pty);
 }
 
 /// Without any progress source, the census still runs (it counts calls):
@@ -537,24 +534,11 @@ fn real_engine_two_sweeps_leave_a_process_pool_unslowed() {
 #[test]
 #[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
 fn real_engine_census_needs_no_progress_source() {
-    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/workloads/pool_service.py"
-    );
-    let mut pty = Pty::spawn(
-        &["tui", script, "--mode", "live", "--census", "1s"],
-        &[("SPEEDBUMP_PYTHON", &python)],
-        30,
-        100,
-    );
+    let mut pty = live_tui_on("pool_service.py");
     pty.send("3");
     let text = pty.wait_for("functions at steady state");
     assert!(text.contains("__main__"), "{text}");
-    pty.send("q");
-    let status = pty.wait_exit();
-    assert!(status.success(), "{status:?}\n{}", pty.text());
-    pty.assert_restored();
+    quit_cleanly(&mut pty);
 }
 
 /// Without a progress source, step 0 suggests the function called once per
@@ -563,17 +547,7 @@ fn real_engine_census_needs_no_progress_source() {
 #[test]
 #[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
 fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
-    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/workloads/rate_service.py"
-    );
-    let mut pty = Pty::spawn(
-        &["tui", script, "--mode", "live", "--census", "1s"],
-        &[("SPEEDBUMP_PYTHON", &python)],
-        30,
-        100,
-    );
+    let mut pty = live_tui_on("rate_service.py");
     pty.wait_for("p takes the suggested progress point");
     let text = pty.text();
     assert!(text.contains("--progress __main__:handle"), "{text}");
@@ -585,22 +559,18 @@ fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
         !t.contains("no throughput yet") && t.contains("__main__:handle/s")
     });
     // The point's rate agrees with the rate the service prints itself.
-    let rate = |line: &str, unit: &str| -> Option<f64> {
-        let before = line.split(unit).next()?;
-        before.split_whitespace().last()?.parse().ok()
-    };
     let point = text
         .lines()
         .find_map(|l| {
             l.contains("Throughput")
-                .then(|| rate(l, " __main__:handle/s"))
+                .then(|| figure_before(l, " __main__:handle/s"))
                 .flatten()
         })
         .unwrap_or_else(|| panic!("no throughput figure:\n{text}"));
     let printed = text
         .lines()
         .rev()
-        .find_map(|l| rate(l, " requests/s"))
+        .find_map(|l| figure_before(l, " requests/s"))
         .unwrap_or_else(|| panic!("no printed rate:\n{text}"));
     assert!(
         (point / printed - 1.0).abs() < 0.3,
@@ -608,10 +578,91 @@ fn real_engine_progress_point_chosen_at_step_0_without_a_restart() {
     );
     // Without a restart: still the one process that printed from the start.
     assert!(text.contains("│ 1 proc │"), "{text}");
+    quit_cleanly(&mut pty);
+}
+
+/// A real workload that prints its own rate (`N requests done, R
+/// requests/s`) and reports no throughput: at step 0 a progress point is set
+/// first (`p`), then `R` takes the output's rate line in its place, without
+/// a restart; the throughput is the printed rate, named by its unit
+/// (`requests/s`, never the regex) and said to come from output.
+#[test]
+#[ignore = "needs a Python with speedbump (SPEEDBUMP_PYTHON): run by tests/python/test_tui.py"]
+fn real_engine_output_regex_chosen_at_step_0_without_a_restart() {
+    let mut pty = live_tui_on("rate_service.py");
+    pty.wait_for("R the rate line");
+    pty.send("p");
+    pty.wait_for("progress point, called once per unit");
+    pty.send("\r");
+    pty.wait_until("the point's throughput", |t| {
+        t.contains("__main__:handle/s by point")
+    });
+    pty.send("R");
+    let text = pty.wait_for("output regex, group 1");
+    assert!(text.contains("([0-9.]+) requests/s"), "{text}");
+    pty.send("\r");
+    let text = pty.wait_until("the regex's throughput", |t| {
+        t.lines()
+            .any(|l| l.contains("Throughput") && l.contains(" requests/s from output"))
+    });
+    let title = text
+        .lines()
+        .find(|l| l.contains("Throughput"))
+        .unwrap_or_else(|| panic!("no throughput title:\n{text}"));
+    // The unit names it; the regex is never shown outside the editor.
+    assert!(!title.contains("[0-9.]"), "{title}");
+    let status = text
+        .lines()
+        .find(|l| l.contains(" proc "))
+        .unwrap_or_else(|| panic!("no status bar:\n{text}"));
+    assert!(
+        status.contains(" requests/s") && !status.contains("[0-9.]"),
+        "{status}"
+    );
+    let shown = figure_before(title, " requests/s").unwrap_or_else(|| panic!("no figure: {title}"));
+    let printed = text
+        .lines()
+        .rev()
+        .find_map(|l| figure_before(l, " requests/s").filter(|_| l.contains("requests done")))
+        .unwrap_or_else(|| panic!("no printed rate:\n{text}"));
+    assert!(
+        (shown / printed - 1.0).abs() < 0.3,
+        "{shown} vs {printed}:\n{text}"
+    );
+    // Without a restart: still the one process that printed from the start.
+    assert!(text.contains("│ 1 proc │"), "{text}");
+    quit_cleanly(&mut pty);
+}
+
+/// `speedbump tui` in live mode (census of 1 s) at 30×100 on a workload of
+/// tests/fixtures/workloads, run by $SPEEDBUMP_PYTHON.
+fn live_tui_on(fixture: &str) -> Pty {
+    let python = std::env::var("SPEEDBUMP_PYTHON").expect("SPEEDBUMP_PYTHON");
+    let script = format!(
+        "{}/tests/fixtures/workloads/{fixture}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Pty::spawn(
+        &["tui", &script, "--mode", "live", "--census", "1s"],
+        &[("SPEEDBUMP_PYTHON", &python)],
+        30,
+        100,
+    )
+}
+
+/// `q`: the TUI stops the workload, exits 0 and restores the terminal.
+fn quit_cleanly(pty: &mut Pty) {
     pty.send("q");
     let status = pty.wait_exit();
     assert!(status.success(), "{status:?}\n{}", pty.text());
     pty.assert_restored();
+}
+
+/// The number just before `unit` on a line (`… 1.52k requests/s` reads
+/// nothing: only plain figures).
+fn figure_before(line: &str, unit: &str) -> Option<f64> {
+    let before = line.split(unit).next()?;
+    before.split_whitespace().last()?.parse().ok()
 }
 
 /// `speedbump` with `XDG_RUNTIME_DIR` set (the session base), to completion.

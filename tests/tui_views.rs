@@ -12,6 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use speedbump::analysis::Candidate;
 use speedbump::experiment::{Command, Update};
+use speedbump::live::progress::RegexKind;
 use speedbump::tui::fake::{Script, first};
 use speedbump::tui::{Effect, Msg, Options, State, Step, Theme};
 
@@ -81,6 +82,21 @@ fn started_on(mut script: Script) -> (State, Script) {
     let census = run(&mut script, effects);
     feed(&mut state, census);
     (state, script)
+}
+
+/// The same live snapshots with every call of every pattern slowed (a
+/// process that kept old settings).
+fn slowed(mut updates: Vec<Update>) -> Vec<Update> {
+    for u in &mut updates {
+        if let Update::Live(s) = u {
+            for p in &mut s.patterns {
+                if let Some(r) = &mut p.rates {
+                    r.delayed_calls_per_s = r.calls_per_s;
+                }
+            }
+        }
+    }
+    updates
 }
 
 /// The progress update the engine sends after each pair.
@@ -505,7 +521,9 @@ fn step_0_without_throughput_suggests_a_progress_source_from_the_output_and_the_
             "{text}"
         );
         assert!(
-            joined.contains("p takes the suggested progress point now, without a restart"),
+            joined.contains(
+                "p takes the suggested progress point, R the rate line, now, without a restart"
+            ),
             "{text}"
         );
         assert!(
@@ -849,17 +867,7 @@ fn step_0_says_what_its_counts_are_and_what_sets_the_patterns() {
     );
     // Idle yet slowing (a process that kept old settings): said in the
     // pane's title too.
-    let mut slowed = script.live(13.1, 13.1);
-    for u in &mut slowed {
-        if let Update::Live(s) = u {
-            for p in &mut s.patterns {
-                if let Some(r) = &mut p.rates {
-                    r.delayed_calls_per_s = r.calls_per_s;
-                }
-            }
-        }
-    }
-    feed(&mut state, slowed);
+    feed(&mut state, slowed(script.live(13.1, 13.1)));
     key(&mut state, KeyCode::Char('0'));
     assert!(
         patterns_title(&state).contains("Patterns SLOWING"),
@@ -877,7 +885,7 @@ fn step_0_takes_a_suggested_progress_point_and_the_throughput_appears() {
     let text = screen(&state, 80, 24);
     assert!(text.contains("no throughput yet"), "{text}");
     assert!(
-        text.contains("p takes the suggested progress point now"),
+        text.contains("p takes the suggested progress point"),
         "{text}"
     );
     assert!(text.contains("--progress __main__:launch"), "{text}");
@@ -917,4 +925,115 @@ fn step_0_takes_a_suggested_progress_point_and_the_throughput_appears() {
         "{:?}",
         state.editor
     );
+}
+
+/// A workload that reports no throughput, at step 0: `R` takes the regex of
+/// the rate line it prints, Enter puts it in force without a restart (in
+/// place of the progress point set before), and the throughput appears,
+/// named by its unit, never by the regex.
+#[test]
+fn step_0_takes_a_suggested_regex_and_the_throughput_appears() {
+    let (mut state, mut script) = started_on(Script::without_progress_api(11));
+    let text = screen(&state, 80, 24);
+    assert!(text.contains("R the rate line, now"), "{text}");
+    // `r` (run) has nothing to run here: it points at `R`.
+    assert!(key(&mut state, KeyCode::Char('r')).is_empty());
+    let notice = state.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice
+            .as_deref()
+            .is_some_and(|n| n.contains("R sets the output regex")),
+        "{notice:?}"
+    );
+    // First a progress point (the regex replaces it below).
+    key(&mut state, KeyCode::Char('p'));
+    let effects = key(&mut state, KeyCode::Enter);
+    feed(&mut state, run(&mut script, effects));
+    feed(&mut state, script.live(12.1, 13.0));
+    let title = |state: &State| {
+        let text = screen(state, 80, 24);
+        let line = text.lines().find(|l| l.contains("Throughput")).unwrap();
+        line.to_owned()
+    };
+    assert!(title(&state).contains("by point"), "{}", title(&state));
+
+    assert!(key(&mut state, KeyCode::Char('R')).is_empty());
+    let editor = state.editor.as_mut().expect("R opens the regex editor");
+    assert_eq!(editor.text, "([0-9.]+) steps/s");
+    // One that is not a regex is refused in the editor, with why, and
+    // changes nothing.
+    editor.text = "([0-9.]+ steps/s".into();
+    editor.cursor = editor.text.len();
+    assert!(key(&mut state, KeyCode::Enter).is_empty());
+    let error = state.editor.as_ref().and_then(|e| e.error.clone());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("not a regex: unclosed group")),
+        "{error:?}"
+    );
+    assert!(
+        screen(&state, 80, 24).contains("not a regex: unclosed group"),
+        "{}",
+        screen(&state, 80, 24)
+    );
+    assert_eq!(
+        state.options.progress.as_deref(),
+        Some("progress point __main__:launch")
+    );
+    let editor = state.editor.as_mut().unwrap();
+    editor.text = "([0-9.]+) steps/s".into();
+    editor.cursor = editor.text.len();
+    let effects = key(&mut state, KeyCode::Enter);
+    assert!(state.editor.is_none());
+    assert!(
+        matches!(&effects[..], [Effect::Engine(Command::SetProgressRegex { regex, kind })]
+            if regex == "([0-9.]+) steps/s" && *kind == RegexKind::Rate),
+        "{effects:?}"
+    );
+    assert_eq!(
+        state.options.progress.as_deref(),
+        Some("output regex ([0-9.]+) steps/s")
+    );
+    let applied = run(&mut script, effects);
+    assert!(
+        applied.iter().any(|u| matches!(u, Update::Applied(_))),
+        "{applied:?}"
+    );
+    feed(&mut state, applied);
+    feed(&mut state, script.live(13.1, 15.0));
+    let text = screen(&state, 80, 24);
+    assert!(!text.contains("no throughput yet"), "{text}");
+    let title = title(&state);
+    // The pipeline prints ~1.5k steps a second; the source is said, the
+    // regex never shown.
+    assert!(
+        title.contains("1.5") && title.contains("k steps/s"),
+        "{title}"
+    );
+    assert!(title.contains("from output"), "{title}");
+    assert!(!text.contains("[0-9.]"), "{text}");
+    let status = text.lines().find(|l| l.contains(" proc")).unwrap();
+    assert!(status.contains("k steps/s"), "{status}");
+    // Its own live throughput: the point set before no longer leads.
+    let primary = state
+        .live
+        .last
+        .as_ref()
+        .unwrap()
+        .primary_throughput()
+        .unwrap();
+    assert_eq!(primary.name, "([0-9.]+) steps/s");
+    // Slowed at the same time: at 80 columns the title keeps its figures
+    // whole and leaves the source out; wider, it says it again.
+    feed(&mut state, slowed(script.live(15.1, 15.1)));
+    let text = screen(&state, 80, 24);
+    let title = text.lines().find(|l| l.contains("Throughput")).unwrap();
+    assert!(
+        title.contains("SLOWED") && title.contains("steps/s ·") && title.contains(" s ━"),
+        "{text}"
+    );
+    assert_eq!(cut_figures(&text), [], "{text}");
+    let text = screen(&state, 100, 30);
+    assert!(text.contains("steps/s from output"), "{text}");
 }

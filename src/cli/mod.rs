@@ -15,7 +15,7 @@ mod run;
 mod sessions;
 mod sweep;
 #[cfg(feature = "tui")]
-mod tui;
+pub(crate) mod tui;
 
 const AFTER_HELP: &str = "\
 Examples:

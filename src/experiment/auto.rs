@@ -9,7 +9,10 @@
 //! that pair again, so both windows of a pair always share a mode. The
 //! clock runs on across the switch.
 
+use std::sync::Arc;
+
 use crate::analysis::Window;
+use crate::live::progress::RegexProgress;
 use crate::live::{EngineError, LiveSettings};
 
 use super::context::UpdateSink;
@@ -26,6 +29,8 @@ pub struct AutoTarget {
     settings: Option<LiveSettings>,
     /// Progress points set since the start (carried across the switch).
     progress_points: Option<Vec<String>>,
+    /// The output regex set since the start (carried across the switch).
+    progress_regex: Option<Arc<RegexProgress>>,
     offset_s: f64,
     sink: UpdateSink,
     live_exit: Option<ExitInfo>,
@@ -47,6 +52,7 @@ impl AutoTarget {
             restart: Some(restart),
             settings: None,
             progress_points: None,
+            progress_regex: None,
             offset_s: 0.0,
             sink,
             live_exit: None,
@@ -73,6 +79,9 @@ impl AutoTarget {
         self.live_exit = Some(info);
         if let Some(points) = &self.progress_points {
             self.current.set_progress_points(points);
+        }
+        if let Some(regex) = &self.progress_regex {
+            self.current.set_progress_regex(Arc::clone(regex));
         }
         if let Some(settings) = &self.settings {
             self.current.apply(settings, cancel)?;
@@ -128,6 +137,11 @@ impl Target for AutoTarget {
     fn set_progress_points(&mut self, points: &[String]) {
         self.progress_points = Some(points.to_vec());
         self.current.set_progress_points(points);
+    }
+
+    fn set_progress_regex(&mut self, regex: Arc<RegexProgress>) {
+        self.progress_regex = Some(Arc::clone(&regex));
+        self.current.set_progress_regex(regex);
     }
 
     fn is_running(&self) -> bool {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::prng::SplitMix64;
 use crate::analysis::{CensusEntry, Window};
+use crate::live::progress::{RegexKind, RegexProgress};
 use crate::live::snapshot::{
     ApplyReport, Counts, FunctionReading, PatternReading, ProcessApply, ProcessCounts, Rates,
     SourceKind, ThroughputReading,
@@ -39,6 +40,7 @@ use crate::pattern::PatternSet;
 
 use super::context::UpdateSink;
 use super::protocol::{Mode, Update};
+use super::source::ProgressSource;
 use super::target::{Cancel, CensusWindow, ExitInfo, Target, TargetError};
 
 /// One simulated function.
@@ -226,13 +228,14 @@ impl FakeWorkload {
     }
 
     /// What a session's sampler would report `elapsed_s` into the run under
-    /// `settings` (generation `generation`): the throughput with noise
-    /// drawn from `noise_seed`, calls per pattern and the busiest
-    /// functions (cumulative counts as if the rate had held since the
-    /// start).
+    /// `settings` (generation `generation`) with the output regex `regex`
+    /// in force: the throughput with noise drawn from `noise_seed`, calls
+    /// per pattern and the busiest functions (cumulative counts as if the
+    /// rate had held since the start).
     pub fn snapshot(
         &self,
         settings: &LiveSettings,
+        regex: Option<&RegexProgress>,
         generation: u64,
         elapsed_s: f64,
         noise_seed: u64,
@@ -309,7 +312,7 @@ impl FakeWorkload {
                 exited: 0,
                 total: 1,
             },
-            throughput: self.throughput(settings, rate, elapsed_s),
+            throughput: self.throughput(settings, regex, rate, elapsed_s),
             patterns,
             functions,
             functions_total,
@@ -319,10 +322,13 @@ impl FakeWorkload {
 
     /// The throughput readings, in the live session's order: the progress
     /// points of `settings` (a point counts the calls of the function it
-    /// names), then `speedbump.progress()` when the workload calls it.
+    /// names), then the output regex (the value it reads in the workload's
+    /// own [`progress_line`], as a rate: `None` when it does not match), then
+    /// `speedbump.progress()` when the workload calls it.
     fn throughput(
         &self,
         settings: &LiveSettings,
+        regex: Option<&RegexProgress>,
         rate: f64,
         elapsed_s: f64,
     ) -> Vec<ThroughputReading> {
@@ -345,6 +351,15 @@ impl FakeWorkload {
                 reading(SourceKind::Point, point, per_s)
             })
             .collect();
+        if let Some(regex) = regex {
+            let line = progress_line(&self.unit, rate * elapsed_s, rate);
+            let per_s = regex
+                .value_in(&line)
+                .filter(|_| regex.kind() == RegexKind::Rate);
+            let mut r = reading(SourceKind::Regex, regex.text(), per_s);
+            r.units = None;
+            out.push(r);
+        }
         if self.api_progress {
             out.push(reading(SourceKind::Api, &self.unit, Some(rate)));
         }
@@ -453,6 +468,7 @@ impl WallClock {
 #[derive(Debug)]
 struct Feed {
     settings: LiveSettings,
+    regex: Option<Arc<RegexProgress>>,
     generation: u64,
 }
 
@@ -469,6 +485,8 @@ pub struct FakeTarget {
     warmed_up: bool,
     running: bool,
     settings: LiveSettings,
+    /// The output regex set while it runs ([`Target::set_progress_regex`]).
+    regex: Option<Arc<RegexProgress>>,
     /// Windows measured, census windows included.
     pub windows: usize,
     /// Runs started (restart mode), the live process included.
@@ -538,14 +556,14 @@ impl Sampler {
                 }
                 return;
             }
-            let (settings, generation) = {
+            let (settings, regex, generation) = {
                 let feed = self.feed.lock().unwrap_or_else(PoisonError::into_inner);
-                (feed.settings.clone(), feed.generation)
+                (feed.settings.clone(), feed.regex.clone(), feed.generation)
             };
             let noise_seed = self.seed ^ (now * 1e3) as u64;
-            let snapshot = self
-                .workload
-                .snapshot(&settings, generation, now, noise_seed);
+            let snapshot =
+                self.workload
+                    .snapshot(&settings, regex.as_deref(), generation, now, noise_seed);
             let rate = snapshot
                 .primary_throughput()
                 .and_then(|t| t.per_second)
@@ -591,6 +609,7 @@ impl FakeTarget {
                 delay_ns: 0,
                 ..LiveSettings::default()
             },
+            regex: None,
             windows: 0,
             runs: 1,
             history: Vec::new(),
@@ -625,6 +644,7 @@ impl FakeTarget {
     pub fn report_to(&mut self, sink: UpdateSink, interval: Duration) {
         let feed = Arc::new(Mutex::new(Feed {
             settings: self.settings.clone(),
+            regex: self.regex.clone(),
             generation: self.generation,
         }));
         self.reporter = Some(Reporter {
@@ -701,6 +721,14 @@ impl FakeTarget {
     /// The workload it simulates.
     pub fn workload(&self) -> &FakeWorkload {
         &self.workload
+    }
+
+    /// What counts its units now, in the words of the real targets
+    /// (`ProgressSource::describe`): the first progress point of the
+    /// settings, else the output regex, else `speedbump.progress()`. (The
+    /// simulated units do not depend on it.)
+    pub fn progress_source(&self) -> String {
+        ProgressSource::choose(&self.settings.progress_points, self.regex.clone(), None).describe()
     }
 
     fn exit_info(&self) -> ExitInfo {
@@ -797,6 +825,13 @@ impl Target for FakeTarget {
         // The simulated units do not depend on the source; the points go to
         // the live view with the settings applied next.
         self.settings.progress_points = points.to_vec();
+    }
+
+    fn set_progress_regex(&mut self, regex: Arc<RegexProgress>) {
+        if let Some(r) = &self.reporter {
+            r.feed.lock().unwrap_or_else(PoisonError::into_inner).regex = Some(Arc::clone(&regex));
+        }
+        self.regex = Some(regex);
     }
 
     fn clock_s(&self) -> f64 {
@@ -940,7 +975,7 @@ mod tests {
         for s in [settings(&["*:*"], 0), settings(&["telemetry.*:*"], 100_000)] {
             assert_eq!(pipeline.time_per_unit_s(&s), py.time_per_unit_s(&s));
         }
-        let snapshot = pipeline.snapshot(&settings(&["*:*"], 0), 3, 10.0, 1);
+        let snapshot = pipeline.snapshot(&settings(&["*:*"], 0), None, 3, 10.0, 1);
         assert_eq!(snapshot.functions_total, pipeline.functions.len());
         assert_eq!(snapshot.generations, [3]);
         let rate = snapshot.throughput[0].per_second.unwrap();
@@ -948,7 +983,7 @@ mod tests {
         let per_s = snapshot.patterns[0].rates.unwrap().calls_per_s;
         assert!((per_s - calls * rate).abs() < 1e-6 * per_s, "{per_s}");
         assert_eq!(snapshot.patterns[0].rates.unwrap().delayed_calls_per_s, 0.0);
-        let slowed = pipeline.snapshot(&settings(&["__main__:launch"], 10_000), 4, 10.0, 1);
+        let slowed = pipeline.snapshot(&settings(&["__main__:launch"], 10_000), None, 4, 10.0, 1);
         let r = slowed.patterns[0].rates.unwrap();
         assert_eq!(r.delayed_calls_per_s, r.calls_per_s);
         assert_eq!(slowed.functions.len(), 1);

@@ -8,10 +8,12 @@
 //! before the first window, the engine waits for the first unit of progress
 //! (so a start-up of any length is skipped) and then `warmup_s` more.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
 use crate::live::LiveSettings;
+use crate::live::progress::RegexProgress;
 
 use super::context::{UpdateSink, template};
 use super::edges::delta;
@@ -44,9 +46,10 @@ pub fn steady(rates: &[f64]) -> bool {
 pub struct LiveTarget {
     run: Run,
     source: ProgressSource,
-    /// The output regex, kept to rebuild the source when the progress
-    /// points change.
-    regex: Option<std::sync::Arc<crate::live::progress::RegexProgress>>,
+    /// The progress points and the output regex in force, kept to rebuild
+    /// the source when either changes.
+    points: Vec<String>,
+    regex: Option<Arc<RegexProgress>>,
     options: EngineOptions,
     warmup_s: f64,
     generation: u64,
@@ -76,6 +79,7 @@ impl LiveTarget {
                 regex.clone(),
                 options.progress_name.clone(),
             ),
+            points: config.progress_points.clone(),
             regex,
             run,
             options: options.clone(),
@@ -223,6 +227,17 @@ impl LiveTarget {
 }
 
 impl LiveTarget {
+    /// The source of the points and regex in force; the warm-up waits for
+    /// its first unit again, so the next window is a fresh measurement.
+    fn choose_source(&mut self) {
+        self.source = ProgressSource::choose(
+            &self.points,
+            self.regex.clone(),
+            self.options.progress_name.clone(),
+        );
+        self.warmed_up = false;
+    }
+
     /// A `rate` regex line describes the interval before it, so the line
     /// printed just after a settings change mixes the old settings with the
     /// new: wait for the next line (at most three periods) before the window
@@ -293,13 +308,16 @@ impl Target for LiveTarget {
     }
 
     fn set_progress_points(&mut self, points: &[String]) {
-        self.source = ProgressSource::choose(
-            points,
-            self.regex.clone(),
-            self.options.progress_name.clone(),
-        );
-        // Warm-up waits for the new source's first unit.
-        self.warmed_up = false;
+        self.points = points.to_vec();
+        self.choose_source();
+    }
+
+    fn set_progress_regex(&mut self, regex: Arc<RegexProgress>) {
+        // Output lines are scanned with it from now on; an ended workload
+        // has no lines left (its next window reports the end).
+        let _ = self.run.set_regex(Some(Arc::clone(&regex)));
+        self.regex = Some(regex);
+        self.choose_source();
     }
 
     fn is_running(&self) -> bool {

@@ -13,6 +13,7 @@ use crate::analysis::{
     CallTree, Candidate, GainPrediction, LatencyEffect, LatencyVerdict, Objective, OwnTime,
     PythonVerdict, RankedCandidate, RelativeThroughput, ShapeAnalysis, SweepPoint, Verdict,
 };
+use crate::live::progress::RegexKind;
 use crate::live::{ApplyReport, LiveSettings, LiveSnapshot};
 
 /// How windows are run.
@@ -157,6 +158,21 @@ pub enum Command {
     /// throughput of every later window, of the idle settings and of the
     /// live view. An empty list goes back to the other sources.
     SetProgressPoints(Vec<String>),
+    /// Count units of progress with this regex over the workload's output
+    /// lines from now on, without restarting the workload (the TUI at step
+    /// 0, with the rate line it recognised): it replaces the progress
+    /// points as the throughput of every later window, of the idle settings
+    /// and of the live view (a point set later replaces it in turn). The
+    /// regex starts a fresh measurement: nothing it or the previous source
+    /// counted before is mixed in. An invalid regex changes nothing (a
+    /// `Warning` says why).
+    SetProgressRegex {
+        /// The regex; capture group 1 is the value (no group: one unit per
+        /// matching line).
+        regex: String,
+        /// What group 1 is: a rate, a running count or units per line.
+        kind: RegexKind,
+    },
     /// Stop the current experiment; what it measured so far is kept and
     /// reported as a partial result.
     Cancel,

@@ -15,11 +15,12 @@
 //! (`whole_run`). A run that ends with a failure status before its window
 //! ended is reported as [`TargetError::Exited`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
 use crate::live::launch::resolve_program;
-use crate::live::progress::RegexKind;
+use crate::live::progress::{RegexKind, RegexProgress};
 use crate::live::{EngineError, LiveSettings};
 
 use super::context::{UpdateSink, template};
@@ -261,6 +262,13 @@ impl Target for RestartTarget {
     fn set_progress_points(&mut self, points: &[String]) {
         // Each run chooses its source from the configuration.
         self.config.progress_points = points.to_vec();
+    }
+
+    fn set_progress_regex(&mut self, regex: Arc<RegexProgress>) {
+        // Each run makes its own (a fresh series) from the configuration.
+        self.config.progress_regex = Some(regex.text().to_owned());
+        self.config.progress_regex_is_rate = regex.kind() == RegexKind::Rate;
+        self.options.regex_kind = Some(regex.kind());
     }
 
     fn is_running(&self) -> bool {

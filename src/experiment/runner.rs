@@ -26,6 +26,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::analysis::CallTree;
+use crate::live::progress::{RegexKind, RegexProgress, regex_error};
 use crate::live::{EngineError, LiveSettings};
 
 use super::census::run_census;
@@ -159,6 +160,9 @@ impl Runner {
                     }
                 }
                 Command::SetProgressPoints(points) => self.set_progress_points(points, &cancel),
+                Command::SetProgressRegex { regex, kind } => {
+                    self.set_progress_regex(&regex, kind, &cancel);
+                }
                 Command::Census { patterns, window_s } => {
                     let done = self.experiment(&cancel, |ctx| {
                         let result = run_census(ctx, &patterns, window_s);
@@ -263,6 +267,38 @@ impl Runner {
             if let Err(e) = self.target.apply(&self.idle, cancel) {
                 (self.sink)(Update::Warning(format!(
                     "cannot put the new progress point in force: {}",
+                    crate::error::chain(&e)
+                )));
+            }
+        }
+    }
+
+    /// A new output regex as the progress source: checked, then in the
+    /// configuration, replacing the progress points there, in the idle
+    /// settings and in the target (so the hook stops counting them), and put
+    /// in force at once with a fresh series.
+    fn set_progress_regex(&mut self, text: &str, kind: RegexKind, cancel: &Cancel) {
+        let regex = match RegexProgress::new(text, kind) {
+            Ok(regex) => Arc::new(regex),
+            Err(_) => {
+                let why = regex_error(text).unwrap_or_default();
+                (self.sink)(Update::Warning(format!(
+                    "progress regex not changed: '{text}' is not a regex: {why}"
+                )));
+                return;
+            }
+        };
+        self.config.progress_regex = Some(text.to_owned());
+        self.config.progress_regex_is_rate = regex.kind() == RegexKind::Rate;
+        self.options.regex_kind = Some(regex.kind());
+        self.config.progress_points.clear();
+        self.idle.progress_points.clear();
+        self.target.set_progress_points(&[]);
+        self.target.set_progress_regex(regex);
+        if self.target.is_running() {
+            if let Err(e) = self.target.apply(&self.idle, cancel) {
+                (self.sink)(Update::Warning(format!(
+                    "cannot put the new progress regex in force: {}",
                     crate::error::chain(&e)
                 )));
             }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::analysis::{CensusEntry, Window};
+use crate::live::progress::RegexProgress;
 use crate::live::{EngineError, LiveSettings};
 
 use super::protocol::Mode;
@@ -136,6 +137,14 @@ pub trait Target: Send {
     /// carry them to the hook. A live target waits again for the first unit
     /// before its next window.
     fn set_progress_points(&mut self, points: &[String]);
+
+    /// Counts units with this output regex from now on
+    /// ([`super::Command::SetProgressRegex`]; the runner clears the
+    /// progress points first, so it is the source): a live target puts it in
+    /// force in the running session (a fresh series: nothing counted before
+    /// is mixed in) and waits again for the first unit before its next
+    /// window; a restart target uses it for every later run.
+    fn set_progress_regex(&mut self, regex: Arc<RegexProgress>);
 
     /// Whether the workload is running (restart mode: whether a run could
     /// be started; always true).

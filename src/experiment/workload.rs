@@ -215,6 +215,12 @@ impl Run {
         Ok(generation)
     }
 
+    /// Puts another output regex in force in the running session (see
+    /// [`LiveSession::set_regex`]).
+    pub fn set_regex(&self, regex: Option<Arc<RegexProgress>>) -> Result<(), TargetError> {
+        Ok(self.session()?.set_regex(regex)?)
+    }
+
     /// Reads an edge (and the regex's state), forwarding warnings.
     pub fn edge(&mut self, functions: bool, source: &ProgressSource) -> (Edge, Option<RegexEdge>) {
         let (edge, warnings) = self.edges.read(functions);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::progress::RegexProgress;
+use super::progress::{RegexProgress, RegexSlot};
 
 /// Longest piece handed over without a line terminator.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -156,13 +156,14 @@ pub fn strip_terminator(line: &[u8]) -> &[u8] {
 }
 
 /// Reads `reader` to its end on a new thread: each read's complete lines go
-/// to the progress regex (if any) and then to `sink`. `warn` receives the
-/// regex's warnings.
+/// to the progress regex in force in `regex` (if any; looked up for every
+/// read, so a regex swapped in counts from the next lines on) and then to
+/// `sink`. `warn` receives the regex's warnings.
 pub fn spawn_pump(
     mut reader: impl Read + Send + 'static,
     stream: Stream,
     sink: Arc<dyn OutputSink>,
-    regex: Option<Arc<RegexProgress>>,
+    regex: RegexSlot,
     warn: Arc<dyn Fn(String) + Send + Sync>,
 ) -> io::Result<JoinHandle<()>> {
     let name = match stream {
@@ -175,8 +176,8 @@ pub fn spawn_pump(
             let mut splitter = LineSplitter::default();
             let mut chunk = vec![0u8; 64 * 1024];
             let mut ranges = Vec::new();
-            let scan = |line: &[u8], at: Instant| {
-                if let Some(regex) = &regex {
+            let scan = |regex: Option<&RegexProgress>, line: &[u8], at: Instant| {
+                if let Some(regex) = regex {
                     let text = String::from_utf8_lossy(strip_terminator(line));
                     if let Some(warning) = regex.observe_line(&text, at) {
                         warn(warning);
@@ -200,15 +201,16 @@ pub fn spawn_pump(
                     .iter()
                     .filter_map(|r| buffer.get(r.clone()))
                     .collect();
+                let in_force = regex.get();
                 for line in &lines {
-                    scan(line, at);
+                    scan(in_force.as_deref(), line, at);
                 }
                 sink.lines(stream, &lines);
                 splitter.consume(&ranges);
             }
             let rest = splitter.finish();
             if !rest.is_empty() {
-                scan(&rest, Instant::now());
+                scan(regex.get().as_deref(), &rest, Instant::now());
                 sink.lines(stream, &[&rest]);
             }
         })
@@ -288,12 +290,57 @@ mod tests {
             input,
             Stream::Stdout,
             sink.clone(),
-            Some(regex.clone()),
+            RegexSlot::new(Some(regex.clone())),
             Arc::new(|_| {}),
         )
         .unwrap();
         pump.join().unwrap();
         assert_eq!(&*sink.0.lock().unwrap(), input);
         assert_eq!(regex.run_reading(Instant::now()).units, Some(7.0));
+    }
+
+    /// Reads what a channel sends, blocking between sends (a pipe that
+    /// the test writes to while the pump reads).
+    struct Chunks(std::sync::mpsc::Receiver<Vec<u8>>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Ok(chunk) = self.0.recv() else {
+                return Ok(0);
+            };
+            buf[..chunk.len()].copy_from_slice(&chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn a_regex_swapped_in_counts_the_lines_after_it_only() {
+        use super::super::progress::RegexKind;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let first = Arc::new(RegexProgress::new(r"done (\d+)", RegexKind::Units).unwrap());
+        let slot = RegexSlot::new(Some(Arc::clone(&first)));
+        let pump = spawn_pump(
+            Chunks(rx),
+            Stream::Stdout,
+            Arc::new(Discard),
+            slot.clone(),
+            Arc::new(|_| {}),
+        )
+        .unwrap();
+        tx.send(b"done 3\nok 10\n".to_vec()).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while first.run_reading(Instant::now()).matches == 0 {
+            assert!(Instant::now() < deadline, "the first line was not read");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let second = Arc::new(RegexProgress::new(r"ok (\d+)", RegexKind::Units).unwrap());
+        slot.swap(Some(Arc::clone(&second)));
+        tx.send(b"done 4\nok 20\n".to_vec()).unwrap();
+        drop(tx);
+        pump.join().unwrap();
+        // Neither counts the other's lines: the old one stopped at the swap,
+        // the new one started there (the `ok 10` before it is not counted).
+        assert_eq!(first.run_reading(Instant::now()).units, Some(3.0));
+        assert_eq!(second.run_reading(Instant::now()).units, Some(20.0));
     }
 }

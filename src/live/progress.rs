@@ -20,13 +20,14 @@
 
 use std::collections::VecDeque;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use regex::Regex;
 
 /// What the captured number means; see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RegexKind {
     /// A rate, used as the throughput directly.
     #[default]
@@ -108,28 +109,40 @@ impl RegexProgress {
         self.kind
     }
 
+    /// What one line says: `None` when the regex does not match it, else
+    /// group 1 as a number (1 without a group), or `Err` with the text
+    /// group 1 captured when that is not a number.
+    fn value(&self, line: &str) -> Option<Result<f64, String>> {
+        let captures = self.regex.captures(line)?;
+        if !self.has_group {
+            return Some(Ok(1.0));
+        }
+        let text = captures.get(1)?.as_str();
+        Some(parse_number(text).ok_or_else(|| text.to_owned()))
+    }
+
+    /// The number one line gives, without counting it (`None`: the regex
+    /// does not match it, or group 1 is not a number).
+    pub fn value_in(&self, line: &str) -> Option<f64> {
+        self.value(line)?.ok()
+    }
+
     /// Scans one line (without its terminator). Returns a warning the
     /// first time group 1 is not a number.
     pub fn observe_line(&self, line: &str, at: Instant) -> Option<String> {
-        let captures = self.regex.captures(line)?;
-        let value = if self.has_group {
-            let text = captures.get(1)?.as_str();
-            match parse_number(text) {
-                Some(value) => value,
-                None => {
-                    let mut series = self.series.lock().ok()?;
-                    if series.bad_number_warned {
-                        return None;
-                    }
-                    series.bad_number_warned = true;
-                    return Some(format!(
-                        "--progress-regex: group 1 captured '{text}', which is not a number; \
-                         make group 1 match only the number (e.g. '([0-9.]+)')"
-                    ));
+        let value = match self.value(line)? {
+            Ok(value) => value,
+            Err(text) => {
+                let mut series = self.series.lock().ok()?;
+                if series.bad_number_warned {
+                    return None;
                 }
+                series.bad_number_warned = true;
+                return Some(format!(
+                    "--progress-regex: group 1 captured '{text}', which is not a number; \
+                     make group 1 match only the number (e.g. '([0-9.]+)')"
+                ));
             }
-        } else {
-            1.0
         };
         if let Ok(mut series) = self.series.lock() {
             series.observe(value, at);
@@ -174,6 +187,59 @@ impl RegexProgress {
     /// ones; `None` before three lines.
     pub fn period(&self) -> Option<Duration> {
         self.series.lock().ok().and_then(|s| s.period())
+    }
+}
+
+/// Why `pattern` is not a regex, in one line (the regex crate's message
+/// draws the pattern over several): `unclosed group at 12`.
+pub fn regex_error(pattern: &str) -> Option<String> {
+    let error = Regex::new(pattern).err()?;
+    let text = error.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let reason = last.trim().trim_start_matches("error:").trim();
+    let at = text
+        .lines()
+        .find(|l| l.trim_start().starts_with('^'))
+        .and_then(|l| l.find('^'))
+        .zip(text.lines().nth(1).map(|l| l.len() - l.trim_start().len()))
+        .map(|(caret, indent)| format!(" at character {}", caret.saturating_sub(indent) + 1));
+    Some(format!("{reason}{}", at.unwrap_or_default()))
+}
+
+/// The output regex in force, one slot shared by the output readers (which
+/// feed it lines), the sampler (live readings) and the session (the run's
+/// reading): [`RegexSlot::swap`] puts another one in force while the
+/// workload runs. Each [`RegexProgress`] keeps its own series, so a new one
+/// starts a fresh measurement: units counted before a swap never mix with
+/// the new regex's.
+#[derive(Debug, Clone, Default)]
+pub struct RegexSlot(Arc<RwLock<Option<Arc<RegexProgress>>>>);
+
+impl RegexSlot {
+    /// A slot holding `regex`.
+    pub fn new(regex: Option<Arc<RegexProgress>>) -> RegexSlot {
+        RegexSlot(Arc::new(RwLock::new(regex)))
+    }
+
+    /// The regex in force now.
+    pub fn get(&self) -> Option<Arc<RegexProgress>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `regex` in force (none: output lines are no longer scanned);
+    /// returns the one it replaces.
+    pub fn swap(&self, regex: Option<Arc<RegexProgress>>) -> Option<Arc<RegexProgress>> {
+        std::mem::replace(
+            &mut *self.0.write().unwrap_or_else(PoisonError::into_inner),
+            regex,
+        )
     }
 }
 
@@ -484,6 +550,35 @@ mod tests {
         // interval; at 5 (inside [5, 8] too) 100/s from the faster settings.
         let count = RegexProgress::new(r"n=(\d+)", RegexKind::Count).unwrap();
         assert_eq!(count.rate_units_between(t0, secs(t0, 1.0)), None);
+    }
+
+    #[test]
+    fn a_bad_regex_is_said_in_one_line() {
+        assert_eq!(regex_error("([0-9.]+) steps/s"), None);
+        assert_eq!(
+            regex_error("([0-9.]+ steps/s").as_deref(),
+            Some("unclosed group at character 1")
+        );
+        let why = regex_error("rate: [0-9").unwrap();
+        assert!(
+            !why.contains('\n') && why.contains("unclosed character class"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_swapped_regex_starts_a_fresh_series() {
+        let old = Arc::new(RegexProgress::new(r"n=(\d+)", RegexKind::Units).unwrap());
+        let slot = RegexSlot::new(Some(Arc::clone(&old)));
+        let t0 = Instant::now();
+        slot.get().unwrap().observe_line("n=5", t0);
+        let new = Arc::new(RegexProgress::new(r"n=(\d+)", RegexKind::Units).unwrap());
+        let replaced = slot.swap(Some(Arc::clone(&new))).unwrap();
+        assert!(Arc::ptr_eq(&replaced, &old));
+        slot.get().unwrap().observe_line("n=7", secs(t0, 1.0));
+        assert_eq!(new.run_reading(t0).units, Some(7.0));
+        assert_eq!(old.run_reading(t0).units, Some(5.0));
+        assert!(slot.swap(None).is_some() && slot.get().is_none());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::launch::{
     LaunchSpec, StdinMode, group_alive, shell_status, signal_group, signal_name, spawn_workload,
 };
 use super::output::{OutputSink, Stream, spawn_pump};
-use super::progress::RegexProgress;
+use super::progress::{RegexProgress, RegexSlot};
 use super::sampler::SegmentSet;
 use super::settings::LiveSettings;
 use super::snapshot::{ApplyReport, ExitReport, LiveSnapshot, RunSummary, SettingsChange};
@@ -200,7 +200,12 @@ pub struct LiveSession {
     latency: SharedLatency,
     has_latency_points: bool,
     sample_interval: Duration,
-    regex: Option<Arc<RegexProgress>>,
+    /// The output regex in force: the output readers, the sampler and the
+    /// summary all read this one slot.
+    regex: RegexSlot,
+    /// When the regex in force was put in force, if after the start: its
+    /// run reading counts from then.
+    regex_since: Mutex<Option<Instant>>,
     exit: Arc<ExitState>,
     stop_reason: Mutex<Option<StopReason>>,
     stop_grace: Duration,
@@ -350,6 +355,7 @@ impl LiveSession {
         // From here on, a failure must not leave the workload running.
         let mut group_guard = GroupGuard(Some(pid));
 
+        let regex = RegexSlot::new(config.regex.clone());
         let mut pumps = Vec::new();
         if let Some(output) = &config.output {
             let warn: Arc<dyn Fn(String) + Send + Sync> = {
@@ -372,7 +378,7 @@ impl LiveSession {
                         reader,
                         stream,
                         Arc::clone(output),
-                        config.regex.clone(),
+                        regex.clone(),
                         Arc::clone(&warn),
                     )
                     .map_err(|e| EngineError::helper("output reader", e))?;
@@ -383,7 +389,7 @@ impl LiveSession {
 
         let mut sources = ThroughputSources {
             points: Vec::new(),
-            regex: config.regex.as_ref().map(|r| r.text().to_owned()),
+            regex_leads: false,
             api_name: config.api_name.clone(),
             concurrency: config.concurrency,
         };
@@ -401,7 +407,7 @@ impl LiveSession {
                 top: config.top_functions,
                 started,
                 sources: Arc::clone(&sources),
-                regex: config.regex.clone(),
+                regex: regex.clone(),
                 sink: Arc::clone(&sink),
                 latency: latency.clone(),
             };
@@ -435,7 +441,8 @@ impl LiveSession {
             latency,
             has_latency_points: !config.latency_points.is_empty(),
             sample_interval: config.sample_interval.max(Duration::from_millis(1)),
-            regex: config.regex,
+            regex,
+            regex_since: Mutex::new(None),
             exit,
             stop_reason: Mutex::new(None),
             stop_grace: config.stop_grace,
@@ -495,6 +502,32 @@ impl LiveSession {
         });
         *lock(&self.settings) = settings;
         Ok(generation)
+    }
+
+    /// The output regex in force, if any.
+    pub fn regex(&self) -> Option<Arc<RegexProgress>> {
+        self.regex.get()
+    }
+
+    /// Puts another output regex in force while the workload runs: the
+    /// output readers scan the lines that follow with it, the live view and
+    /// the summary read it, and it leads the progress points listed so far
+    /// (a point published later leads again). Its series starts empty, so
+    /// nothing counted before the swap is mixed with what it counts. `None`
+    /// stops scanning the output. A session started without
+    /// [`SessionConfig::output`] reads no lines: a regex counts nothing
+    /// there.
+    pub fn set_regex(&self, regex: Option<Arc<RegexProgress>>) -> Result<(), EngineError> {
+        if self.finished {
+            return Err(EngineError::Finished);
+        }
+        let chosen = regex.is_some();
+        self.regex.swap(regex);
+        *lock(&self.regex_since) = Some(Instant::now());
+        if chosen {
+            lock(&self.sources).regex_chosen();
+        }
+        Ok(())
     }
 
     /// Publishes new settings and measures, on a thread of its own, how
@@ -711,9 +744,11 @@ impl LiveSession {
     fn summary(&self, agg: &Aggregator, status: ExitStatus, wall_s: f64) -> RunSummary {
         let basis = RateBasis::Wall(wall_s);
         let progress = agg.progress_readings(basis);
-        let regex = self.regex.as_ref().map(|r| r.run_reading(self.started));
+        let regex = self.regex.get();
+        let since = lock(&self.regex_since).map_or(self.started, |t| t.max(self.started));
+        let reading = regex.as_ref().map(|r| (r.text(), r.run_reading(since)));
         let runs = (wall_s > 0.0).then(|| 1.0 / wall_s);
-        let throughput = lock(&self.sources).readings(&progress, regex, runs);
+        let throughput = lock(&self.sources).readings(&progress, reading, runs);
         let stop = *lock(&self.stop_reason);
         let signal = status.signal();
         let mut warnings: Vec<String> = agg.warnings().to_vec();

@@ -23,8 +23,8 @@ use super::snapshot::{SourceKind, ThroughputReading};
 pub struct ThroughputSources {
     /// Every progress point configured so far, in order.
     pub points: Vec<String>,
-    /// The regex text, if one is used.
-    pub regex: Option<String>,
+    /// The output regex leads the points: it was chosen after them.
+    pub regex_leads: bool,
     /// The `speedbump.progress()` name to put first.
     pub api_name: Option<String>,
     /// Units in flight, for latency (Little's law); 1 by default.
@@ -35,6 +35,9 @@ impl ThroughputSources {
     /// Adds the points of new settings (live changes keep the old ones
     /// listed, after them).
     pub fn add_points(&mut self, points: &[String]) {
+        if !points.is_empty() {
+            self.regex_leads = false;
+        }
         // The points of the settings in force lead, in their order (the
         // first is "the" throughput, so a point chosen later takes over),
         // then those of earlier settings.
@@ -47,13 +50,19 @@ impl ThroughputSources {
         self.points = ordered;
     }
 
+    /// An output regex was put in force while the workload runs: it is the
+    /// throughput from now on, before the points listed so far.
+    pub fn regex_chosen(&mut self) {
+        self.regex_leads = true;
+    }
+
     /// The readings in order; `progress` is the aggregated progress table
-    /// (name, units, units/s), `regex` the output regex's reading and `runs`
-    /// the runs per second (summary only).
+    /// (name, units, units/s), `regex` the output regex in force (its text)
+    /// and its reading, and `runs` the runs per second (summary only).
     pub fn readings(
         &self,
         progress: &[(Arc<str>, u64, Option<f64>)],
-        regex: Option<RegexReading>,
+        regex: Option<(&str, RegexReading)>,
         runs: Option<f64>,
     ) -> Vec<ThroughputReading> {
         let concurrency = if self.concurrency > 0.0 {
@@ -69,7 +78,12 @@ impl ThroughputSources {
                 per_second,
                 seconds_per_unit: per_second.filter(|r| *r > 0.0).map(|r| concurrency / r),
             };
-        let mut out = Vec::new();
+        let regex = regex
+            .map(|(text, r)| reading(SourceKind::Regex, text.to_owned(), r.units, r.per_second));
+        let (mut out, regex_after) = match regex {
+            Some(r) if self.regex_leads => (vec![r], None),
+            other => (Vec::new(), other),
+        };
         for point in &self.points {
             let row = progress.iter().find(|(name, _, _)| name.as_ref() == point);
             let (units, rate) = row.map_or((0, None), |(_, units, rate)| (*units, *rate));
@@ -80,14 +94,7 @@ impl ThroughputSources {
                 rate,
             ));
         }
-        if let (Some(text), Some(r)) = (&self.regex, regex) {
-            out.push(reading(
-                SourceKind::Regex,
-                text.clone(),
-                r.units,
-                r.per_second,
-            ));
-        }
+        out.extend(regex_after);
         let mut api: Vec<&(Arc<str>, u64, Option<f64>)> = progress
             .iter()
             .filter(|(name, _, _)| !self.points.iter().any(|p| p.as_str() == name.as_ref()))
@@ -129,9 +136,9 @@ mod tests {
 
     #[test]
     fn sources_come_in_order_with_latency() {
-        let sources = ThroughputSources {
+        let mut sources = ThroughputSources {
             points: vec!["bench:Engine.step".into()],
-            regex: Some("T: ([0-9.]+)".into()),
+            regex_leads: false,
             api_name: Some("tokens".into()),
             concurrency: 4.0,
         };
@@ -146,7 +153,7 @@ mod tests {
             per_second: Some(8.0),
             matches: 3,
         };
-        let r = sources.readings(&progress, Some(regex), Some(0.5));
+        let r = sources.readings(&progress, Some(("T: ([0-9.]+)", regex)), Some(0.5));
         let names: Vec<&str> = r.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
@@ -168,6 +175,19 @@ mod tests {
         );
         assert_eq!(r[5].per_second, Some(0.5));
         assert_eq!(r[5].seconds_per_unit, Some(8.0));
+        // A regex chosen while the workload runs leads the points so far;
+        // a point chosen after it leads again.
+        sources.regex_chosen();
+        let r = sources.readings(&progress, Some(("T: ([0-9.]+)", regex)), None);
+        assert_eq!(r[0].source, SourceKind::Regex);
+        assert_eq!(r[1].name, "bench:Engine.step");
+        sources.add_points(&[]);
+        let r = sources.readings(&progress, Some(("T: ([0-9.]+)", regex)), None);
+        assert_eq!(r[0].source, SourceKind::Regex, "idle settings keep it");
+        sources.add_points(&["bench:Engine.step".into()]);
+        let r = sources.readings(&progress, Some(("T: ([0-9.]+)", regex)), None);
+        assert_eq!(r[0].source, SourceKind::Point);
+        assert_eq!(r[1].source, SourceKind::Regex);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::aggregate::{Aggregator, RateBasis};
 use super::latency::{SharedLatency, monotonic_ns};
-use super::progress::RegexProgress;
+use super::progress::RegexSlot;
 use super::sampler::SegmentSet;
 use super::session::{Event, EventSink};
 use super::snapshot::LiveSnapshot;
@@ -36,8 +36,8 @@ pub struct SamplerContext {
     pub started: Instant,
     /// The progress sources (points change with the settings).
     pub sources: Arc<Mutex<ThroughputSources>>,
-    /// The output regex, if any.
-    pub regex: Option<Arc<RegexProgress>>,
+    /// The output regex in force, if any.
+    pub regex: RegexSlot,
     /// Where snapshots and warnings go.
     pub sink: EventSink,
     /// The cuts of the request stream experiments ask for.
@@ -91,8 +91,11 @@ pub fn sampler_loop(ctx: &SamplerContext, stop: &Receiver<()>) -> (SegmentSet, A
 fn live_snapshot(ctx: &SamplerContext, agg: &Aggregator, now: Instant) -> LiveSnapshot {
     let basis = RateBasis::Window;
     let progress = agg.progress_readings(basis);
-    let regex = ctx.regex.as_ref().map(|r| r.reading(now, ctx.rate_window));
-    let throughput = lock(&ctx.sources).readings(&progress, regex, None);
+    let regex = ctx.regex.get();
+    let reading = regex
+        .as_ref()
+        .map(|r| (r.text(), r.reading(now, ctx.rate_window)));
+    let throughput = lock(&ctx.sources).readings(&progress, reading, None);
     let (functions, functions_total) = agg.function_readings(basis, Some(ctx.top));
     LiveSnapshot {
         kind: "sample",

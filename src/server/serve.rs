@@ -427,6 +427,7 @@ impl Hub {
                 | Command::Rank { .. }
                 | Command::Apply(_)
                 | Command::SetProgressPoints(_)
+                | Command::SetProgressRegex { .. }
         );
         let _ = self.commands.send(command.clone());
         if follow {

@@ -20,6 +20,8 @@ pub enum Field {
     Filter,
     /// Step 0's progress point (`module:qualname`).
     ProgressPoint,
+    /// Step 0's output regex (group 1: the rate the workload prints).
+    ProgressRegex,
 }
 
 impl Field {
@@ -33,6 +35,7 @@ impl Field {
             Field::Budget => "budget per experiment (e.g. 60s)",
             Field::Filter => "filter",
             Field::ProgressPoint => "progress point, called once per unit (module:qualname)",
+            Field::ProgressRegex => "output regex, group 1 = units/s",
         }
     }
 }

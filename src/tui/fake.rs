@@ -11,6 +11,7 @@
 //! deterministic frames for the snapshot tests (the same seed gives the same
 //! frames).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::experiment::fake::{FakeTarget, FakeWorkload, Pace, progress_line};
@@ -19,6 +20,7 @@ use crate::experiment::{
 };
 use crate::live::EngineError;
 use crate::live::LiveSettings;
+use crate::live::progress::RegexProgress;
 
 /// How the demo behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,9 @@ pub struct Script {
     seed: u64,
     /// Set by [`Command::SetProgressPoints`]; [`Script::live`] counts them.
     progress_points: Vec<String>,
+    /// Set by [`Command::SetProgressRegex`] (which clears the points);
+    /// [`Script::live`] reads the workload's rate lines with it.
+    regex: Option<Arc<RegexProgress>>,
 }
 
 /// How long a command may take on the virtual clock (real time).
@@ -159,6 +164,7 @@ impl Script {
             workload,
             seed,
             progress_points: Vec::new(),
+            regex: None,
         }
     }
 
@@ -173,13 +179,29 @@ impl Script {
     }
 
     /// Sends `command` and returns the updates up to its `CensusDone`,
-    /// `SweepDone` or `RankDone` (`Apply`, `SetProgressPoints`: up to its
-    /// `Applied`).
+    /// `SweepDone` or `RankDone` (`Apply`, `SetProgressPoints`, a valid
+    /// `SetProgressRegex`: up to its `Applied`; an invalid regex: up to the
+    /// warning that refuses it).
     pub fn run(&mut self, command: Command) -> Vec<Update> {
-        if let Command::SetProgressPoints(points) = &command {
-            self.progress_points.clone_from(points);
+        let mut refused = false;
+        match &command {
+            Command::SetProgressPoints(points) => self.progress_points.clone_from(points),
+            Command::SetProgressRegex { regex, kind } => match RegexProgress::new(regex, *kind) {
+                Ok(regex) => {
+                    self.progress_points.clear();
+                    self.regex = Some(Arc::new(regex));
+                }
+                Err(_) => refused = true,
+            },
+            _ => {}
         }
-        let apply = matches!(command, Command::Apply(_) | Command::SetProgressPoints(_));
+        let apply = !refused
+            && matches!(
+                command,
+                Command::Apply(_)
+                    | Command::SetProgressPoints(_)
+                    | Command::SetProgressRegex { .. }
+            );
         self.engine
             .commands
             .send(command)
@@ -189,13 +211,13 @@ impl Script {
             let done = match update {
                 Update::CensusDone(_) | Update::SweepDone(_) | Update::RankDone(_) => true,
                 Update::Applied(_) => apply,
+                Update::Warning(_) => refused,
                 Update::Started { .. }
                 | Update::Live(_)
                 | Update::Output { .. }
                 | Update::Progress { .. }
                 | Update::SweepPoint { .. }
                 | Update::CandidateUpdate { .. }
-                | Update::Warning(_)
                 | Update::WorkloadExited { .. }
                 | Update::Accepted(_)
                 | Update::Refused { .. }
@@ -210,7 +232,7 @@ impl Script {
     }
 
     /// Live snapshots every 0.1 s from `from_s` to `to_s` under `*:*` (and
-    /// the progress points set), as the demo's sampler sends them.
+    /// the progress points or regex set), as the demo's sampler sends them.
     pub fn live(&self, from_s: f64, to_s: f64) -> Vec<Update> {
         let settings = LiveSettings {
             delay_ns: 0,
@@ -222,9 +244,13 @@ impl Script {
         let mut units = 0.0;
         let mut t = from_s;
         while t <= to_s + 1e-9 {
-            let snapshot = self
-                .workload
-                .snapshot(&settings, 1, t, self.seed ^ (t * 1e3) as u64);
+            let snapshot = self.workload.snapshot(
+                &settings,
+                self.regex.as_deref(),
+                1,
+                t,
+                self.seed ^ (t * 1e3) as u64,
+            );
             units += snapshot
                 .primary_throughput()
                 .and_then(|r| r.per_second)

@@ -65,6 +65,8 @@ pub enum Action {
     Export,
     /// Step 0: choose the progress point (a suggested one, or typed).
     Progress,
+    /// Step 0: choose the output regex (the suggested rate line, or typed).
+    ProgressRegex,
 }
 
 /// One line of the key table.
@@ -201,6 +203,12 @@ pub const BINDINGS: &[Binding] = &[
         "p",
         Action::Progress,
         "0: choose progress point",
+    ),
+    b(
+        &[Char('R')],
+        "R",
+        Action::ProgressRegex,
+        "0: choose output regex",
     ),
     b(
         &[Char('a')],

@@ -119,6 +119,7 @@ impl State {
             }
             Action::Apply => return self.apply_node(),
             Action::Progress => self.edit_progress_point(),
+            Action::ProgressRegex => self.edit_progress_regex(),
             Action::Sweep => return self.sweep_node(),
             Action::Export => {
                 if self.results.is_empty() {
@@ -239,6 +240,14 @@ impl State {
                     self.start_rank(&path)
                 }
             }
+            Step::Live => {
+                self.say(
+                    Tone::Info,
+                    "r runs the sweep (step 1) or a ranking (steps 3, 4); here R sets the \
+                     output regex, p the progress point",
+                );
+                Vec::new()
+            }
             _ => {
                 self.say(
                     Tone::Info,
@@ -316,27 +325,35 @@ impl State {
         vec![Effect::Engine(Command::Apply(settings))]
     }
 
-    /// `p` at step 0: the progress point editor, filled with the next
-    /// suggested point (each `p` takes the next one); Enter puts it in force
-    /// without a restart.
-    fn edit_progress_point(&mut self) {
+    /// Whether the progress source can be chosen now with `key` (which
+    /// chooses `what`); says why not otherwise: only at step 0, and not
+    /// while a sweep or ranking measures with the source it began with (the
+    /// census at start needs no throughput: the change is queued behind it).
+    fn may_choose_progress(&mut self, key: char, what: &str) -> bool {
         if self.step != Step::Live {
-            self.say(Tone::Info, "p chooses the progress point at step 0");
-            return;
+            self.say(Tone::Info, format!("{key} chooses the {what} at step 0"));
+            return false;
         }
-        // The census at start needs no throughput: the point is queued
-        // behind it. A sweep or ranking measures with the source it began
-        // with.
         if let Some(running) = self
             .running
             .as_ref()
             .filter(|r| r.kind != ExperimentKind::Census)
         {
-            let what = super::kind_name(running.kind);
+            let experiment = super::kind_name(running.kind);
             self.say(
                 Tone::Warn,
-                format!("the {what} is running: change the progress point after it (c cancels)"),
+                format!("the {experiment} is running: change the {what} after it (c cancels)"),
             );
+            return false;
+        }
+        true
+    }
+
+    /// `p` at step 0: the progress point editor, filled with the next
+    /// suggested point (each `p` takes the next one); Enter puts it in force
+    /// without a restart.
+    fn edit_progress_point(&mut self) {
+        if !self.may_choose_progress('p', "progress point") {
             return;
         }
         let suggested = super::live::suggested_points(&self.live, &self.output);
@@ -350,6 +367,53 @@ impl State {
         self.editor = Some(Editor::new(Field::ProgressPoint, text));
     }
 
+    /// `R` at step 0: the output regex editor, filled with the regex of the
+    /// rate line the output prints (`crate::live::suggest`); Enter puts it
+    /// in force without a restart, in place of any progress point.
+    fn edit_progress_regex(&mut self) {
+        if !self.may_choose_progress('R', "progress regex") {
+            return;
+        }
+        let lines = self.output.lines.iter().map(|(line, _)| line.as_str());
+        let text = crate::live::suggest::rate_line(lines).map_or_else(String::new, |r| r.regex);
+        self.editor = Some(Editor::new(Field::ProgressRegex, text));
+    }
+
+    /// Says what counts units now (`counting`) and when the throughput
+    /// appears; a source chosen during the census at start counts after it.
+    fn say_source_chosen(&mut self, counting: &str, appears: &str) {
+        let when = if self.running.is_some() {
+            " once the census ends"
+        } else {
+            ""
+        };
+        self.say(
+            Tone::Info,
+            format!("counting {counting}{when}: the throughput appears {appears}"),
+        );
+    }
+
+    /// Checks a typed output regex and puts it in force (a rate: group 1 is
+    /// the units per second the workload prints).
+    fn choose_progress_regex(&mut self, text: &str) -> Result<Command, String> {
+        if text.is_empty() {
+            return Err("type a regex whose group 1 is the rate, e.g. ([0-9.]+) events/s".into());
+        }
+        if let Some(why) = crate::live::progress::regex_error(text) {
+            return Err(format!("not a regex: {why}"));
+        }
+        self.options.progress = Some(super::progress_source_words(&[], Some(text)));
+        let unit = super::live::regex_unit(text).unwrap_or("units");
+        self.say_source_chosen(
+            &format!("{unit} from the output's rate lines (in place of any progress point)"),
+            "with the next lines",
+        );
+        Ok(Command::SetProgressRegex {
+            regex: text.to_owned(),
+            kind: crate::live::progress::RegexKind::Rate,
+        })
+    }
+
     /// Takes an edited value, or keeps the editor open with the reason.
     fn submit(&mut self, field: Field, text: &str) -> Vec<Effect> {
         let mut effects = Vec::new();
@@ -359,22 +423,17 @@ impl State {
                     .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned())
                     .map(|point| {
                         let points = vec![point.clone()];
-                        self.options.progress = Some(super::progress_source_words(&points));
-                        let when = if self.running.is_some() {
-                            " once the census ends"
-                        } else {
-                            ""
-                        };
-                        self.say(
-                            Tone::Info,
-                            format!(
-                                "counting units with progress point {point}{when}: the \
-                                 throughput appears once it is called"
-                            ),
+                        self.options.progress = Some(super::progress_source_words(&points, None));
+                        self.say_source_chosen(
+                            &format!("units with progress point {point}"),
+                            "once it is called",
                         );
                         effects.push(Effect::Engine(Command::SetProgressPoints(points)));
                     })
             }
+            Field::ProgressRegex => self
+                .choose_progress_regex(text.trim())
+                .map(|command| effects.push(Effect::Engine(command))),
             Field::Filter => {
                 self.filter = text.trim().to_owned();
                 Ok(())

@@ -94,6 +94,18 @@ impl Live {
         }
     }
 
+    /// Which kind of source the throughput comes from, when it was chosen
+    /// rather than reported by the workload itself: `from output` (an
+    /// output regex), `by point` (the unit is then the point).
+    pub fn source_words(&self) -> Option<&'static str> {
+        let t = self.last.as_ref().and_then(|s| s.primary_throughput())?;
+        match t.source {
+            SourceKind::Regex => Some("from output"),
+            SourceKind::Point => Some("by point"),
+            SourceKind::Api | SourceKind::Runs => None,
+        }
+    }
+
     /// Calls per second being slowed now, summed over every pattern and
     /// process (measured, not what was asked for: a process that missed a
     /// settings change shows here too); `None` before any rate is known.
@@ -124,7 +136,7 @@ impl Live {
 
 /// The word right after a regex's first group (`Throughput: ([0-9.]+)
 /// tokens/s` → `tokens`), if it is a plain word.
-fn regex_unit(regex: &str) -> Option<&str> {
+pub(crate) fn regex_unit(regex: &str) -> Option<&str> {
     let open = regex.find('(')?;
     let close = open + regex.get(open..)?.find(')')?;
     let mut after = regex.get(close + 1..)?;

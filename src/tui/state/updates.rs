@@ -193,7 +193,9 @@ impl State {
                         self.pending_rank = None;
                     }
                     // Refused settings change nothing this front end set up.
-                    Command::Apply(_) | Command::SetProgressPoints(_) => {}
+                    Command::Apply(_)
+                    | Command::SetProgressPoints(_)
+                    | Command::SetProgressRegex { .. } => {}
                 }
             }
             Update::Finished { error } => {
@@ -252,7 +254,11 @@ impl State {
                 (ExperimentKind::Rank, budget_s)
             }
             Command::SetProgressPoints(points) => {
-                self.options.progress = Some(progress_source_words(&points));
+                self.options.progress = Some(progress_source_words(&points, None));
+                return;
+            }
+            Command::SetProgressRegex { regex, .. } => {
+                self.options.progress = Some(progress_source_words(&[], Some(&regex)));
                 return;
             }
             // Not an experiment: nothing runs that updates would land in.
@@ -434,13 +440,12 @@ fn parent_path(
 /// Least share of its parent's calls for a child to be ranked.
 pub const MIN_SHARE: f64 = 0.001;
 
-/// Where progress comes from once `points` are set at step 0, in the
-/// words of the command line's (`progress point M:Q`).
-pub fn progress_source_words(points: &[String]) -> String {
-    match points.first() {
-        Some(p) => format!("progress point {p}"),
-        None => "speedbump.progress() (runs per second if none)".to_owned(),
-    }
+/// Where progress comes from once `points` or a `regex` are set at step 0,
+/// in the command line's words (`progress point M:Q`, `output regex R`),
+/// as results.json records it.
+pub fn progress_source_words(points: &[String], regex: Option<&str>) -> String {
+    crate::cli::tui::progress_description(points, regex)
+        .unwrap_or_else(|| "speedbump.progress() (runs per second if none)".to_owned())
 }
 
 /// `census`, `sweep`, `ranking`.

@@ -61,13 +61,20 @@ pub fn sparkline_span(state: &State, width: usize) -> Span<'static> {
     Span::styled(text, state.theme.chart())
 }
 
-fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
+/// The throughput pane's title: the rate and its unit, which source it
+/// comes from when `with_source` (a chosen point or regex), processes and
+/// uptime; led by `SLOWED` whenever anything is slowed.
+fn chart_title(state: &State, with_source: bool) -> Span<'static> {
     let theme = &state.theme;
     let live = &state.live;
+    let source = live
+        .source_words()
+        .filter(|_| with_source)
+        .map_or(String::new(), |w| format!(" {w}"));
     let title = match (live.rate(), &live.last) {
         (Some(rate), Some(s)) => Span::styled(
             format!(
-                "{} {}/s · {} processes · up {}",
+                "{} {}/s{source} · {} processes · up {}",
                 format::format_rate(rate),
                 live.unit(),
                 s.processes.live,
@@ -85,7 +92,7 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         ),
         _ => Span::styled("waiting for the workload", theme.dim()),
     };
-    let title = match live.slowed_per_s().filter(|r| *r > 0.0) {
+    match live.slowed_per_s().filter(|r| *r > 0.0) {
         // Step 0 says plainly when the throughput it shows is slowed.
         Some(slowed) => Span::styled(
             format!(
@@ -96,7 +103,18 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
             theme.bad(),
         ),
         None => title,
-    };
+    }
+}
+
+fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let live = &state.live;
+    // The source's words go first when the title has no room for them
+    // (borders, the pane's name and a space around it).
+    let room = usize::from(area.width).saturating_sub(Pane::Throughput.title().len() + 5);
+    let title = Some(chart_title(state, true))
+        .filter(|t| t.width() <= room)
+        .unwrap_or_else(|| chart_title(state, false));
     let block = pane_block(state, Pane::Throughput, Some(title));
     if live.history.len() < 2 {
         let inner = block.inner(area);
@@ -107,24 +125,35 @@ fn render_chart(state: &State, area: Rect, buf: &mut Buffer) {
         } else if suggestions.is_empty() {
             vec![
                 Line::from("no throughput yet: the workload reports none so far."),
-                Line::from("p sets a progress point (MOD:QUALNAME) now, without a restart;"),
-                Line::from("or restart with --progress-regex RE, or call"),
-                Line::from("speedbump.progress() in the workload."),
+                Line::from(vec![
+                    Span::styled("p", theme.key()),
+                    Span::raw(" sets a progress point (MOD:QUALNAME), "),
+                    Span::styled("R", theme.key()),
+                    Span::raw(" an output regex, now,"),
+                ]),
+                Line::from("without a restart; or call speedbump.progress() in the"),
+                Line::from("workload."),
             ]
         } else {
             // The census needs no throughput; the sweeps and rankings do.
+            // A suggestion is always led by the output's rate line.
             let mut text = vec![Line::from(
                 "no throughput yet; steps 1-4 need a progress source:",
             )];
             text.extend(suggestions.into_iter().map(Line::from));
             if suggested_points(live, &state.output).is_empty() {
-                text.push(Line::from(
-                    "(restart with it; p sets a progress point now, typed)",
-                ));
+                text.push(Line::from(vec![
+                    Span::styled("R", theme.key()),
+                    Span::raw(" takes the rate line now, without a restart; "),
+                    Span::styled("p", theme.key()),
+                    Span::raw(" sets a point, typed"),
+                ]));
             } else {
                 text.push(Line::from(vec![
                     Span::styled("p", theme.key()),
-                    Span::raw(" takes the suggested progress point now, without a restart"),
+                    Span::raw(" takes the suggested progress point, "),
+                    Span::styled("R", theme.key()),
+                    Span::raw(" the rate line, now, without a restart"),
                 ]));
             }
             text
