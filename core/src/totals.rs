@@ -272,11 +272,15 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
         totals
             .warnings
             .extend(segment_warnings(process.pid, &process.label, sample.flags).map(|(_, w)| w));
-        match process_index.get(&key).and_then(|&i| totals.processes.get_mut(i)) {
+        match process_index
+            .get(&key)
+            .and_then(|&i| totals.processes.get_mut(i))
+        {
             Some(earlier) => {
                 earlier.exited |= process.exited;
                 // A successor lists its predecessor's functions again.
-                earlier.functions_matched = earlier.functions_matched.max(process.functions_matched);
+                earlier.functions_matched =
+                    earlier.functions_matched.max(process.functions_matched);
                 earlier.counts.add(process.counts);
             }
             None => {

@@ -220,9 +220,8 @@ fn merge_segment(into: &mut ProcessEdge, other: ProcessEdge, newer: bool) {
         *total = total.saturating_add(units);
     }
     if !other.functions.is_empty() {
-        let mut by_name: BTreeMap<Arc<str>, Counts> = std::mem::take(&mut into.functions)
-            .into_iter()
-            .collect();
+        let mut by_name: BTreeMap<Arc<str>, Counts> =
+            std::mem::take(&mut into.functions).into_iter().collect();
         for (name, counts) in other.functions {
             by_name.entry(name).or_default().add(counts);
         }
@@ -316,6 +315,27 @@ mod tests {
             unix_ns,
             processes: processes.into_iter().map(|p| ((p.pid, 0), p)).collect(),
         }
+    }
+
+    #[test]
+    fn a_process_in_two_segments_counts_once_with_their_sum() {
+        // Its table grew between the edges: the old segment froze at 16
+        // calls (generation 5), the successor counted 7 more and then
+        // applied generation 6.
+        let start = edge(100, vec![process(1, 5, 10, 10, 2)]);
+        let mut end_edge = process(1, 5, 10, 16, 3);
+        merge_segment(&mut end_edge, process(1, 6, 50, 7, 1), true);
+        assert_eq!(end_edge.generation, 6, "the latest segment's settings");
+        assert_eq!(end_edge.created_unix_ns, 10);
+        assert_eq!(end_edge.functions.len(), 1, "one row per name");
+        let end = edge(200, vec![end_edge]);
+        let d = delta(&start, &end, Some(6));
+        assert_eq!(d.left_out, [1], "generation 5 at the start: left out");
+        let d = delta(&start, &end, None);
+        assert_eq!(d.processes, 1);
+        assert_eq!(d.counts.calls, 16 + 7 - 10);
+        assert_eq!(d.functions["m:f"].calls, 13);
+        assert_eq!(d.progress["steps"], 2);
     }
 
     #[test]

@@ -25,8 +25,9 @@ use super::error::IpcError;
 use super::layout::{
     Capacities, DEFAULT_LATENCY_RING_RECORDS, FunctionId, FunctionKind, FunctionSlot,
     HEADER_RESERVED_BYTES, Header, LABEL_BYTES, LATENCY_RECORD_BYTES, LAYOUT_VERSION, MAGIC,
-    MAX_FUNCTION_CAPACITY, MAX_NAME_ARENA_BYTES, MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME, PatternId, PatternSlot, ProgressId, ProgressSlot,
-    RING_CONTROL_BYTES, SECTION_ALIGN, SectionLayout, flags, truncate_utf8,
+    MAX_FUNCTION_CAPACITY, MAX_NAME_ARENA_BYTES, MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME,
+    PatternId, PatternSlot, ProgressId, ProgressSlot, RING_CONTROL_BYTES, SECTION_ALIGN,
+    SectionLayout, flags, truncate_utf8,
 };
 use super::procfs::{current_pid, current_uid, parent_pid, process_start_boottime_ns};
 use super::ring::RingProducer;
@@ -476,6 +477,32 @@ impl SegmentWriter {
                 Err(e)
             }
         }
+    }
+
+    /// [`Self::create_successor_in`] at `path` (which must not exist).
+    pub fn create_successor(
+        &self,
+        path: &Path,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let sections = SectionLayout::with_ring(&caps, self.sections.latency_ring_records)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_nofollow())
+            .open(path)
+            .map_err(|e| IpcError::io("create segment file", path, e))?;
+        let epoch = self.table_epoch.saturating_add(1);
+        let made = Self::init(file, path, info, caps, sections, epoch)
+            .and_then(|mut next| self.replay_into(&mut next).map(|()| next));
+        if made.is_err() {
+            // Ours alone (O_EXCL).
+            let _ = std::fs::remove_file(path);
+        }
+        made
     }
 
     /// [`Self::create_successor_in`] into anonymous memory, for a writer
