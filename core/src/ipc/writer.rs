@@ -438,13 +438,16 @@ impl SegmentWriter {
         if functions <= self.caps.functions {
             return None;
         }
-        let growth = u64::from(functions) / u64::from(self.caps.functions.max(1));
+        let growth = u64::from(functions)
+            .checked_div(u64::from(self.caps.functions))
+            .unwrap_or(1);
         // A quarter more than the names' share, so that the arena fills
         // after the table does, not before.
         let scaled = u64::from(self.arena_used)
             .saturating_mul(growth)
             .saturating_mul(5)
-            / 4;
+            .checked_div(4)
+            .unwrap_or(u64::MAX);
         let name_arena_bytes = u32::try_from(scaled.next_multiple_of(SECTION_ALIGN))
             .unwrap_or(u32::MAX)
             .clamp(self.caps.name_arena_bytes, MAX_NAME_ARENA_BYTES);
