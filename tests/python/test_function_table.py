@@ -119,3 +119,25 @@ def test_the_live_counts_follow_the_process_into_its_larger_table(tmp_path, runt
     }
     assert set(STEADY) <= rated, sorted(rated)[:20]
     assert "<other>" not in rated
+
+
+def test_a_fork_after_the_table_grew_counts_in_its_own_segment(run_py):
+    """A child forked after the move starts its own segment with the larger
+    table and the same ids; parent and child count once each."""
+    source = workload(0).replace(
+        "total = 0\n",
+        "import os\nchild = os.fork()\ntotal = 0\n",
+    ).replace(
+        'print("total", total)\n',
+        'print("total", total)\n'
+        "if child:\n    os.waitpid(child, 0)\nelse:\n    os._exit(0)\n",
+    )
+    r = run_py(source, patterns="*:*", env={"SPEED_BUMP_DELAY_NS": "0"})
+    assert r.returncode == 0, r.stderr
+    report = r.report
+    for name in STEADY:
+        entry = function(report, name)
+        assert entry["calls"] == 2 * STEADY_CALLS, name
+        assert entry["processes"] == 2, name
+    assert other_calls(report["functions"]) == 0
+    assert len(report["processes"]) == 2, report["processes"]
