@@ -18,10 +18,11 @@
 //! segment_size             end of file (page-aligned)
 //! ```
 //!
-//! Sections start on page boundaries. The writer sizes the file with
-//! `ftruncate`, so on tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`) only the pages
-//! actually touched use memory: large default capacities cost nothing until
-//! the tables fill.
+//! Sections start on page boundaries. The writer reserves the file's blocks
+//! up front (`fallocate`; see `writer.rs`), so on tmpfs (`/dev/shm`,
+//! `$XDG_RUNTIME_DIR`) a segment costs its full size in memory from the
+//! start: default capacities stay modest, and a function table that fills
+//! grows into a successor segment instead (below).
 //!
 //! # Publication protocol (append-only)
 //!
@@ -491,7 +492,8 @@ pub struct Capacities {
 
 impl Default for Capacities {
     /// 16384 functions, 1024 patterns, 256 progress names, 4 MiB of names
-    /// (about 5 MiB of address space, committed only as it fills).
+    /// (about 5 MiB, reserved when the segment is created; a full function
+    /// table grows into a successor segment).
     fn default() -> Self {
         Self {
             functions: 16384,
