@@ -24,15 +24,20 @@ fn small() -> Capacities {
     }
 }
 
-/// A segment of a process `pid` started at `ticks` with `f` called `calls` times.
-fn writer(dir: &Path, pid: u32, ticks: u64, calls: u64) -> SegmentWriter {
-    let info = ProcessInfo {
+/// Process `pid`, started at `ticks`.
+fn info(pid: u32, ticks: u64) -> ProcessInfo {
+    ProcessInfo {
         pid,
         parent_pid: 1,
         uid: current_uid(),
         process_start_boottime_ns: ticks * 10_000_000,
         label: format!("worker {pid}"),
-    };
+    }
+}
+
+/// A segment of a process `pid` started at `ticks` with `f` called `calls` times.
+fn writer(dir: &Path, pid: u32, ticks: u64, calls: u64) -> SegmentWriter {
+    let info = info(pid, ticks);
     let mut w = SegmentWriter::create(&segment_path(dir, pid, ticks), &info, small()).unwrap();
     let pattern = w.add_pattern(1, "app:*", false);
     let id = w.add_function("app:f", FunctionKind::Python, pattern.0);
@@ -194,17 +199,11 @@ fn new_segments_are_found_when_the_directory_changes() {
 /// its function table is full: same ids, counters from zero.
 fn successor(dir: &Path, old: &SegmentWriter, pid: u32, ticks: u64) -> SegmentWriter {
     use speedbump::ipc::image_segment_path;
-    let info = ProcessInfo {
-        pid,
-        parent_pid: 1,
-        uid: current_uid(),
-        process_start_boottime_ns: ticks * 10_000_000,
-        label: format!("worker {pid}"),
-    };
     let path = image_segment_path(dir, pid, ticks, 0xfeed);
     let caps = old.successor_capacities().unwrap();
     assert_eq!(caps.functions, 4 * old.function_capacity());
-    old.create_successor(&path, &info, caps).unwrap()
+    old.create_successor(&path, &info(pid, ticks), caps)
+        .unwrap()
 }
 
 #[test]

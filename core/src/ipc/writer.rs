@@ -158,6 +158,16 @@ impl SegmentWriter {
         caps: Capacities,
         latency_ring_records: u32,
     ) -> Result<Self, IpcError> {
+        Self::create_at(path, info, caps, latency_ring_records, 0)
+    }
+
+    fn create_at(
+        path: &Path,
+        info: &ProcessInfo,
+        caps: Capacities,
+        latency_ring_records: u32,
+        table_epoch: u32,
+    ) -> Result<Self, IpcError> {
         let sections = SectionLayout::with_ring(&caps, latency_ring_records)?;
         let file = OpenOptions::new()
             .read(true)
@@ -167,7 +177,7 @@ impl SegmentWriter {
             .custom_flags(libc_nofollow())
             .open(path)
             .map_err(|e| IpcError::io("create segment file", path, e))?;
-        match Self::init(file, path, info, caps, sections, 0) {
+        match Self::init(file, path, info, caps, sections, table_epoch) {
             Ok(writer) => Ok(writer),
             Err(e) => {
                 // Ours alone (O_EXCL): do not leave a file readers would
@@ -489,23 +499,17 @@ impl SegmentWriter {
         info: &ProcessInfo,
         caps: Capacities,
     ) -> Result<Self, IpcError> {
-        let sections = SectionLayout::with_ring(&caps, self.sections.latency_ring_records)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc_nofollow())
-            .open(path)
-            .map_err(|e| IpcError::io("create segment file", path, e))?;
         let epoch = self.table_epoch.saturating_add(1);
-        let made = Self::init(file, path, info, caps, sections, epoch)
-            .and_then(|mut next| self.replay_into(&mut next).map(|()| next));
-        if made.is_err() {
-            // Ours alone (O_EXCL).
-            let _ = std::fs::remove_file(path);
+        let mut next =
+            Self::create_at(path, info, caps, self.sections.latency_ring_records, epoch)?;
+        match self.replay_into(&mut next) {
+            Ok(()) => Ok(next),
+            Err(e) => {
+                drop(next);
+                let _ = std::fs::remove_file(path);
+                Err(e)
+            }
         }
-        made
     }
 
     /// [`Self::create_successor_in`] into anonymous memory, for a writer
