@@ -141,3 +141,57 @@ def test_a_fork_after_the_table_grew_counts_in_its_own_segment(run_py):
         assert entry["processes"] == 2, name
     assert other_calls(report["functions"]) == 0
     assert len(report["processes"]) == 2, report["processes"]
+
+
+STEADY_FOREVER = f"""
+import time
+source = "\\n".join(
+    f"def start_up_{{i}}():\\n    return {{i}}" for i in range({START_UP_FUNCTIONS})
+)
+namespace = {{"__name__": "__main__"}}
+exec(compile(source, "start_up.py", "exec"), namespace)
+for i in range({START_UP_FUNCTIONS}):
+    namespace[f"start_up_{{i}}"]()
+
+def steady_parse(x):
+    return x + 1
+
+def steady_score(x):
+    return x * 2
+
+def steady_step(x):
+    time.sleep(0.0002)
+    return steady_score(steady_parse(x))
+
+i = 0
+deadline = time.monotonic() + 200
+while time.monotonic() < deadline:
+    steady_step(i)
+    i += 1
+"""
+
+
+def test_the_census_names_the_steady_functions_not_other(tmp_path, runtime_dir):
+    """The census (`*:*` from the start, counted once the rate is steady)
+    names the steady functions; none of its calls fall into `<other>`."""
+    (tmp_path / "steady.py").write_text(STEADY_FOREVER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEED_BUMP_")}
+    env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    proc = subprocess.run(
+        [SPEEDBUMP, "rank", "--progress", "__main__:steady_step", "--census", "1s",
+         "--budget", "5s", "--delay", "100us", "--precision", "20%",
+         "--", PYTHON, "steady.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    (census,) = [e["census"] for e in results["experiments"] if e["kind"] == "census"]
+    tree = census["tree"]
+    assert tree["other_calls"] == 0, proc.stderr
+    (main,) = [c for c in tree["root"]["children"] if c["path"] == "__main__"]
+    named = {c["path"]: c["calls"] for c in main["children"]}
+    assert set(STEADY) <= set(named), (named, proc.stderr)
+    assert all(named[name] > 0 for name in STEADY), named
+    assert "function table is full" not in proc.stderr
