@@ -20,7 +20,7 @@
 //! one last sample and its mapping is dropped; the mapping stays readable
 //! even when the file is removed, so a vanished file loses nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -170,22 +170,21 @@ impl SegmentSet {
     /// (it is read on the next call).
     pub fn sample_all(&mut self, agg: &mut Aggregator, check_liveness: bool) -> bool {
         let mut failed: Vec<(PathBuf, IpcError)> = Vec::new();
-        // Segments still read, by process and table epoch: a successor waits
+        // The lowest table epoch still read per process: a successor waits
         // until every earlier segment of its process gave its final counts.
-        let reading: HashSet<(ProcessKey, u32)> = self
-            .tracked
-            .values()
-            .filter(|t| t.view.is_some())
-            .map(|t| (t.key, t.table_epoch))
-            .collect();
+        let mut reading: HashMap<ProcessKey, u32> = HashMap::new();
+        for t in self.tracked.values().filter(|t| t.view.is_some()) {
+            let lowest = reading.entry(t.key).or_insert(t.table_epoch);
+            *lowest = (*lowest).min(t.table_epoch);
+        }
         let mut waited = false;
         for (path, t) in &mut self.tracked {
             let Some(view) = t.view.as_mut() else {
                 continue;
             };
             if reading
-                .iter()
-                .any(|&(key, epoch)| key == t.key && epoch < t.table_epoch)
+                .get(&t.key)
+                .is_some_and(|&lowest| lowest < t.table_epoch)
             {
                 waited = true;
                 continue;
