@@ -5,7 +5,7 @@
 
 use speedbump::analysis::extrapolate::{Bottleneck, predict_gain, python_verdict};
 use speedbump::analysis::prng::SplitMix64;
-use speedbump::analysis::ranking::{CandidateMeasurement, RankBy, rank};
+use speedbump::analysis::ranking::{CandidateMeasurement, RankBy, rank, shown_rank};
 use speedbump::analysis::shape::{Shape, ShapeTolerances, classify};
 use speedbump::analysis::stats::relative_throughput;
 use speedbump::analysis::stop::{StopRule, Verdict};
@@ -42,6 +42,7 @@ impl Workload<'_> {
             delayed_calls: delayed,
             calls,
             whole_run: false,
+            latency: None,
         }
     }
 
@@ -203,7 +204,7 @@ fn extrapolated_gain_matches_a_true_speedup() {
     ] {
         let points = workload(f, 0.01).sweep(11, &DELAYS_NS, 8);
         let analysis = classify(&points, &ShapeTolerances::default());
-        let p = predict_gain(&analysis, &points, 50_000.0).unwrap();
+        let p = predict_gain(&analysis, &points, None, 50_000.0).unwrap();
         assert!(
             (p.gain - truth).abs() <= 0.25 * truth + 0.01,
             "{:?}: {p:?}",
@@ -327,6 +328,44 @@ fn ranking_orders_by_drop_and_ties_equal_criticalities() {
             .all(|r| r.tied && r.tie_group == group),
         "{by_criticality:#?}"
     );
+}
+
+#[test]
+fn adjacent_tie_groups_are_not_one_tie() {
+    // Eight candidates 0.05 apart in criticality, each ±0.04 (standard
+    // error): every neighbour is tied with the next, so chained ties would
+    // make one eight-way tie (`1=` … `8=`); tied with its group's leader
+    // instead, they are three groups.
+    let mut rng = SplitMix64::new(3);
+    let f = |t0: f64, i: f64| t0 + i;
+    let w = Workload {
+        time_per_unit: &f,
+        calls_per_unit: 1.0,
+        jitter: 0.005,
+    };
+    let pairs: Vec<Pair> = (0..10).map(|_| w.pair(&mut rng, 20_000, true)).collect();
+    let point = SweepPoint::from_pairs(20_000, &pairs, 0.95).unwrap();
+    let candidates: Vec<CandidateMeasurement> = [1.0, 0.95, 0.90, 0.85, 0.80, 0.75, 0.70, 0.65]
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let mut point = point;
+            let k = point.criticality.as_mut().unwrap();
+            k.criticality = c;
+            k.std_error = Some(0.04);
+            k.pairs_used = 10;
+            CandidateMeasurement {
+                label: format!("c{i}"),
+                patterns: vec![format!("c{i}:*")],
+                point,
+            }
+        })
+        .collect();
+    let ranked = rank(&candidates, RankBy::Criticality);
+    let groups: Vec<usize> = ranked.iter().map(|r| r.tie_group).collect();
+    assert_eq!(groups, [1, 1, 1, 2, 2, 2, 3, 3], "{ranked:#?}");
+    let shown: Vec<usize> = ranked.iter().map(|r| shown_rank(r, &ranked)).collect();
+    assert_eq!(shown, [1, 1, 1, 4, 4, 4, 7, 7]);
 }
 
 #[test]

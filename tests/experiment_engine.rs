@@ -803,6 +803,100 @@ fn a_sweep_whose_patterns_matched_no_call_says_so() {
     assert!(!lines.contains("not on the critical path"), "{lines}");
 }
 
+/// A service whose matched code is quick (four 2.5 µs calls per 200 µs
+/// unit, all critical): 10 µs less per call would be more than the code.
+fn quick_parser() -> FakeWorkload {
+    FakeWorkload {
+        functions: vec![FakeFunction::critical("__main__:parse_event", 4.0, 2_500.0)],
+        other_ns: 190_000.0,
+        device_ns: 0.0,
+        ..FakeWorkload::python_bound()
+    }
+}
+
+#[test]
+fn step_2_never_promises_a_saving_larger_than_the_code() {
+    let engine = start(FakeTarget::new(quick_parser(), Mode::Live, 0.5, 21), 21);
+    let r = sweep_of(&run(
+        &engine,
+        sweep(&["__main__:parse_event"], &[1_000, 10_000], 300.0),
+    ));
+    shutdown(engine);
+    assert_eq!(r.shape.shape, Shape::Linear, "{}", r.shape.reason);
+    // The sweep measured the code's own time before its windows.
+    let own = r.own_time.expect("own time measured");
+    assert!((own.ns_per_call - 2_500.0).abs() < 1.0, "{own:?}");
+    assert!((own.calls_per_unit - 4.0).abs() < 0.01, "{own:?}");
+    assert_eq!(r.own_time_note, None);
+    // 1 µs per call is within the code: about 4 µs of a 200 µs unit.
+    let small = &r.predictions[0];
+    assert_eq!(small.faster_ns_per_call, 1_000.0);
+    assert!(!small.capped, "{small:?}");
+    assert!((0.01..0.03).contains(&small.gain), "{small:?}");
+    // 10 µs per call is more than the 2.5 µs the code takes: without the
+    // cap +25% (40 µs of 200), with it at most removing all 10 µs: +5.3%.
+    let big = &r.predictions[1];
+    assert_eq!(big.faster_ns_per_call, 10_000.0);
+    assert!(big.capped, "{big:?}");
+    assert!((0.04..0.07).contains(&big.gain), "{big:?}");
+    assert!(big.gain_interval.unwrap().high < 0.1, "{big:?}");
+    let lines = speedbump::report::text::sweep_lines(&r).join("\n");
+    assert!(
+        lines.contains("step 2: 10.0 µs per call faster → throughput at most +5."),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(
+            "all of this code takes 2.50 µs per call, so no speed-up of it can save more"
+        ),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("own time: all of the matched code takes 2.50 µs per call"),
+        "{lines}"
+    );
+    // The own-time window is part of the budget and of the time spent.
+    assert!(r.spent_s <= 300.0 + 5.0, "{}", r.spent_s);
+}
+
+#[test]
+fn a_prediction_without_own_time_says_it_is_not_capped() {
+    // C calls have no own time: nothing is measured, nothing guessed.
+    let options = EngineOptions {
+        match_c_calls: true,
+        ..EngineOptions::default()
+    };
+    let target = FakeTarget::new(quick_parser(), Mode::Live, 0.5, 22);
+    let engine = spawn_on(config(22), options, move |_| {
+        Ok(Box::new(target) as Box<dyn Target>)
+    })
+    .unwrap();
+    let r = sweep_of(&run(
+        &engine,
+        sweep(&["__main__:parse_event"], &[1_000, 10_000], 300.0),
+    ));
+    shutdown(engine);
+    assert_eq!(r.own_time, None);
+    assert!(
+        r.own_time_note
+            .as_deref()
+            .is_some_and(|n| n.contains("C functions")),
+        "{:?}",
+        r.own_time_note
+    );
+    let big = &r.predictions[1];
+    assert!(!big.capped && big.own_ns_per_call.is_none(), "{big:?}");
+    assert!(big.gain > 0.15, "uncapped: {big:?}");
+    let lines = speedbump::report::text::sweep_lines(&r).join("\n");
+    assert!(
+        lines.contains(
+            "own time: not measured (C functions (--c-calls) have no own time), so step 2 does \
+             not cap its speed-ups"
+        ),
+        "{lines}"
+    );
+}
+
 #[test]
 fn a_progress_point_set_without_a_restart_is_counted_by_every_later_setting() {
     let (engine, in_force) = recording(50, None, 0);

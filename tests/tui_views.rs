@@ -734,24 +734,48 @@ fn read(text: &str) -> String {
 }
 
 #[test]
-fn at_80x24_step_2_s_caveat_is_read_whole_with_what_the_mark_means() {
+fn at_80x24_step_2_s_caveat_is_read_whole_with_what_the_marks_mean() {
     let (mut state, _) = swept();
-    assert!(
-        state
-            .sweep
-            .result
-            .as_ref()
-            .unwrap()
-            .predictions
-            .iter()
-            .any(|p| !p.within_first_order),
-        "the fake sweep has a prediction beyond first order"
-    );
     key(&mut state, KeyCode::Char('2'));
+    let caveat = read(speedbump::analysis::extrapolate::FIRST_ORDER_CAVEAT);
+    let result = state.sweep.result.clone().unwrap();
+    // The fake's 100 µs per call is more than its matched code takes (own
+    // time ≈ 45 µs per call): capped, marked ≤, and said why.
+    let capped = result.predictions.iter().find(|p| p.capped).unwrap();
+    let cap = speedbump::report::text::cap_clause(capped).unwrap();
     for (w, h) in [(80, 24), (120, 36)] {
         let text = screen(&state, w, h);
         let seen = read(&text);
-        let caveat = read(speedbump::analysis::extrapolate::FIRST_ORDER_CAVEAT);
+        assert!(seen.contains(&format!("Caveat: {caveat}")), "{text}");
+        assert!(seen.contains(&format!("≤ {cap}.")), "{text}");
+        assert!(seen.contains("≤+"), "{text}");
+        assert!(seen.contains("own 45."), "{text}");
+        for p in &result.predictions {
+            let per_call = speedbump::units::format_ns(p.faster_ns_per_call as u64);
+            assert!(seen.contains(&format!("{per_call} faster")), "{text}");
+        }
+    }
+    // Without own time (a hook that predates it) nothing is capped: the
+    // 100 µs row is beyond first order (marked !), and the pane says both.
+    let points: Vec<_> = result.points.iter().flatten().copied().collect();
+    let uncapped = speedbump::experiment::SweepResult {
+        own_time: None,
+        own_time_note: Some("the hook reported none".to_owned()),
+        predictions: speedbump::analysis::extrapolate::predictions(
+            &result.shape,
+            &points,
+            None,
+            result.predictions.iter().map(|p| p.faster_ns_per_call),
+        ),
+        ..result
+    };
+    assert!(uncapped.predictions.iter().any(|p| !p.within_first_order));
+    let own = speedbump::report::text::own_time_sentence(&uncapped);
+    assert!(own.contains("does not cap"), "{own}");
+    state.sweep.result = Some(uncapped.clone());
+    for (w, h) in [(80, 24), (120, 36)] {
+        let text = screen(&state, w, h);
+        let seen = read(&text);
         assert!(seen.contains(&format!("Caveat: {caveat}")), "{text}");
         assert!(
             seen.contains(
@@ -760,6 +784,15 @@ fn at_80x24_step_2_s_caveat_is_read_whole_with_what_the_mark_means() {
             ),
             "{text}"
         );
+        assert!(
+            seen.contains(&format!("Caveat: {caveat}. Own time: {own}.")),
+            "{text}"
+        );
+        assert!(seen.contains("own time not measured"), "{text}");
+        for p in &uncapped.predictions {
+            let per_call = speedbump::units::format_ns(p.faster_ns_per_call as u64);
+            assert!(seen.contains(&format!("{per_call} faster")), "{text}");
+        }
     }
 }
 

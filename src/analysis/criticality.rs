@@ -116,6 +116,7 @@ mod tests {
             delayed_calls: units,
             calls: units,
             whole_run: false,
+            latency: None,
         };
         Pair {
             baseline: w(t0, 0.0),

@@ -12,7 +12,12 @@
 //! ```
 //!
 //! with the interval of `gain` from the interval of `c` (the map is
-//! monotone). The slope used is the local one at delay 0: for a threshold
+//! monotone). No speed-up can remove more than the code's own time: when
+//! the matched code's own time per call is known ([`OwnTime`], measured by
+//! the hook in a short window at delay 0 before the sweep's windows), `x` is
+//! capped at it and the prediction says so ([`GainPrediction::capped`]);
+//! when it is not known the prediction is not capped, and the front ends
+//! say so. The slope used is the local one at delay 0: for a threshold
 //! shape that is the flat segment (slack absorbs a speed-up exactly as it
 //! absorbed a slowdown). Negative slopes are clamped to 0: a slowdown that
 //! sped the program up is noise, and a speed-up cannot cost throughput to
@@ -36,10 +41,56 @@ gain can be smaller; valid only while x is small compared with the matched code'
 /// order: half the baseline time per unit.
 pub const FIRST_ORDER_LIMIT: f64 = 0.5;
 
+/// The matched code's own time (docs/ranking.md, "Own time per unit"):
+/// the time threads spend inside it, nested entries counted once, measured
+/// by the hook in a short census window at delay 0 before a sweep's
+/// windows. What a speed-up can remove at most.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OwnTime {
+    /// Own time per matched call, ns.
+    pub ns_per_call: f64,
+    /// Own time per unit of progress, ns.
+    pub ns_per_unit: f64,
+    /// Matched calls per unit in that window.
+    pub calls_per_unit: f64,
+    /// Seconds measured.
+    pub window_s: f64,
+}
+
+impl OwnTime {
+    /// Own time from a census window's totals under the sweep's patterns:
+    /// `units` of progress, matched `calls` and their `own_ns`, over
+    /// `window_s` seconds. `Err` says why there is none, in words for the
+    /// user.
+    pub fn from_totals(
+        units: u64,
+        calls: u64,
+        own_ns: u64,
+        window_s: f64,
+    ) -> Result<OwnTime, String> {
+        if units == 0 {
+            return Err("no unit of progress while it was measured".to_owned());
+        }
+        if calls == 0 {
+            return Err("the patterns matched no call while it was measured".to_owned());
+        }
+        if own_ns == 0 {
+            return Err("the hook reported none".to_owned());
+        }
+        Ok(OwnTime {
+            ns_per_call: own_ns as f64 / calls as f64,
+            ns_per_unit: own_ns as f64 / units as f64,
+            calls_per_unit: calls as f64 / units as f64,
+            window_s,
+        })
+    }
+}
+
 /// The predicted effect of making the matched code faster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GainPrediction {
-    /// Speed-up per matched call, nanoseconds.
+    /// Speed-up per matched call asked for, nanoseconds (the figures use
+    /// at most `own_ns_per_call` of it: see `capped`).
     pub faster_ns_per_call: f64,
     /// Matched calls per unit of progress.
     pub calls_per_unit: f64,
@@ -61,6 +112,16 @@ pub struct GainPrediction {
     pub within_first_order: bool,
     /// [`FIRST_ORDER_CAVEAT`], plus a note when outside first order.
     pub caveat: String,
+    /// The matched code's own time per call, ns, when it was measured
+    /// ([`OwnTime`]); `None`: not measured, and the prediction is not
+    /// capped.
+    #[serde(default)]
+    pub own_ns_per_call: Option<f64>,
+    /// Whether `faster_ns_per_call` is more than the code's own time per
+    /// call: the figures are then those of removing all of it, the most
+    /// any speed-up of this code can gain.
+    #[serde(default)]
+    pub capped: bool,
 }
 
 fn gain_at(c: f64, t0: f64, saving_per_c: f64) -> Option<f64> {
@@ -70,14 +131,17 @@ fn gain_at(c: f64, t0: f64, saving_per_c: f64) -> Option<f64> {
 
 /// Predicts the gain of making the matched code `faster_ns_per_call` ns
 /// faster, from a criticality (dimensionless) with its interval, the
-/// baseline time per unit (seconds) and matched calls per unit. `None` when
-/// the predicted time per unit is not positive (the speed-up would remove
-/// more than the whole unit: far outside the model).
+/// baseline time per unit (seconds), matched calls per unit and the code's
+/// own time per call (ns; the speed-up is capped at it, `None`: not
+/// measured, not capped). `None` when the predicted time per unit is not
+/// positive (the speed-up would remove more than the whole unit: far
+/// outside the model).
 pub fn predict_gain_from(
     criticality: f64,
     criticality_interval: Option<Interval>,
     baseline_time_per_unit_s: f64,
     calls_per_unit: f64,
+    own_ns_per_call: Option<f64>,
     faster_ns_per_call: f64,
 ) -> Option<GainPrediction> {
     let t0 = baseline_time_per_unit_s;
@@ -85,7 +149,13 @@ pub fn predict_gain_from(
         return None;
     }
     let c = criticality.max(0.0);
-    let saving_per_c = calls_per_unit * faster_ns_per_call * 1e-9;
+    let own_ns_per_call = own_ns_per_call.filter(|o| o.is_finite() && *o > 0.0);
+    let capped = own_ns_per_call.is_some_and(|own| faster_ns_per_call > own);
+    let removed_ns_per_call = match own_ns_per_call {
+        Some(own) if capped => own,
+        _ => faster_ns_per_call,
+    };
+    let saving_per_c = calls_per_unit * removed_ns_per_call * 1e-9;
     let gain = gain_at(c, t0, saving_per_c)?;
     let gain_interval = criticality_interval.and_then(|i| {
         Some(Interval::new(
@@ -115,6 +185,8 @@ pub fn predict_gain_from(
         gain_interval,
         within_first_order,
         caveat,
+        own_ns_per_call,
+        capped,
     })
 }
 
@@ -141,11 +213,13 @@ pub fn sweep_baseline(points: &[SweepPoint]) -> Option<(f64, f64)> {
 /// Predicts the gain of making the matched code `faster_ns_per_call` ns per
 /// call faster from a classified sweep: the local slope at delay 0
 /// ([`ShapeAnalysis::slope_at_zero`]; exactly 0 for a threshold, whose flat
-/// segment's fit then only widens the interval upward) and the sweep's
-/// baseline (seconds per unit, calls per unit).
+/// segment's fit then only widens the interval upward), the sweep's
+/// baseline (seconds per unit, calls per unit) and the code's own time per
+/// call, which caps the speed-up (`None`: not measured, not capped).
 pub fn predict_gain(
     analysis: &ShapeAnalysis,
     points: &[SweepPoint],
+    own_ns_per_call: Option<f64>,
     faster_ns_per_call: f64,
 ) -> Option<GainPrediction> {
     let (t0, calls) = sweep_baseline(points)?;
@@ -162,7 +236,23 @@ pub fn predict_gain(
         (Shape::None, None) => (0.0, None),
         (_, None) => return None,
     };
-    predict_gain_from(c, interval, t0, calls, faster_ns_per_call)
+    predict_gain_from(c, interval, t0, calls, own_ns_per_call, faster_ns_per_call)
+}
+
+/// Step 2's predictions for each speed-up per call (ns) above 0, in
+/// order, capped at the code's own time when it was measured
+/// ([`predict_gain`]).
+pub fn predictions(
+    analysis: &ShapeAnalysis,
+    points: &[SweepPoint],
+    own_time: Option<&OwnTime>,
+    speedups_ns: impl IntoIterator<Item = f64>,
+) -> Vec<GainPrediction> {
+    speedups_ns
+        .into_iter()
+        .filter(|&x| x > 0.0)
+        .filter_map(|x| predict_gain(analysis, points, own_time.map(|o| o.ns_per_call), x))
+        .collect()
 }
 
 /// Step 1's answer.
@@ -260,8 +350,15 @@ mod tests {
     fn worked_example() {
         // 1 ms per unit, 10 calls per unit, fully critical, 10 µs faster per
         // call: 0.9 ms per unit, +11.1%.
-        let p =
-            predict_gain_from(1.0, Some(Interval::new(0.9, 1.1)), 1e-3, 10.0, 10_000.0).unwrap();
+        let p = predict_gain_from(
+            1.0,
+            Some(Interval::new(0.9, 1.1)),
+            1e-3,
+            10.0,
+            None,
+            10_000.0,
+        )
+        .unwrap();
         assert!((p.gain - 1.0 / 9.0).abs() < 1e-9);
         let i = p.gain_interval.unwrap();
         assert!(
@@ -273,10 +370,65 @@ mod tests {
 
     #[test]
     fn off_path_gains_nothing_and_big_speedups_are_flagged() {
-        let p = predict_gain_from(-0.05, None, 1e-3, 10.0, 10_000.0).unwrap();
+        let p = predict_gain_from(-0.05, None, 1e-3, 10.0, None, 10_000.0).unwrap();
         assert_eq!(p.gain, 0.0);
-        let far = predict_gain_from(1.0, None, 1e-3, 10.0, 80_000.0).unwrap();
+        let far = predict_gain_from(1.0, None, 1e-3, 10.0, None, 80_000.0).unwrap();
         assert!(!far.within_first_order && far.caveat.contains("beyond"));
-        assert!(predict_gain_from(1.0, None, 1e-3, 10.0, 100_000.0).is_none());
+        assert!(predict_gain_from(1.0, None, 1e-3, 10.0, None, 100_000.0).is_none());
+    }
+
+    #[test]
+    fn a_speedup_is_capped_at_the_codes_own_time() {
+        // The issue's case: 1 ms per unit, 20 calls per unit of 2.5 µs each
+        // (50 µs per unit in all), fully critical. 10 µs less per call
+        // would remove 200 µs per unit (+25%); the code itself is only
+        // 50 µs per unit, so at most +5.26%.
+        let iv = Some(Interval::new(0.9, 1.1));
+        let uncapped = predict_gain_from(1.0, iv, 1e-3, 20.0, None, 10_000.0).unwrap();
+        assert!((uncapped.gain - 0.25).abs() < 1e-9);
+        assert!(!uncapped.capped && uncapped.own_ns_per_call.is_none());
+        let p = predict_gain_from(1.0, iv, 1e-3, 20.0, Some(2_500.0), 10_000.0).unwrap();
+        assert!(p.capped);
+        assert_eq!(p.faster_ns_per_call, 10_000.0);
+        assert_eq!(p.own_ns_per_call, Some(2_500.0));
+        assert!((p.gain - (1.0 / 0.95 - 1.0)).abs() < 1e-9, "{p:?}");
+        let i = p.gain_interval.unwrap();
+        assert!((i.high - (1.0 / (1.0 - 1.1 * 0.05) - 1.0)).abs() < 1e-9);
+        assert!((p.predicted_throughput_per_s - 1000.0 / 0.95).abs() < 1e-6);
+        // Within the own time: not capped, the same figure as without it.
+        let small = predict_gain_from(1.0, iv, 1e-3, 20.0, Some(2_500.0), 1_000.0).unwrap();
+        assert!(!small.capped);
+        let plain = predict_gain_from(1.0, iv, 1e-3, 20.0, None, 1_000.0).unwrap();
+        assert_eq!(small.gain, plain.gain);
+        // A speed-up that would remove more than the whole unit without the
+        // cap has a figure with it (all of the code removed).
+        assert!(predict_gain_from(1.0, iv, 1e-3, 20.0, None, 60_000.0).is_none());
+        assert!(
+            predict_gain_from(1.0, iv, 1e-3, 20.0, Some(2_500.0), 60_000.0)
+                .is_some_and(|p| p.capped && p.within_first_order)
+        );
+    }
+
+    #[test]
+    fn own_time_from_a_census_window() {
+        let own = OwnTime::from_totals(100, 4_000, 10_000_000, 1.2).unwrap();
+        assert_eq!(own.ns_per_call, 2_500.0);
+        assert_eq!(own.ns_per_unit, 100_000.0);
+        assert_eq!(own.calls_per_unit, 40.0);
+        assert!(
+            OwnTime::from_totals(0, 4_000, 10, 1.0)
+                .unwrap_err()
+                .contains("progress")
+        );
+        assert!(
+            OwnTime::from_totals(100, 0, 0, 1.0)
+                .unwrap_err()
+                .contains("matched no call")
+        );
+        assert!(
+            OwnTime::from_totals(100, 10, 0, 1.0)
+                .unwrap_err()
+                .contains("reported none")
+        );
     }
 }

@@ -237,6 +237,7 @@ mod tests {
                     delayed_calls: (calls * units as f64) as u64,
                     calls: (calls * units as f64) as u64,
                     whole_run: false,
+                    latency: None,
                 };
                 Pair {
                     baseline: w(t0, 0.0),

@@ -354,6 +354,7 @@ mod tests {
             delayed_calls: 0,
             calls: 0,
             whole_run: false,
+            latency: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub(crate) mod criticality;
 pub mod extrapolate;
 mod fit;
 pub(crate) mod grouped;
+pub(crate) mod latency_effect;
 pub mod prng;
 pub mod ranking;
 mod schedule;
@@ -35,11 +36,16 @@ pub mod tree;
 mod window;
 
 pub use criticality::{Criticality, criticality};
-pub use extrapolate::{Bottleneck, GainPrediction, PythonVerdict, predict_gain, python_verdict};
+pub use extrapolate::{
+    Bottleneck, GainPrediction, OwnTime, PythonVerdict, predict_gain, python_verdict,
+};
 pub use fit::{SlopeFit, SweepPoint, fit_through_origin};
 pub use grouped::{
     Additivity, Effect, GroupedFit, GroupedPair, Standing, block_pairs, design_block, fit_effects,
     standing,
+};
+pub use latency_effect::{
+    LatencyEffect, MIN_REQUESTS_P50, MIN_REQUESTS_P99, PercentileChange, WindowLatency,
 };
 pub use ranking::{
     CandidateMeasurement, OrderBy, RankBy, RankedCandidate, gain_or_criticality, order_by,

@@ -16,8 +16,9 @@
 //! not an overlap of intervals, which is needlessly conservative (two 95%
 //! intervals may overlap while the difference is significant at 99%). A
 //! candidate with a single pair has no standard error and ties with its
-//! neighbours. Ties chain: a tie group is a run of neighbours each tied to
-//! the next.
+//! neighbours. Ties do not chain: a tie group is its leader and the
+//! neighbours after it that are tied with the leader, so two adjacent
+//! groups stay two groups (as in [`order_by`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -156,9 +157,10 @@ pub fn rank(candidates: &[CandidateMeasurement], by: RankBy) -> Vec<RankedCandid
     });
     let mut groups = Vec::with_capacity(order.len());
     let mut group = 0;
+    let mut leader = 0;
     for (i, (c, k)) in order.iter().enumerate() {
-        let tied_with_previous = i > 0
-            && match (order[i - 1].1, k) {
+        let tied_with_leader = i > 0
+            && match (order[leader].1, k) {
                 (Some(a), Some(b)) => !welch_distinct(
                     a.value,
                     a.std_error.unwrap_or(f64::INFINITY),
@@ -170,8 +172,9 @@ pub fn rank(candidates: &[CandidateMeasurement], by: RankBy) -> Vec<RankedCandid
                 ),
                 _ => false,
             };
-        if !tied_with_previous {
+        if !tied_with_leader {
             group += 1;
+            leader = i;
         }
         groups.push(group);
     }

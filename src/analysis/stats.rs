@@ -254,6 +254,7 @@ mod tests {
             delayed_calls: 0,
             calls: 0,
             whole_run: false,
+            latency: None,
         };
         Pair {
             baseline: w(base),

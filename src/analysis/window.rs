@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::latency_effect::WindowLatency;
+
 /// Coz (Curtsinger & Berger, SOSP 2015, §3.3) discards experiments that saw
 /// fewer than 5 progress points: the rate of a window with fewer units is
 /// dominated by where the window edges fall between units.
@@ -38,6 +40,10 @@ pub struct Window {
     /// window-edge error, so the 5-unit minimum does not apply.
     #[serde(default)]
     pub whole_run: bool,
+    /// Requests of the latency points completed in the window, when the
+    /// run has latency points (`--latency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<WindowLatency>,
 }
 
 impl Window {
@@ -150,6 +156,7 @@ mod tests {
             delayed_calls: 0,
             calls: 0,
             whole_run: false,
+            latency: None,
         }
     }
 
@@ -157,6 +164,7 @@ mod tests {
     fn a_whole_run_is_one_usable_unit() {
         let run = Window {
             whole_run: true,
+            latency: None,
             ..window(1, 2.5)
         };
         assert!(run.is_usable() && !window(1, 2.5).is_usable());

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analysis::SweepPoint;
-use crate::analysis::extrapolate::predict_gain;
+use crate::analysis::extrapolate::predictions;
 use crate::cli::options::{self, DelaysArgs};
 use crate::experiment::ExperimentKind;
 use crate::report::text::{sweep_lines, sweep_table};
@@ -75,11 +75,12 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     )?;
     if let Some(speedups) = &args.predict {
         let measured: Vec<SweepPoint> = result.points.iter().flatten().copied().collect();
-        result.predictions = speedups
-            .iter()
-            .filter(|&&x| x > 0)
-            .filter_map(|&x| predict_gain(&result.shape, &measured, x as f64))
-            .collect();
+        result.predictions = predictions(
+            &result.shape,
+            &measured,
+            result.own_time.as_ref(),
+            speedups.iter().map(|&x| x as f64),
+        );
     }
     driver.record(ExperimentKind::Sweep, |r| r.sweep = Some(result.clone()))?;
     let outcome = driver.outcome(&result.verdicts);
@@ -185,7 +186,14 @@ mod tests {
             pairs_needed: Some(20),
             advice: String::new(),
         };
-        assert_eq!(Outcome::from_verdicts(&[precise, noisy]), Outcome::TooNoisy);
+        assert_eq!(
+            Outcome::from_verdicts(&[precise.clone(), noisy]),
+            Outcome::TooNoisy
+        );
+        // A setting that matched no call is not a conclusion: exit 1, never 0.
+        let none = Verdict::NoCalls { pairs_used: 6 };
+        assert_eq!(Outcome::from_verdicts(&[precise, none]), Outcome::TooNoisy);
+        assert_eq!(Outcome::TooNoisy as u8, 1);
         assert_eq!(Outcome::Interrupted as u8, 130);
     }
 }

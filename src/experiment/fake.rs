@@ -783,6 +783,7 @@ impl FakeTarget {
             delayed_calls: delayed.round() as u64,
             calls: matched_calls.round() as u64,
             whole_run: false,
+            latency: None,
         })
     }
 }

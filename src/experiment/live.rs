@@ -54,6 +54,10 @@ pub struct LiveTarget {
     created: Instant,
     exit: Option<ExitInfo>,
     stopped: bool,
+    /// The settings last applied measure own time: a census under them is
+    /// an own-time census (the ranking's dosing census, a sweep's own-time
+    /// window), which measures per unit of progress.
+    own_time: bool,
 }
 
 impl LiveTarget {
@@ -81,6 +85,7 @@ impl LiveTarget {
             created: Instant::now(),
             exit: None,
             stopped: false,
+            own_time: false,
         })
     }
 
@@ -157,13 +162,19 @@ impl LiveTarget {
         if self.exit.is_some() || self.run.has_exited() {
             return Err(self.exited());
         }
-        if functions {
+        // A census counts calls and needs no throughput: it waits for a
+        // steady call rate. An own-time census measures per unit (own time
+        // per unit, the dose's time per unit): it warms up as a window does,
+        // and never waits out the steady-rate timeout when its patterns
+        // match nothing.
+        if functions && !self.own_time {
             self.census_warm_up(cancel)?;
         } else {
             self.warm_up(cancel)?;
         }
         self.await_fresh_line(cancel)?;
         let (start, regex_start) = self.run.edge(functions, &self.source);
+        let latency_start = self.run.latency_cut();
         let waited = self
             .run
             .wait(Duration::from_secs_f64(window_s.max(0.0)), cancel)?;
@@ -171,6 +182,7 @@ impl LiveTarget {
             return Err(self.exited());
         }
         let (end, regex_end) = self.run.edge(functions, &self.source);
+        let latency_end = self.run.latency_cut();
         self.await_covering_line(end.at, cancel)?;
         let d = self.run.delta(&start, &end, Some(self.generation));
         let wall_s = seconds_between(start.at, end.at);
@@ -194,6 +206,7 @@ impl LiveTarget {
             delayed_calls: d.counts.delayed_calls,
             calls: d.counts.calls,
             whole_run: false,
+            latency: self.run.window_latency(latency_start, latency_end, wall_s),
         };
         let functions = d
             .functions
@@ -251,6 +264,7 @@ impl Target for LiveTarget {
         self.generation = self
             .run
             .apply(settings.clone(), self.options.apply_timeout)?;
+        self.own_time = settings.own_time;
         if self.run.wait(self.options.settle, cancel)? == Waited::Exited {
             return Err(self.exited());
         }

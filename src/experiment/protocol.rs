@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{
-    CallTree, Candidate, GainPrediction, PythonVerdict, RankedCandidate, RelativeThroughput,
-    ShapeAnalysis, SweepPoint, Verdict,
+    CallTree, Candidate, GainPrediction, LatencyEffect, OwnTime, PythonVerdict, RankedCandidate,
+    RelativeThroughput, ShapeAnalysis, SweepPoint, Verdict,
 };
 use crate::live::{ApplyReport, LiveSettings, LiveSnapshot};
 
@@ -285,8 +285,21 @@ pub struct SweepResult {
     /// Step 1's verdict: is Python the bottleneck?
     pub python: PythonVerdict,
     /// Step 2: gain if the matched code were faster, for a few speed-ups
-    /// (ns per call), each first-order with its interval and caveat.
+    /// (ns per call), each first-order with its interval and caveat, and
+    /// capped at `own_time` when it was measured.
     pub predictions: Vec<GainPrediction>,
+    /// The matched code's own time, measured at delay 0 before the sweep's
+    /// windows: the most a speed-up can remove. `None`: not measured
+    /// (`own_time_note` says why; absent in results of older versions).
+    #[serde(default)]
+    pub own_time: Option<OwnTime>,
+    /// Why `own_time` was not measured, in words for the user.
+    #[serde(default)]
+    pub own_time_note: Option<String>,
+    /// Per delay, in the order asked: what it did to request latency
+    /// (`None` without latency points or requests; docs/latency.md).
+    #[serde(default)]
+    pub latency: Vec<Option<LatencyEffect>>,
     /// Seconds of wall time used.
     pub spent_s: f64,
     /// True when cancelled or cut short by the workload's exit.

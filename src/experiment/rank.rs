@@ -29,6 +29,7 @@ use crate::analysis::{
 use crate::live::LiveSettings;
 use crate::pattern::PatternSet;
 
+use super::census::own_time_census;
 use super::context::Context;
 use super::paired::{Interruption, measure_pair, run_pairs};
 use super::protocol::{ExperimentKind, RankResult, Update};
@@ -174,19 +175,9 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
         });
     };
 
-    // 1. Dosing census.
-    let census_s = (4.0 * ctx.options.min_window_s).max(1.0);
-    // The census also measures each candidate's own time (the windows
-    // after it do not: it costs on matched code).
-    let census_settings = LiveSettings {
-        own_time: true,
-        ..counting.clone()
-    };
-    let census = match ctx
-        .target
-        .apply(&census_settings, ctx.cancel)
-        .and_then(|()| ctx.target.census(census_s, ctx.cancel))
-    {
+    // 1. Dosing census. It also measures each candidate's own time (the
+    // windows after it do not: it costs on matched code).
+    let census = match own_time_census(ctx, &counting) {
         Ok(c) => c,
         Err(e) => {
             result.partial = true;
@@ -205,9 +196,7 @@ pub fn run_rank(ctx: &mut Context<'_>, req: &RankRequest) -> (RankResult, Option
     let mut calls = vec![0u64; k];
     let mut own_ns = vec![0u64; k];
     let census_saw_calls = census.functions.iter().any(|f| f.calls > 0);
-    // Own time is known when the hook measured any (hooks that predate it,
-    // or a census of C functions only, report none).
-    let own_time_known = census.window.units > 0 && census.functions.iter().any(|f| f.own_ns > 0);
+    let own_time_known = census.own_time_measured();
     for entry in &census.functions {
         let Some((module, qualname)) = entry.name.split_once(':') else {
             continue;

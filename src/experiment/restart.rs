@@ -182,6 +182,7 @@ impl RestartTarget {
                 delayed_calls: d.counts.delayed_calls,
                 calls: d.counts.calls,
                 whole_run: true,
+                latency: None,
             };
             return Ok((window, census_entries(&d)));
         };
@@ -193,8 +194,10 @@ impl RestartTarget {
             } else {
                 run.edge(functions, source)
             };
+        let latency_start = run.latency_cut();
         run.wait(Duration::from_secs_f64(window_s.max(0.0)), cancel)?;
         let (end, regex_end) = run.edge(functions, source);
+        let latency_end = run.latency_cut();
         let d = run.delta(&start, &end, None);
         let wall_s = seconds_between(start.at, end.at);
         let units = source
@@ -207,6 +210,7 @@ impl RestartTarget {
             delayed_calls: d.counts.delayed_calls,
             calls: d.counts.calls,
             whole_run: false,
+            latency: run.window_latency(latency_start, latency_end, wall_s),
         };
         Ok((window, census_entries(&d)))
     }

@@ -76,6 +76,22 @@ pub struct CensusWindow {
     pub functions: Vec<CensusEntry>,
 }
 
+impl CensusWindow {
+    /// Whether the hook measured own time in this window (settings with
+    /// `own_time`): some progress, and some own time. Hooks that predate
+    /// it, or a census of C functions only, report none.
+    pub fn own_time_measured(&self) -> bool {
+        self.window.units > 0 && self.functions.iter().any(|f| f.own_ns > 0)
+    }
+
+    /// Calls and own time (ns) summed over every function counted.
+    pub fn totals(&self) -> (u64, u64) {
+        self.functions.iter().fold((0, 0), |(calls, own), f| {
+            (calls.saturating_add(f.calls), own.saturating_add(f.own_ns))
+        })
+    }
+}
+
 /// The operations an experiment performs on a workload.
 ///
 /// Settings are always applied before a window is measured; a window counts

@@ -7,12 +7,17 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::analysis::WindowLatency;
 use crate::ipc::procfs::current_uid;
+use crate::live::latency::{CutId, SharedLatency, window_latency};
 use crate::live::output::{OutputSink, Stream, strip_terminator};
 use crate::live::progress::{RegexKind, RegexProgress};
 use crate::live::{Event, EventSink, LiveSession, LiveSettings, SessionConfig, StopReason};
 
 use super::context::UpdateSink;
+
+/// Sampling period of a session with latency points (see `window_latency`).
+const LATENCY_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 use super::edges::{Delta, Edge, EdgeReader, delta};
 use super::options::EngineOptions;
 use super::protocol::{ExperimentConfig, Update};
@@ -141,7 +146,13 @@ impl Run {
         session_config.base_dir = options.base_dir.clone();
         session_config.hook = options.hook.clone();
         session_config.output = Some(Arc::clone(&capture) as Arc<dyn OutputSink>);
-        session_config.sample_interval = options.sample_interval;
+        session_config.sample_interval = if config.latency_points.is_empty() {
+            options.sample_interval
+        } else {
+            // Each window's end waits for the tick that cuts the request
+            // stream there: sample often enough that it comes soon.
+            options.sample_interval.min(LATENCY_SAMPLE_INTERVAL)
+        };
         session_config.rate_window = options.sample_interval.max(Duration::from_secs(1));
         session_config.regex = regex;
         session_config.api_name = options.progress_name.clone();
@@ -211,6 +222,40 @@ impl Run {
             (self.sink)(Update::Warning(w));
         }
         (edge, source.regex_edge())
+    }
+
+    /// Cuts the latency points' request stream now (a window's edge);
+    /// `None` without latency points.
+    pub fn latency_cut(&self) -> Option<CutId> {
+        self.session
+            .as_ref()?
+            .latency_cuts()
+            .map(SharedLatency::cut)
+    }
+
+    /// The requests of the window between two cuts, waiting for the
+    /// sampler to make the end cut (within about one sampling period).
+    pub fn window_latency(
+        &self,
+        start: Option<CutId>,
+        end: Option<CutId>,
+        span_s: f64,
+    ) -> Option<WindowLatency> {
+        let session = self.session.as_ref()?;
+        let cuts = session.latency_cuts()?;
+        let give_up = Instant::now() + 3 * session.sample_interval() + Duration::from_millis(100);
+        let wait = |id: CutId| loop {
+            if let Some(cut) = cuts.collect(id) {
+                return Some(cut);
+            }
+            if Instant::now() >= give_up {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let start = wait(start?)?;
+        let end = wait(end?)?;
+        window_latency(&start, &end, span_s)
     }
 
     /// The difference of two edges under `generation`, warning once per

@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::latency::{LatencyCounts, LatencyReport, LatencyTable};
+use super::latency::{Cut, LatencyCounts, LatencyReport, LatencyTable};
 use super::snapshot::{
     Counts, FunctionReading, PatternReading, ProcessCounts, ProcessReport, Rates,
 };
@@ -352,6 +352,17 @@ impl Aggregator {
     /// whole run.
     pub fn latency_report(&self, basis: RateBasis) -> LatencyReport {
         self.latency.report(matches!(basis, RateBasis::Window))
+    }
+
+    /// Opens the latency cuts asked for before this tick's drain
+    /// ([`LatencyTable::open_cuts`]).
+    pub fn open_latency_cuts(&mut self, asked: Vec<(u64, u64)>) {
+        self.latency.open_cuts(asked);
+    }
+
+    /// The cuts opened this tick, complete after its drain.
+    pub fn close_latency_cuts(&mut self) -> Vec<(u64, Cut)> {
+        self.latency.close_cuts()
     }
 
     /// The run's cumulative latency counts per latency point.

@@ -18,11 +18,12 @@
 //! window's ticks 10 times a second costs little.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::WindowLatency;
 use crate::ipc::LatencyEvent;
 
 /// Largest latency tracked (one hour, in ns); longer ones are clamped.
@@ -113,6 +114,101 @@ impl LatencyCounts {
     }
 }
 
+/// How experiments cut the request stream at their windows' edges.
+///
+/// The rings are drained at sampling ticks, but every record carries its
+/// end time, so a window's requests are taken by that time, not by the
+/// tick that drained them: the experiment asks for a *cut* at an instant
+/// ([`SharedLatency::cut`]); the sampler's next tick (which starts after
+/// that instant, so every request that ended before it is in a ring)
+/// returns every request, all latency points merged, that ended before the
+/// instant. A window's requests are its end cut minus its start cut.
+#[derive(Debug, Clone, Default)]
+pub struct SharedLatency(Arc<Mutex<CutBook>>);
+
+#[derive(Debug, Default)]
+struct CutBook {
+    next_id: u64,
+    /// Cuts asked for: (id, instant on CLOCK_MONOTONIC, ns).
+    asked: Vec<(u64, u64)>,
+    /// Cuts made, by id.
+    made: HashMap<u64, LatencyCounts>,
+}
+
+/// A cut asked for, to collect with [`SharedLatency::collect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutId(u64);
+
+/// Requests of the latency points that ended before an instant.
+pub type Cut = LatencyCounts;
+
+impl SharedLatency {
+    fn book(&self) -> std::sync::MutexGuard<'_, CutBook> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks for a cut at the present instant.
+    pub fn cut(&self) -> CutId {
+        let at = monotonic_ns();
+        let mut book = self.book();
+        book.next_id += 1;
+        let id = book.next_id;
+        book.asked.push((id, at));
+        CutId(id)
+    }
+
+    /// The cut, once a tick has made it (`None` until then).
+    pub fn collect(&self, id: CutId) -> Option<Cut> {
+        self.book().made.remove(&id.0)
+    }
+
+    /// The cuts asked for at or before `tick_ns` (the sampler, at the start
+    /// of a tick, before draining the rings).
+    pub fn take_asked(&self, tick_ns: u64) -> Vec<(u64, u64)> {
+        let mut book = self.book();
+        let (due, later): (Vec<_>, Vec<_>) = book.asked.iter().partition(|&&(_, at)| at <= tick_ns);
+        book.asked = later;
+        due
+    }
+
+    /// Hands made cuts over (the sampler, after the tick's drain).
+    pub fn deliver(&self, cuts: Vec<(u64, Cut)>) {
+        self.book().made.extend(cuts);
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: the clock of the hook's latency records.
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
+/// A window's requests from its two cuts; `None` when neither holds a
+/// request (no latency point was called).
+pub fn window_latency(start: &Cut, end: &Cut, span_s: f64) -> Option<WindowLatency> {
+    let window = end.since(start);
+    let requests = window.ok.len();
+    if requests == 0 && window.errors == 0 {
+        return None;
+    }
+    let at = |q: f64| {
+        if requests > 0 {
+            window.ok.value_at_quantile(q)
+        } else {
+            0
+        }
+    };
+    Some(WindowLatency {
+        requests,
+        errors: window.errors,
+        p50_ns: at(0.50),
+        p99_ns: at(0.99),
+        span_s,
+    })
+}
+
 /// One latency point's figures (live: over the rate window; summary: over
 /// the run; experiments: over a window).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +260,8 @@ pub struct LatencyTable {
     /// Latest cumulative drop count per process (by an opaque key).
     dropped: HashMap<(u32, u64), u64>,
     invalid: u64,
+    /// Cuts being made this tick: (id, instant, requests that ended before it).
+    cuts: Vec<(u64, u64, Cut)>,
 }
 
 impl LatencyTable {
@@ -175,7 +273,26 @@ impl LatencyTable {
             index: HashMap::new(),
             dropped: HashMap::new(),
             invalid: 0,
+            cuts: Vec::new(),
         }
+    }
+
+    /// Starts cuts at instants before this tick's drain: each begins with
+    /// every request recorded so far (drained at earlier ticks, so ended
+    /// before it) and takes this tick's records that ended before it.
+    pub fn open_cuts(&mut self, asked: Vec<(u64, u64)>) {
+        for (id, at) in asked {
+            let mut counts = LatencyCounts::default();
+            for row in &self.rows {
+                counts.merge(&row.total);
+            }
+            self.cuts.push((id, at, counts));
+        }
+    }
+
+    /// The cuts opened this tick, complete now that its drain is done.
+    pub fn close_cuts(&mut self) -> Vec<(u64, Cut)> {
+        self.cuts.drain(..).map(|(id, _, c)| (id, c)).collect()
     }
 
     /// Records one event of latency point `name` in tick slot `slot`.
@@ -189,6 +306,11 @@ impl LatencyTable {
             });
             self.rows.len().saturating_sub(1)
         });
+        for (_, at, cut) in &mut self.cuts {
+            if event.end_ns < *at {
+                cut.record(event);
+            }
+        }
         if let Some(row) = self.rows.get_mut(row) {
             row.total.record(event);
             if let Some(tick) = row.ring.get_mut(slot) {
@@ -303,6 +425,61 @@ mod tests {
         let window = counts.since(&start).reading("m:f");
         assert_eq!((window.samples, window.errors), (100, 1));
         assert!(within_1pct(window.p50_ns, 50_000), "{window:?}");
+    }
+
+    #[test]
+    fn a_cut_takes_the_requests_that_ended_before_it_whichever_tick_drains_them() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("m:a"), Arc::from("m:b"));
+        let ended = |at: u64, latency: u64| LatencyEvent {
+            function: FunctionId(1),
+            flags: 0,
+            start_ns: at - latency,
+            end_ns: at,
+        };
+        let mut table = LatencyTable::new(1);
+        for _ in 0..100 {
+            table.record(&a, &ended(5_000_000, 1_000), 0);
+        }
+        // Cut at t = 10 ms, made by a tick that also drains requests that
+        // ended after it: they are not in the cut.
+        table.open_cuts(vec![(1, 10_000_000)]);
+        for _ in 0..60 {
+            table.record(&a, &ended(9_000_000, 10_000), 0);
+        }
+        for _ in 0..40 {
+            table.record(&b, &ended(11_000_000, 20_000), 0);
+        }
+        let start = table.close_cuts();
+        assert_eq!(start.len(), 1);
+        assert_eq!(
+            start[0].1.ok.len(),
+            160,
+            "the 100 earlier ones and the 60 before the cut"
+        );
+        // A cut at 20 ms.
+        table.open_cuts(vec![(2, 20_000_000)]);
+        table.record(&b, &ended(12_000_000, 5), 0);
+        let end = table.close_cuts();
+        let w = window_latency(&start[0].1, &end[0].1, 0.01).unwrap();
+        assert_eq!(w.requests, 41, "only what ended between the cuts");
+        assert!(within_1pct(Some(w.p50_ns), 20_000), "{w:?}");
+        assert_eq!(window_latency(&end[0].1, &end[0].1, 0.0), None);
+    }
+
+    #[test]
+    fn shared_cuts_are_made_at_the_first_tick_after_them() {
+        let shared = SharedLatency::default();
+        let id = shared.cut();
+        assert!(
+            shared.take_asked(0).is_empty(),
+            "a tick before the cut does not make it"
+        );
+        let due = shared.take_asked(monotonic_ns());
+        assert_eq!(due.len(), 1);
+        assert!(shared.collect(id).is_none());
+        shared.deliver(vec![(due[0].0, Cut::default())]);
+        assert!(shared.collect(id).is_some());
+        assert!(shared.collect(id).is_none(), "collected once");
     }
 
     #[test]

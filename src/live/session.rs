@@ -30,6 +30,7 @@ use super::apply::measure_apply;
 use super::environment::workload_env;
 use super::error::EngineError;
 use super::inject::{HOOK_DIR_VARIABLE, HookBuild, find_hook_builds, write_injection};
+use super::latency::SharedLatency;
 use super::launch::{
     LaunchSpec, StdinMode, group_alive, shell_status, signal_group, signal_name, spawn_workload,
 };
@@ -195,6 +196,10 @@ pub struct LiveSession {
     settings: Mutex<LiveSettings>,
     history: Arc<Mutex<Vec<ChangeRecord>>>,
     sources: Arc<Mutex<ThroughputSources>>,
+    /// Cuts of the latency points' request stream (experiments' windows).
+    latency: SharedLatency,
+    has_latency_points: bool,
+    sample_interval: Duration,
     regex: Option<Arc<RegexProgress>>,
     exit: Arc<ExitState>,
     stop_reason: Mutex<Option<StopReason>>,
@@ -384,6 +389,7 @@ impl LiveSession {
         };
         sources.add_points(&config.settings.progress_points);
         let sources = Arc::new(Mutex::new(sources));
+        let latency = SharedLatency::default();
         let (sampler_stop, stop_rx) = mpsc::channel();
         let sampler = {
             let ctx = SamplerContext {
@@ -397,6 +403,7 @@ impl LiveSession {
                 sources: Arc::clone(&sources),
                 regex: config.regex.clone(),
                 sink: Arc::clone(&sink),
+                latency: latency.clone(),
             };
             std::thread::Builder::new()
                 .name("speedbump-sampler".into())
@@ -425,6 +432,9 @@ impl LiveSession {
                 max_latency_ms: None,
             }])),
             sources,
+            latency,
+            has_latency_points: !config.latency_points.is_empty(),
+            sample_interval: config.sample_interval.max(Duration::from_millis(1)),
             regex: config.regex,
             exit,
             stop_reason: Mutex::new(None),
@@ -537,6 +547,17 @@ impl LiveSession {
             .iter()
             .find(|c| c.generation == generation)
             .map(|c| c.published_at)
+    }
+
+    /// Where experiments cut the latency points' request stream; `None`
+    /// without latency points.
+    pub fn latency_cuts(&self) -> Option<&SharedLatency> {
+        self.has_latency_points.then_some(&self.latency)
+    }
+
+    /// The sampling period (a latency cut is made within one).
+    pub fn sample_interval(&self) -> Duration {
+        self.sample_interval
     }
 
     /// Whether the workload's leader has exited.

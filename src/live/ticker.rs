@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::aggregate::{Aggregator, RateBasis};
+use super::latency::{SharedLatency, monotonic_ns};
 use super::progress::RegexProgress;
 use super::sampler::SegmentSet;
 use super::session::{Event, EventSink};
@@ -39,6 +40,8 @@ pub struct SamplerContext {
     pub regex: Option<Arc<RegexProgress>>,
     /// Where snapshots and warnings go.
     pub sink: EventSink,
+    /// The cuts of the request stream experiments ask for.
+    pub latency: SharedLatency,
 }
 
 /// New segments are looked for at every tick when the directory changed,
@@ -70,8 +73,12 @@ pub fn sampler_loop(ctx: &SamplerContext, stop: &Receiver<()>) -> (SegmentSet, A
             last_liveness = now;
         }
         agg.begin_tick();
+        // Cuts asked for before this tick's drain take the requests that
+        // ended before them (see `SharedLatency`).
+        agg.open_latency_cuts(ctx.latency.take_asked(monotonic_ns()));
         set.sample_all(&mut agg, liveness);
         agg.end_tick(now);
+        ctx.latency.deliver(agg.close_latency_cuts());
         for warning in agg.take_new_warnings() {
             (ctx.sink)(Event::Warning(warning));
         }

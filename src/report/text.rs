@@ -2,8 +2,8 @@
 //! or Markdown: one [`Table`] model, two renderings.
 
 use crate::analysis::{
-    Bottleneck, GainPrediction, Interval, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict,
-    shown_rank,
+    Bottleneck, GainPrediction, Interval, LatencyEffect, MIN_REQUESTS_P50, MIN_REQUESTS_P99,
+    PercentileChange, RankedCandidate, Shape, SweepPoint, TreeNode, Verdict, shown_rank,
 };
 use crate::units::{format_ns, format_rate};
 
@@ -292,13 +292,17 @@ pub fn step1_sentence(r: &SweepResult) -> String {
 /// Step 2's sentence for one prediction, the same in the CLI, the TUI and
 /// the reports: `10 µs per call faster → throughput +5.2% [+3.9%, +6.5%]
 /// (1.00k/s → 1.05k/s)`; beyond first order or with an interval spanning 0
-/// it says so instead of printing a figure that reads as a promise.
+/// it says so instead of printing a figure that reads as a promise, and a
+/// speed-up larger than the code's own time says the figure is the most
+/// removing all of the code can gain ([`cap_clause`]).
 pub fn step2_sentence(p: &GainPrediction) -> String {
     let faster = format_ns(p.faster_ns_per_call.max(0.0) as u64);
+    let at_most = if p.capped { "at most " } else { "" };
+    let cap = cap_clause(p).map_or(String::new(), |c| format!(": {c}"));
     if !p.within_first_order {
         return format!(
             "{faster} per call faster → beyond first order: that would remove over half of each \
-             unit's time, where a slowdown says nothing (first-order figure {})",
+             unit's time, where a slowdown says nothing (first-order figure {at_most}{}){cap}",
             percent(p.gain, true)
         );
     }
@@ -309,16 +313,49 @@ pub fn step2_sentence(p: &GainPrediction) -> String {
         .is_some_and(|i| i.low <= 0.0 && i.high >= 0.0)
     {
         return format!(
-            "{faster} per call faster → no measurable gain (throughput {}{i} spans 0)",
+            "{faster} per call faster → no measurable gain (throughput {at_most}{}{i} spans 0){cap}",
             percent(p.gain, true)
         );
     }
     format!(
-        "{faster} per call faster → throughput {}{i} ({} → {})",
+        "{faster} per call faster → throughput {at_most}{}{i} ({} → {}){cap}",
         percent(p.gain, true),
         rate(p.baseline_throughput_per_s),
         rate(p.predicted_throughput_per_s),
     )
+}
+
+/// Why a prediction's figure is a ceiling: the speed-up asked for is more
+/// than the code's own time per call, so the figure is that of removing
+/// all of it. `None` when it was not capped.
+pub fn cap_clause(p: &GainPrediction) -> Option<String> {
+    let own = p.own_ns_per_call.filter(|_| p.capped)?;
+    Some(format!(
+        "all of this code takes {} per call, so no speed-up of it can save more",
+        format_ns(own.max(0.0).round() as u64)
+    ))
+}
+
+/// What the sweep measured of the matched code's own time, which caps step
+/// 2's speed-ups, or why it measured none (the predictions are then not
+/// capped): the same words in the CLI, the TUI and the reports.
+pub fn own_time_sentence(r: &SweepResult) -> String {
+    match &r.own_time {
+        Some(o) => format!(
+            "all of the matched code takes {} per call ({} per unit, {:.1} calls per unit; \
+             measured for {:.1} s at delay 0 before the sweep); step 2 caps each speed-up at it",
+            format_ns(o.ns_per_call.max(0.0).round() as u64),
+            format_ns(o.ns_per_unit.max(0.0).round() as u64),
+            o.calls_per_unit,
+            o.window_s
+        ),
+        None => format!(
+            "not measured ({}), so step 2 does not cap its speed-ups",
+            r.own_time_note
+                .as_deref()
+                .unwrap_or("results of a version that did not measure it")
+        ),
+    }
 }
 
 /// Why a sweep has no step-2 prediction, in the same words everywhere.
@@ -328,6 +365,46 @@ pub fn no_prediction_reason(r: &SweepResult) -> String {
          sweep, and this one is {} ({})",
         shape_name(&r.shape.shape),
         r.shape.reason
+    )
+}
+
+/// What a setting did to request latency, in the same words in the CLI,
+/// the TUI and the reports: `latency at 100 µs/call (840 requests per
+/// window): p50 1.20 ms +8.3% [+6.1%, +10.5%]; p99 2.40 ms +12.0% [+3.1%,
+/// +21.5%], 1.10 [0.40, 1.80] ns per ns of delay per request`. A
+/// percentile resting on too few requests per window says so instead.
+pub fn latency_sentence(delay_ns: u64, effect: &LatencyEffect) -> String {
+    let part = |name: &str, change: Option<PercentileChange>, min: u64| match change {
+        None => {
+            format!("{name}: fewer than {min} requests in some window of every pair, no figure")
+        }
+        Some(c) => {
+            let i = c.interval.map_or(String::new(), |i| {
+                format!(
+                    " [{}, {}]",
+                    percent(i.low - 1.0, true),
+                    percent(i.high - 1.0, true)
+                )
+            });
+            let crit = c.criticality.map_or(String::new(), |k| {
+                let ki = k
+                    .interval
+                    .map_or(String::new(), |i| format!(" [{:.2}, {:.2}]", i.low, i.high));
+                format!(", {:.2}{ki} ns per ns of delay per request", k.mean)
+            });
+            format!(
+                "{name} {} {}{i}{crit}",
+                format_ns(c.baseline_ns.max(0.0) as u64),
+                percent(c.relative - 1.0, true)
+            )
+        }
+    };
+    format!(
+        "latency at {}/call ({:.0} requests per window): {}; {}",
+        delay(delay_ns),
+        effect.requests_per_window,
+        part("p50", effect.p50, MIN_REQUESTS_P50),
+        part("p99", effect.p99, MIN_REQUESTS_P99),
     )
 }
 
@@ -345,11 +422,18 @@ pub fn sweep_lines(r: &SweepResult) -> Vec<String> {
         lines.push(format!("step 2: {}", no_prediction_reason(r)));
     }
     if !r.predictions.is_empty() {
+        lines.push(format!("own time: {}", own_time_sentence(r)));
         lines.push(format!(
             "caveat: {}",
             crate::analysis::extrapolate::FIRST_ORDER_CAVEAT
         ));
     }
+    lines.extend(
+        r.points
+            .iter()
+            .zip(&r.latency)
+            .filter_map(|(p, l)| Some(latency_sentence(p.as_ref()?.delay_ns, l.as_ref()?))),
+    );
     for (i, v) in r.verdicts.iter().enumerate() {
         if let Some(advice) = v.advice() {
             let at = r
@@ -682,6 +766,8 @@ mod tests {
             gain_interval: Some(Interval::new(0.039, 0.065)),
             within_first_order: true,
             caveat: String::new(),
+            own_ns_per_call: None,
+            capped: false,
         };
         let s = step2_sentence(&p);
         assert!(s.contains("throughput +5.2% [+3.9%, +6.5%]"), "{s}");
@@ -690,6 +776,37 @@ mod tests {
         assert!(s.contains("no measurable gain"), "{s}");
         p.within_first_order = false;
         assert!(step2_sentence(&p).contains("beyond first order"));
+    }
+
+    #[test]
+    fn a_speedup_larger_than_the_code_says_at_most() {
+        // The issue's case: "+5.2% [+3.9, +6.5]" for 10 µs less per call
+        // where all of that Python takes 2.5 µs per call.
+        let faster = |ns| {
+            crate::analysis::extrapolate::predict_gain_from(
+                1.0,
+                Some(Interval::new(0.9, 1.1)),
+                1e-3,
+                20.0,
+                Some(2_500.0),
+                ns,
+            )
+            .unwrap()
+        };
+        let s = step2_sentence(&faster(10_000.0));
+        assert_eq!(
+            s,
+            "10.0 µs per call faster → throughput at most +5.3% [+4.7%, +5.8%] \
+             (1.00k/s → 1.05k/s): all of this code takes 2.50 µs per call, so no speed-up of it \
+             can save more"
+        );
+        // Within the code's own time: the plain sentence.
+        let small = faster(1_000.0);
+        let s = step2_sentence(&small);
+        assert!(
+            !s.contains("at most") && !s.contains("all of this code"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -739,5 +856,35 @@ mod tests {
         assert_eq!(rate(12.345), "12.3/s");
         assert_eq!(percent(0.1234, true), "+12.3%");
         assert_eq!(percent(-0.05, false), "-5.0%");
+    }
+
+    #[test]
+    fn the_latency_sentence_gives_each_percentile_its_change_or_says_why_not() {
+        use crate::analysis::Pair;
+        use crate::analysis::latency_effect::test_window;
+        let window = |requests: u64, p50_ns: u64, delayed_calls: u64| {
+            test_window(requests, p50_ns, 2 * p50_ns, delayed_calls)
+        };
+        let pairs: Vec<Pair> = [0u64, 2_000, 4_000]
+            .iter()
+            .map(|&n| Pair {
+                baseline: window(100, 1_000_000, 0),
+                treatment: window(100, 1_100_000 + n, 100),
+                baseline_first: true,
+            })
+            .collect();
+        let effect = LatencyEffect::from_pairs(&pairs, 100_000, 0.95).unwrap();
+        let said = latency_sentence(100_000, &effect);
+        assert!(
+            said.starts_with(
+                "latency at 100 µs/call (100 requests per window): p50 1.00 ms +10.2%"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("1.02 ["), "criticality of the p50: {said}");
+        assert!(
+            said.contains("p99: fewer than 200 requests in some window"),
+            "{said}"
+        );
     }
 }

@@ -189,9 +189,9 @@ def test_a_once_a_second_rate_line_agrees_with_a_progress_point(tmp_path, runtim
                          attempt_dir, runtime_dir)
         assert proc.returncode in (0, 1), proc.stderr
         (point,) = experiments(attempt_dir, "sweep")
-        if point and point["points"] and point["points"][0]["relative"] is not None:
+        if point and point["points"] and (point["points"][0] or {}).get("relative"):
             break
-    assert point and point["points"] and point["points"][0]["relative"] is not None, (
+    assert point and point["points"] and (point["points"][0] or {}).get("relative"), (
         point, proc.stderr[-3000:])
     proc = speedbump([*common, "--budget", "150s", "--progress-regex", r"([0-9.]+) steps/s",
                       *command], regex_dir, runtime_dir, timeout=400)
@@ -207,3 +207,62 @@ def test_a_once_a_second_rate_line_agrees_with_a_progress_point(tmp_path, runtim
     ri = regex["points"][0]["relative"]["interval"]
     overlap = bool(pi and ri) and pi["low"] <= ri["high"] and ri["low"] <= pi["high"]
     assert overlap or abs(r / p - 1) < 0.12, f"rate lines {r:.3f} {ri}, progress point {p:.3f} {pi}"
+
+
+QUICK_PARSER = textwrap.dedent("""
+    import time
+    import speedbump
+
+    def parse(x):
+        return x * 2 + 1
+
+    while True:
+        s = 0
+        for i in range(20):
+            s += parse(i)
+        end = time.perf_counter() + 300e-6
+        while time.perf_counter() < end:
+            pass
+        speedbump.progress()
+""")
+
+
+def sweep_quick_parser(pattern, delays, budget, tmp_path, runtime_dir):
+    (tmp_path / "quick.py").write_text(QUICK_PARSER)
+    return speedbump(
+        ["sweep", "--pattern", pattern, "--delays", delays, "--budget", budget,
+         "--precision", "10%", "--mode", "live", "--", PYTHON, "quick.py"],
+        tmp_path, runtime_dir, timeout=120)
+
+
+def test_step_2_never_promises_a_saving_larger_than_the_code(tmp_path, runtime_dir):
+    # `parse` takes well under a microsecond per call: 10 µs less per call
+    # would be more than the code itself, so the prediction is capped at its
+    # own time and says so (item 8 of issue 15: "+5.2%" for 10 µs less per
+    # call where all of that Python took 2.5 µs).
+    proc = sweep_quick_parser("__main__:parse", "1us,10us", "30s", tmp_path, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    (sweep,) = experiments(tmp_path, "sweep")
+    own = sweep["own_time"]
+    assert own is not None, sweep.get("own_time_note")
+    # ~20 calls per unit; own time per call well under the 10 µs asked for
+    # (bounds generous: the hook's callbacks and a busy machine inflate it).
+    assert 10 <= own["calls_per_unit"] <= 30, own
+    assert 0 < own["ns_per_call"] < 5_000, own
+    (ten,) = [p for p in sweep["predictions"] if p["faster_ns_per_call"] == 10_000]
+    assert ten["capped"] is True, ten
+    assert ten["own_ns_per_call"] == own["ns_per_call"]
+    assert "10.0 µs per call faster → " in proc.stdout
+    assert "all of this code takes" in proc.stdout, proc.stdout
+    assert "own time: all of the matched code takes" in proc.stdout, proc.stdout
+
+
+def test_a_pattern_that_matched_no_call_says_so_and_exits_1(tmp_path, runtime_dir):
+    proc = sweep_quick_parser("__main__:parse_txt", "10us", "15s", tmp_path, runtime_dir)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "matched no call" in proc.stdout, proc.stdout
+    assert "too noisy" not in proc.stdout, proc.stdout
+    (sweep,) = experiments(tmp_path, "sweep")
+    assert sweep["verdicts"][0]["verdict"] == "no_calls", sweep["verdicts"]
+    assert sweep["own_time"] is None
+    assert "matched no call" in sweep["own_time_note"]

@@ -184,3 +184,53 @@ def test_bad_latency_point_is_refused_before_the_run(sb_run):
     r = sb_run(["--latency", "!__main__:f", "--delay", "0"], [PYTHON, "-c", "pass"])
     assert r.returncode == 2
     assert "latency point cannot be an exclusion" in r.stderr
+
+
+def test_a_sweep_reports_what_each_delay_did_to_p50_and_p99(tmp_path, runtime_dir):
+    # Each request (handle) calls inner once and then spins 300 µs. A delay
+    # of 200 µs per call of inner adds 200 µs to every request: the p50 and
+    # the p99 of the treatment windows move by that, a latency criticality
+    # of 1 ns of latency per ns of delay per request.
+    from test_experiments import experiments, speedbump
+
+    (tmp_path / "w.py").write_text(textwrap.dedent("""
+        import sys, time
+
+        def inner():
+            x = 0
+            for i in range(200):
+                x += i
+            return x
+
+        def spin(seconds):
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+
+        def handle():
+            inner()
+            spin(0.0003)
+
+        deadline = time.monotonic() + 1000
+        while time.monotonic() < deadline:
+            handle()
+    """))
+    proc = speedbump(
+        ["sweep", "--latency", "__main__:handle", "--pattern", "__main__:inner",
+         "--delays", "200us", "--progress", "__main__:handle", "--budget", "15s",
+         "--precision", "10%", "--mode", "live", "--", PYTHON, "w.py"],
+        tmp_path, runtime_dir)
+    assert proc.returncode in (0, 1), proc.stderr
+    (sweep,) = experiments(tmp_path, "sweep")
+    (latency,) = sweep["latency"]
+    assert latency["requests_per_window"] > 50, latency
+    p50 = latency["p50"]
+    base_ns = p50["baseline_ns"]
+    assert 250_000 < base_ns < 1_500_000, p50
+    # +200 µs on a ~320 µs request; generous for a busy machine.
+    want = (base_ns + 200_000) / base_ns
+    assert abs(p50["relative"] - want) < 0.25 * (want - 1), (p50, want)
+    assert p50["interval"]["low"] > 1.0, p50
+    assert 0.6 < p50["criticality"]["mean"] < 1.4, p50
+    assert "latency at 200 µs/call" in proc.stdout, proc.stdout
+    assert "p50" in proc.stdout and "ns per ns of delay per request" in proc.stdout

@@ -95,7 +95,8 @@ pub mod control_flags {
     pub const MATCH_C_CALLS: u32 = 1 << 2;
     /// Also measure the own time of matched code (the `own_ns` counters of
     /// the segment; docs/ranking.md, "Own time per unit"). A census asks
-    /// for it; it costs on matched code only.
+    /// for it (the ranking's, and a sweep's own-time window); it costs on
+    /// matched code only.
     pub const OWN_TIME: u32 = 1 << 3;
 }
 

@@ -81,10 +81,18 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             Span::styled("base   ", theme.dim()),
             Span::styled(
                 format!(
-                    "{} {}/s · {:.1} matched calls per unit",
+                    "{} {}/s · {:.1} matched calls per unit · {}",
                     format::format_rate(1.0 / t0),
                     state.live.unit(),
-                    calls
+                    calls,
+                    result
+                        .own_time
+                        .map_or("own time not measured".to_owned(), |o| {
+                            format!(
+                                "own {} per call",
+                                format::delay(o.ns_per_call.round() as u64)
+                            )
+                        })
                 ),
                 theme.text(),
             ),
@@ -114,7 +122,14 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
                     "{} faster",
                     format::delay(p.faster_ns_per_call as u64)
                 )),
-                Span::styled(format::signed_percent(p.gain), theme.accent()),
+                Span::styled(
+                    format!(
+                        "{}{}",
+                        if p.capped { "≤" } else { "" },
+                        format::signed_percent(p.gain)
+                    ),
+                    theme.accent(),
+                ),
                 Span::raw(interval),
                 Span::raw(format!(
                     "{} → {}",
@@ -168,15 +183,41 @@ const FIT_ROWS: u16 = 7;
 /// header and two predictions.
 const MIN_TABLE_ROWS: u16 = 5;
 
-/// The caveat every prediction carries and, when some rows are marked `!`
-/// (beyond first order), what the mark means.
+/// The caveat every prediction carries (and, when the code's own time was
+/// not measured, that the speed-ups are not capped), what a gain marked `≤`
+/// means (capped at the code's own time per call), and, when some rows are
+/// marked `!` (beyond first order), what that mark means; the words are
+/// the CLI's and the report's.
 fn caveat<'a>(state: &State, result: &crate::experiment::SweepResult) -> Paragraph<'a> {
     use crate::analysis::extrapolate::FIRST_ORDER_CAVEAT;
     let theme = &state.theme;
-    let mut lines = vec![Line::from(vec![
+    let mut caveat = vec![
         Span::styled("Caveat: ", theme.warn()),
         Span::styled(FIRST_ORDER_CAVEAT, theme.dim()),
-    ])];
+    ];
+    if result.own_time.is_none() && !result.predictions.is_empty() {
+        // In the caveat's paragraph: at 80×24 it then takes one row more,
+        // and every prediction keeps its row.
+        caveat.extend([
+            Span::styled(". ", theme.dim()),
+            Span::styled("Own time: ", theme.warn()),
+            Span::styled(
+                format!("{}.", crate::report::text::own_time_sentence(result)),
+                theme.dim(),
+            ),
+        ]);
+    }
+    let mut lines = vec![Line::from(caveat)];
+    if let Some(cap) = result
+        .predictions
+        .iter()
+        .find_map(crate::report::text::cap_clause)
+    {
+        lines.push(Line::from(vec![
+            Span::styled("≤ ", theme.warn()),
+            Span::styled(format!("{cap}."), theme.dim()),
+        ]));
+    }
     if let Some(beyond) = result.predictions.iter().find(|p| !p.within_first_order) {
         let why = beyond
             .caveat

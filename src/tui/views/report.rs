@@ -78,6 +78,9 @@ pub fn findings(state: &State) -> Vec<String> {
             .first()
             .map_or_else(|| text::no_prediction_reason(sweep), text::step2_sentence);
         out.push(format!("Step 2: {step2}."));
+        if !sweep.predictions.is_empty() {
+            out.push(format!("Own time: {}.", text::own_time_sentence(sweep)));
+        }
     }
     out
 }
