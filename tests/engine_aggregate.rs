@@ -84,6 +84,7 @@ fn sample(generation: u64, functions: &[(&str, u64)], units: u64) -> Sample {
             units,
         }],
         taken_unix_ns: 0,
+        table_epoch: 0,
     }
 }
 

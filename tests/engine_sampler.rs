@@ -24,15 +24,20 @@ fn small() -> Capacities {
     }
 }
 
-/// A segment of a process `pid` started at `ticks` with `f` called `calls` times.
-fn writer(dir: &Path, pid: u32, ticks: u64, calls: u64) -> SegmentWriter {
-    let info = ProcessInfo {
+/// Process `pid`, started at `ticks`.
+fn info(pid: u32, ticks: u64) -> ProcessInfo {
+    ProcessInfo {
         pid,
         parent_pid: 1,
         uid: current_uid(),
         process_start_boottime_ns: ticks * 10_000_000,
         label: format!("worker {pid}"),
-    };
+    }
+}
+
+/// A segment of a process `pid` started at `ticks` with `f` called `calls` times.
+fn writer(dir: &Path, pid: u32, ticks: u64, calls: u64) -> SegmentWriter {
+    let info = info(pid, ticks);
     let mut w = SegmentWriter::create(&segment_path(dir, pid, ticks), &info, small()).unwrap();
     let pattern = w.add_pattern(1, "app:*", false);
     let id = w.add_function("app:f", FunctionKind::Python, pattern.0);
@@ -188,4 +193,93 @@ fn new_segments_are_found_when_the_directory_changes() {
     let _w = writer(dir.path(), me, ticks, 3);
     set.scan_if_changed(&mut agg, now, Duration::from_secs(3600));
     assert_eq!(set.len(), 1, "a new file changes the directory's mtime");
+}
+
+/// Moves `old`'s process to a successor segment the way the hook does when
+/// its function table is full: same ids, counters from zero.
+fn successor(dir: &Path, old: &SegmentWriter, pid: u32, ticks: u64) -> SegmentWriter {
+    use speedbump::ipc::image_segment_path;
+    let path = image_segment_path(dir, pid, ticks, 0xfeed);
+    let caps = old.successor_capacities().unwrap();
+    assert_eq!(caps.functions, 4 * old.function_capacity());
+    old.create_successor(&path, &info(pid, ticks), caps)
+        .unwrap()
+}
+
+#[test]
+fn a_process_that_moves_to_a_successor_segment_keeps_its_totals_and_counts_once() {
+    let dir = private_dir("sampler-successor");
+    let me = current_pid();
+    let ticks = process_start_ticks(me).unwrap();
+    let old = writer(dir.path(), me, ticks, 10);
+    let f = speedbump::ipc::FunctionId(1);
+    let mut set = SegmentSet::new(dir.path(), current_uid());
+    let mut agg = Aggregator::new(8);
+    tick(&mut set, &mut agg, true);
+    old.function(f).calls.store(15, Relaxed);
+    tick(&mut set, &mut agg, true);
+    assert_eq!(calls_of(&agg, "app:f"), 15);
+
+    // The successor exists, but the process still counts in the old one:
+    // the successor waits, and nothing is counted twice.
+    let mut new = successor(dir.path(), &old, me, ticks);
+    assert_eq!(new.table_epoch(), 1);
+    assert_eq!(new.add_function("app:f", FunctionKind::Python, 1), f);
+    let g = new.add_function("app:g", FunctionKind::Python, 1);
+    new.function(f).calls.store(7, Relaxed);
+    new.function(g).calls.store(3, Relaxed);
+    let now = Instant::now();
+    set.scan(&mut agg, now);
+    agg.begin_tick();
+    assert!(set.sample_all(&mut agg, true), "the successor waits");
+    agg.end_tick(now);
+    assert_eq!(calls_of(&agg, "app:f"), 15);
+    assert_eq!(calls_of(&agg, "app:g"), 0);
+
+    // The old segment's last calls, then the move.
+    old.function(f).calls.store(16, Relaxed);
+    old.mark_moved();
+    tick(&mut set, &mut agg, true);
+    assert_eq!(
+        calls_of(&agg, "app:f"),
+        16,
+        "the old segment's final counts"
+    );
+    tick(&mut set, &mut agg, true);
+    assert_eq!(calls_of(&agg, "app:f"), 16 + 7);
+    assert_eq!(calls_of(&agg, "app:g"), 3);
+    new.function(f).calls.store(9, Relaxed);
+    tick(&mut set, &mut agg, true);
+    assert_eq!(calls_of(&agg, "app:f"), 16 + 9);
+    assert_eq!(agg.totals().calls, 16 + 9 + 3);
+    let counts = agg.process_counts();
+    assert_eq!((counts.live, counts.total), (1, 1), "{counts:?}");
+    let reports = agg.process_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].counts.calls, 16 + 9 + 3);
+    let (functions, _) = agg.function_readings(RateBasis::Window, None);
+    let f_row = functions.iter().find(|r| &*r.name == "app:f").unwrap();
+    assert_eq!(f_row.processes, 1);
+    assert!(
+        functions.iter().all(|r| r.counts.calls <= 16 + 9),
+        "no row counts the move twice"
+    );
+}
+
+#[test]
+fn the_final_pass_reads_a_successor_that_waited() {
+    let dir = private_dir("sampler-successor-final");
+    let me = current_pid();
+    let ticks = process_start_ticks(me).unwrap();
+    let old = writer(dir.path(), me, ticks, 10);
+    let mut set = SegmentSet::new(dir.path(), current_uid());
+    let mut agg = Aggregator::new(8);
+    tick(&mut set, &mut agg, true);
+    let mut new = successor(dir.path(), &old, me, ticks);
+    let g = new.add_function("app:g", FunctionKind::Python, 1);
+    new.function(g).calls.store(5, Relaxed);
+    old.mark_moved();
+    set.final_pass(&mut agg, Instant::now());
+    assert_eq!(calls_of(&agg, "app:f"), 10);
+    assert_eq!(calls_of(&agg, "app:g"), 5);
 }

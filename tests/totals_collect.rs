@@ -151,3 +151,70 @@ fn a_session_nobody_created_is_empty() {
     let totals = collect_session(std::path::Path::new("/nonexistent/s-1-2-3"), uid());
     assert!(totals.processes.is_empty() && totals.warnings.is_empty());
 }
+
+#[test]
+fn a_process_whose_table_grew_is_summed_over_its_segments_and_counted_once() {
+    use speedbump::ipc::{SegmentView, image_segment_path};
+    let dir = private_dir("grew");
+    let caps = Capacities {
+        functions: 2,
+        ..Capacities::default()
+    };
+    let mut old = writer(&dir, 301, caps);
+    let pattern = old.add_pattern(0, "m:*", false).0;
+    let first = old.add_function("m:first", FunctionKind::Python, pattern).0;
+    add_calls(&old, first, 5, 1, 100);
+    assert!(old.function_table_is_full());
+    let grown = old.successor_capacities().unwrap();
+    assert_eq!(grown.functions, 8);
+    let info = ProcessInfo {
+        pid: 301,
+        parent_pid: 1,
+        uid: uid(),
+        process_start_boottime_ns: 0,
+        label: "worker 301".into(),
+    };
+    let mut new = old
+        .create_successor(&image_segment_path(&dir, 301, 7, 1), &info, grown)
+        .unwrap();
+    // Same ids for what the old segment named; room for more.
+    assert_eq!(
+        new.add_function("m:first", FunctionKind::Python, pattern).0,
+        first
+    );
+    let second = new
+        .add_function("m:second", FunctionKind::Python, pattern)
+        .0;
+    assert_eq!(second, 2);
+    add_calls(&new, first, 2, 0, 0);
+    add_calls(&new, second, 3, 0, 0);
+    old.mark_moved();
+
+    // A reader sees the epochs and the move.
+    let old_view = SegmentView::open(old.path(), uid()).unwrap();
+    let new_view = SegmentView::open(new.path(), uid()).unwrap();
+    assert!(old_view.header().moved());
+    assert_eq!(old_view.header().table_epoch, 0);
+    assert!(!new_view.header().moved());
+    assert_eq!(new_view.header().table_epoch, 1);
+
+    let totals = collect_session(&dir, uid());
+    assert_eq!(totals.processes.len(), 1, "{:?}", totals.processes);
+    assert_eq!(totals.processes[0].counts.calls, 10);
+    assert_eq!(totals.processes[0].functions_matched, 2);
+    let calls = |name: &str| {
+        let f = totals.functions.iter().find(|f| f.name == name).unwrap();
+        (f.counts.calls, f.processes)
+    };
+    assert_eq!(calls("m:first"), (7, 1));
+    assert_eq!(calls("m:second"), (3, 1));
+    assert!(
+        totals
+            .functions
+            .iter()
+            .all(|f| f.name != "<other>" || f.counts.calls == 0),
+        "nothing fell into <other>"
+    );
+    assert!(totals.warnings.is_empty(), "{:?}", totals.warnings);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,8 +6,9 @@
 //! [`Counts`] and warns with the same [`segment_warning`]s. Segments that
 //! fail validation are skipped and named in `warnings`, never fatal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::ipc::{FunctionKind, FunctionSample, PatternSample, SegmentView, flags, list_segments};
 
@@ -183,6 +184,12 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
     // In the order the segments list them (file order), merged by text.
     let mut patterns: Vec<PatternTotals> = Vec::new();
     let mut progress: BTreeMap<String, u64> = BTreeMap::new();
+    // A process has several segments when its function table grew (see
+    // "Growing the function table" in `ipc::layout`): each holds the counts
+    // it got, so they add up, but the process and each function it ran
+    // count once.
+    let mut process_index: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut ran: HashSet<(Arc<str>, (u32, u64))> = HashSet::new();
     for path in paths {
         let sampled = SegmentView::open(&path, uid).and_then(|mut view| {
             let header = view.header();
@@ -205,6 +212,7 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
                 .map(|p| p.name.to_string())
                 .unwrap_or_default()
         };
+        let key = (header.pid, header.process_start_boottime_ns);
         let mut process = ProcessTotals {
             pid: header.pid,
             parent_pid: header.parent_pid,
@@ -220,6 +228,7 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
                 continue;
             }
             process.counts.add(Counts::from(f));
+            let first_segment_to_run_it = ran.insert((Arc::clone(&f.name), key));
             let entry = functions
                 .entry(f.name.to_string())
                 .or_insert_with(|| FunctionTotals {
@@ -229,7 +238,9 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
                     processes: 0,
                     counts: Counts::default(),
                 });
-            entry.processes += 1;
+            if first_segment_to_run_it {
+                entry.processes += 1;
+            }
             entry.counts.add(Counts::from(f));
         }
         for p in &sample.patterns {
@@ -261,7 +272,22 @@ pub fn collect_session(session_dir: &Path, uid: u32) -> RunTotals {
         totals
             .warnings
             .extend(segment_warnings(process.pid, &process.label, sample.flags).map(|(_, w)| w));
-        totals.processes.push(process);
+        match process_index
+            .get(&key)
+            .and_then(|&i| totals.processes.get_mut(i))
+        {
+            Some(earlier) => {
+                earlier.exited |= process.exited;
+                // A successor lists its predecessor's functions again.
+                earlier.functions_matched =
+                    earlier.functions_matched.max(process.functions_matched);
+                earlier.counts.add(process.counts);
+            }
+            None => {
+                process_index.insert(key, totals.processes.len());
+                totals.processes.push(process);
+            }
+        }
     }
     totals.processes.sort_by_key(|p| p.pid);
     let mut functions: Vec<FunctionTotals> = functions.into_values().collect();

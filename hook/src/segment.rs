@@ -19,6 +19,7 @@ use crate::hot::HOT;
 use crate::pattern_delays::FunctionDelays;
 
 static SEGMENT_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+static GROWTH_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// The file name of a segment path (made by `segment_path`, so it has one).
 fn segment_name(path: &std::path::Path) -> String {
@@ -35,6 +36,13 @@ pub type CKey = (usize, usize);
 pub struct Stats {
     session_dir: PathBuf,
     writer: Option<SegmentWriter>,
+    /// Segments this process moved away from when their function table
+    /// filled (see `grow_function_table`). Kept mapped for the process's
+    /// life: a pointer taken from one before the move stays valid.
+    retired: Vec<SegmentWriter>,
+    /// The function table could not grow (at its largest, or no room for a
+    /// successor): later functions count as `<other>`, without retrying.
+    growth_failed: bool,
     /// Function ids by `module:qualname`: one row per name, however many code
     /// objects share it.
     functions: HashMap<String, u32>,
@@ -69,6 +77,8 @@ impl Stats {
         Stats {
             session_dir,
             writer: None,
+            retired: Vec::new(),
+            growth_failed: false,
             functions: HashMap::new(),
             include_slots: Vec::new(),
             delays: FunctionDelays::default(),
@@ -208,7 +218,7 @@ impl Stats {
         include_index: usize,
     ) -> u32 {
         let pattern_slot = self.include_slots.get(include_index).copied().unwrap_or(0);
-        let Some(writer) = self.writer.as_mut() else {
+        let Some(writer) = self.writer.as_ref() else {
             return u32::MAX;
         };
         let id = match self.functions.get(name) {
@@ -221,7 +231,10 @@ impl Stats {
                 self.publish_function_delays();
                 return id;
             }
-            None => writer.add_function(name, kind, pattern_slot).0,
+            None => self.add_function(name, kind, pattern_slot),
+        };
+        let Some(writer) = self.writer.as_ref() else {
+            return u32::MAX;
         };
         let pattern = writer.pattern(PatternId(pattern_slot));
         pattern
@@ -239,17 +252,90 @@ impl Stats {
     /// are not counted, only its requests timed); `u32::MAX` without a
     /// segment.
     pub fn register_latency_function(&mut self, name: &str) -> u32 {
-        let Some(writer) = self.writer.as_mut() else {
+        if self.writer.is_none() {
             return u32::MAX;
-        };
+        }
         if let Some(&id) = self.functions.get(name) {
             return id;
         }
-        let id = writer.add_function(name, FunctionKind::Python, u32::MAX).0;
+        let id = self.add_function(name, FunctionKind::Python, u32::MAX);
         if id != 0 {
             self.functions.insert(name.to_owned(), id);
         }
         id
+    }
+
+    /// Adds a function not seen yet to the segment (there must be one) and
+    /// returns its id. A full table first grows (`grow_function_table`), so
+    /// a function first called after start-up filled the table (a long
+    /// warm-up, a compiler) still gets its own row.
+    fn add_function(&mut self, name: &str, kind: FunctionKind, pattern_slot: u32) -> u32 {
+        if !self.growth_failed
+            && self
+                .writer
+                .as_ref()
+                .is_some_and(SegmentWriter::function_table_is_full)
+        {
+            self.grow_function_table();
+        }
+        match self.writer.as_mut() {
+            Some(writer) => writer.add_function(name, kind, pattern_slot).0,
+            None => u32::MAX,
+        }
+    }
+
+    /// Moves counting to a successor segment with a larger function table:
+    /// the same entries under the same ids (so every cached decision stays
+    /// valid), counters from zero; then marks the old segment moved, which
+    /// tells readers its counts are final (see "Growing the function table"
+    /// in `speedbump_core::ipc::layout`). On failure the old table stays in
+    /// use, and later functions count as `<other>` as before.
+    fn grow_function_table(&mut self) {
+        let Some(old) = self.writer.as_ref() else {
+            return;
+        };
+        let Some(caps) = old.successor_capacities() else {
+            self.growth_failed = true;
+            return;
+        };
+        let private = old.path().as_os_str().is_empty()
+            || self.files_closed
+            || (self.launcher_owns_dir && !self.session_dir.is_dir());
+        let image = random_image_id();
+        let path = image_segment_path(&self.session_dir, self.info.pid, self.start_ticks, image);
+        let next = if private {
+            old.create_successor_anonymous(&self.info, caps)
+        } else {
+            ensure_session_dir(&self.session_dir).and_then(|dir| {
+                old.create_successor_in(&dir, &segment_name(&path), &self.info, caps)
+            })
+        };
+        let next = match next {
+            Ok(next) => next,
+            Err(error) => {
+                self.growth_failed = true;
+                say_once(
+                    &GROWTH_FAILURE_REPORTED,
+                    &format!(
+                        "cannot grow the function table into {}: {}; further functions are counted together as <other>",
+                        path.display(),
+                        chain(&error)
+                    ),
+                );
+                return;
+            }
+        };
+        if !private {
+            self.image = image;
+        }
+        let Some(old) = self.writer.replace(next) else {
+            return;
+        };
+        self.publish_pointers();
+        // Nothing counts into `old` any more: the fast path reads the new
+        // tables from here on (the GIL is held).
+        old.mark_moved();
+        self.retired.push(old);
     }
 
     /// A new settings generation: patterns get new slots, C-call decisions

@@ -9,6 +9,11 @@
 //! process whose segment appeared during the window (created after the
 //! first edge) counts from zero. Segments stay mapped once opened, so a
 //! process that exits during the window keeps its final counts.
+//!
+//! A process whose function table grew has several segments (see "Growing
+//! the function table" in `speedbump_core::ipc::layout`): each holds the
+//! counts it got, so its edge is their sum, under the settings generation
+//! of the latest one (the others stopped counting).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -69,6 +74,7 @@ struct Tracked {
     view: SegmentView,
     key: (u32, u64),
     created_unix_ns: u64,
+    table_epoch: u32,
     scratch: Sample,
 }
 
@@ -107,7 +113,9 @@ impl EdgeReader {
         let mut warnings = self.scan();
         let at = Instant::now();
         let unix_ns = now_unix_ns();
-        let mut processes = BTreeMap::new();
+        let mut processes: BTreeMap<(u32, u64), ProcessEdge> = BTreeMap::new();
+        // The latest table epoch read per process.
+        let mut epochs: BTreeMap<(u32, u64), u32> = BTreeMap::new();
         let mut failed = Vec::new();
         for (path, t) in &mut self.tracked {
             if let Err(e) = t.view.sample_into(&mut t.scratch) {
@@ -115,7 +123,19 @@ impl EdgeReader {
                 failed.push(path.clone());
                 continue;
             }
-            processes.insert(t.key, process_edge(t, functions));
+            let edge = process_edge(t, functions);
+            match processes.get_mut(&t.key) {
+                Some(earlier) => {
+                    let latest = epochs.entry(t.key).or_insert(0);
+                    let newer = t.table_epoch > *latest;
+                    *latest = (*latest).max(t.table_epoch);
+                    merge_segment(earlier, edge, newer);
+                }
+                None => {
+                    epochs.insert(t.key, t.table_epoch);
+                    processes.insert(t.key, edge);
+                }
+            }
         }
         for path in failed {
             self.tracked.remove(&path);
@@ -146,6 +166,7 @@ impl EdgeReader {
                     let tracked = Tracked {
                         key: (header.pid, header.process_start_boottime_ns),
                         created_unix_ns: header.created_unix_ns,
+                        table_epoch: header.table_epoch,
                         view,
                         scratch: Sample::default(),
                     };
@@ -186,6 +207,29 @@ fn process_edge(t: &Tracked, functions: bool) -> ProcessEdge {
         counts,
         progress,
         functions: per_function,
+    }
+}
+
+/// Adds the edge of another segment of the same process to `into`;
+/// `newer`: it is the process's latest segment, whose settings generation
+/// is the process's.
+fn merge_segment(into: &mut ProcessEdge, other: ProcessEdge, newer: bool) {
+    into.counts.add(other.counts);
+    for (name, units) in other.progress {
+        let total = into.progress.entry(name).or_insert(0);
+        *total = total.saturating_add(units);
+    }
+    if !other.functions.is_empty() {
+        let mut by_name: BTreeMap<Arc<str>, Counts> =
+            std::mem::take(&mut into.functions).into_iter().collect();
+        for (name, counts) in other.functions {
+            by_name.entry(name).or_default().add(counts);
+        }
+        into.functions = by_name.into_iter().collect();
+    }
+    into.created_unix_ns = into.created_unix_ns.min(other.created_unix_ns);
+    if newer {
+        into.generation = other.generation;
     }
 }
 
@@ -271,6 +315,27 @@ mod tests {
             unix_ns,
             processes: processes.into_iter().map(|p| ((p.pid, 0), p)).collect(),
         }
+    }
+
+    #[test]
+    fn a_process_in_two_segments_counts_once_with_their_sum() {
+        // Its table grew between the edges: the old segment froze at 16
+        // calls (generation 5), the successor counted 7 more and then
+        // applied generation 6.
+        let start = edge(100, vec![process(1, 5, 10, 10, 2)]);
+        let mut end_edge = process(1, 5, 10, 16, 3);
+        merge_segment(&mut end_edge, process(1, 6, 50, 7, 1), true);
+        assert_eq!(end_edge.generation, 6, "the latest segment's settings");
+        assert_eq!(end_edge.created_unix_ns, 10);
+        assert_eq!(end_edge.functions.len(), 1, "one row per name");
+        let end = edge(200, vec![end_edge]);
+        let d = delta(&start, &end, Some(6));
+        assert_eq!(d.left_out, [1], "generation 5 at the start: left out");
+        let d = delta(&start, &end, None);
+        assert_eq!(d.processes, 1);
+        assert_eq!(d.counts.calls, 16 + 7 - 10);
+        assert_eq!(d.functions["m:f"].calls, 13);
+        assert_eq!(d.progress["steps"], 2);
     }
 
     #[test]

@@ -23,6 +23,16 @@
 //! A process's first sample is a baseline too; what it did before it is in
 //! the totals, not in the rates.
 //!
+//! # A process that moves to a successor segment
+//!
+//! When a process's function table fills, its hook moves to a successor
+//! segment with the same ids and counters from zero (a higher
+//! [`Sample::table_epoch`]; see "Growing the function table" in
+//! `speedbump_core::ipc::layout`). The sampler hands over the predecessor's
+//! final sample first; the successor's first sample then counts from a
+//! zeroed copy of the previous one, so totals and rates go on as if the
+//! process had one segment.
+//!
 //! Each aggregated tick costs one pass over the rows (to reset their ring
 //! slot) and one pass over each sampled process's entries; names are hashed
 //! only when an entry is first seen.
@@ -167,6 +177,10 @@ struct ProcessEntry {
     totals: Counts,
     functions_matched: u64,
     warned: u32,
+    /// Latency records its ring dropped: in segments it moved away from,
+    /// and (table epoch, count) in the latest one.
+    dropped_before: u64,
+    dropped_latest: (u32, u64),
 }
 
 impl ProcessEntry {
@@ -184,6 +198,8 @@ impl ProcessEntry {
             totals: Counts::default(),
             functions_matched: 0,
             warned: 0,
+            dropped_before: 0,
+            dropped_latest: (0, 0),
         }
     }
 }
@@ -296,6 +312,16 @@ impl Aggregator {
         report: DrainReport,
     ) {
         let slot = self.slot;
+        let mut dropped = report.dropped_total;
+        if let Some(entry) = self.processes.get_mut(&key) {
+            // Each segment's ring counts its drops from zero.
+            let epoch = entry.last.table_epoch;
+            if epoch > entry.dropped_latest.0 {
+                entry.dropped_before = entry.dropped_before.saturating_add(entry.dropped_latest.1);
+            }
+            entry.dropped_latest = (epoch, report.dropped_total);
+            dropped = entry.dropped_before.saturating_add(report.dropped_total);
+        }
         let entry = self.processes.get(&key);
         let mut unnamed = 0u64;
         for event in events {
@@ -312,8 +338,7 @@ impl Aggregator {
         }
         self.latency
             .add_invalid(report.invalid.saturating_add(unnamed));
-        self.latency
-            .set_dropped((key.pid, key.start), report.dropped_total);
+        self.latency.set_dropped((key.pid, key.start), dropped);
         if let Some(head) = report.corrupt_head {
             let pid = key.pid;
             self.warn(format!(
@@ -363,6 +388,18 @@ impl Aggregator {
             .processes
             .entry(key)
             .or_insert_with(|| ProcessEntry::new(meta.clone()));
+        if entry.has_last && sample.table_epoch != entry.last.table_epoch {
+            if sample.table_epoch < entry.last.table_epoch {
+                // A segment the process already moved away from: its final
+                // counts are in (the sampler reads a successor only after
+                // them).
+                return;
+            }
+            // The process moved to a successor segment (its function table
+            // grew): the same ids, counters from zero again.
+            entry.last.zero_counters();
+            entry.last.table_epoch = sample.table_epoch;
+        }
         let valid = entry.has_last
             && entry.last_stable
             && stable

@@ -5,7 +5,8 @@
 //! session whose process still runs (and every one that appears while it
 //! waits), polls their headers (every 0.2 ms for the first 100 ms, then every
 //! 2 ms) and records, per process, the time from publication to the first
-//! poll that sees the generation. Processes that exit meanwhile are left out;
+//! poll that sees the generation (in its latest segment: one whose process
+//! moved to a successor is not waited for). Processes that exit meanwhile are left out;
 //! processes that match nothing have no segment and cannot be waited for.
 
 use std::collections::{BTreeMap, HashSet};
@@ -54,8 +55,10 @@ pub fn wait_applied(
         }
         let now = Instant::now();
         pending.retain(|_, p| {
-            // Polled every 0.2 ms: single loads, no header copy.
-            if p.view.flags() & flags::PROCESS_EXITED != 0 {
+            // Polled every 0.2 ms: single loads, no header copy. A process
+            // that moved to a successor segment (its function table grew)
+            // reports there; the rescan finds it.
+            if p.view.flags() & (flags::PROCESS_EXITED | flags::MOVED) != 0 {
                 return false;
             }
             if p.view.settings_generation() >= generation {
@@ -109,6 +112,7 @@ fn scan(
         let header = view.header();
         let start_ticks = super::sampler::start_ticks_from_name(&path);
         let running = !header.exited()
+            && !header.moved()
             && start_ticks
                 .is_none_or(|ticks| process_liveness(header.pid, ticks) != Liveness::Gone);
         if running {

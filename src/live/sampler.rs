@@ -9,19 +9,26 @@
 //! the problem, and never retried; one still being created (all-zero magic)
 //! is retried quietly for a while.
 //!
+//! A process whose function table filled moves to a successor segment (see
+//! "Growing the function table" in `speedbump_core::ipc::layout`). Its
+//! predecessor is read until it says so (`MOVED`), once more for its final
+//! counts, and then no more; the successor is read only from the next tick
+//! on, so the aggregator always gets a process's samples in order.
+//!
 //! Liveness: a segment's process is looked up in `/proc` (pid and start
 //! time from the file name) about once a second. A process that is gone gets
 //! one last sample and its mapping is dropped; the mapping stays readable
 //! even when the file is removed, so a vanished file loses nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::aggregate::{Aggregator, ProcessKey, ProcessMeta, ProcessStatus};
 use crate::ipc::procfs::{Liveness, process_liveness};
 use crate::ipc::{
-    HeaderInfo, IpcError, LatencyEvent, RingConsumer, Sample, SegmentView, list_segments,
+    DrainReport, HeaderInfo, IpcError, LatencyEvent, RingConsumer, Sample, SegmentView,
+    list_segments,
 };
 
 /// How long a segment may stay "not ready" before it is reported.
@@ -38,6 +45,8 @@ struct Tracked {
     /// the ring's one consumer).
     ring: Option<RingConsumer>,
     events: Vec<LatencyEvent>,
+    /// The segment's table epoch (0: the process's first segment).
+    table_epoch: u32,
 }
 
 /// The segments of one session directory.
@@ -131,6 +140,7 @@ impl SegmentSet {
                         scratch: Sample::default(),
                         ring,
                         events: Vec::new(),
+                        table_epoch: header.table_epoch,
                     };
                     self.tracked.insert(path, tracked);
                 }
@@ -155,23 +165,48 @@ impl SegmentSet {
 
     /// Samples every tracked segment into `agg` (within a tick). With
     /// `check_liveness`, processes are also looked up in `/proc`; those that
-    /// are gone get a last sample and are no longer sampled.
-    pub fn sample_all(&mut self, agg: &mut Aggregator, check_liveness: bool) {
+    /// are gone get a last sample and are no longer sampled. Returns true
+    /// when a successor segment waited for its predecessor's final sample
+    /// (it is read on the next call).
+    pub fn sample_all(&mut self, agg: &mut Aggregator, check_liveness: bool) -> bool {
         let mut failed: Vec<(PathBuf, IpcError)> = Vec::new();
+        // The lowest table epoch still read per process: a successor waits
+        // until every earlier segment of its process gave its final counts.
+        let mut reading: HashMap<ProcessKey, u32> = HashMap::new();
+        for t in self.tracked.values().filter(|t| t.view.is_some()) {
+            let lowest = reading.entry(t.key).or_insert(t.table_epoch);
+            *lowest = (*lowest).min(t.table_epoch);
+        }
+        let mut waited = false;
         for (path, t) in &mut self.tracked {
             let Some(view) = t.view.as_mut() else {
                 continue;
             };
+            if reading
+                .get(&t.key)
+                .is_some_and(|&lowest| lowest < t.table_epoch)
+            {
+                waited = true;
+                continue;
+            }
             let alive = !check_liveness || is_alive(t.meta.pid, t.start_ticks);
             // Drain before sampling: every function id in a record was
             // published before the record, so the sample names them all.
             t.events.clear();
-            let drained = t.ring.as_mut().map(|ring| {
-                let events = &mut t.events;
-                ring.drain(|e| events.push(e))
-            });
+            let mut drained = drain(t.ring.as_mut(), &mut t.events);
             let before = view.settings_generation();
-            match view.sample_into(&mut t.scratch) {
+            let mut sampled = view.sample_into(&mut t.scratch);
+            let moved = sampled.is_ok() && t.scratch.moved();
+            if moved {
+                // The counters were read before the flag that says they are
+                // final: read them (and the ring) once more, after it.
+                let more = drain(t.ring.as_mut(), &mut t.events);
+                if let (Some(first), Some(more)) = (drained.as_mut(), more) {
+                    first.merge(more);
+                }
+                sampled = view.sample_into(&mut t.scratch);
+            }
+            match sampled {
                 Ok(()) => {
                     let stable = before == t.scratch.generation;
                     agg.observe(t.key, &t.meta, &mut t.scratch, stable);
@@ -184,6 +219,12 @@ impl SegmentSet {
                     t.view = None;
                     continue;
                 }
+            }
+            if moved {
+                // The process counts in its successor from now on.
+                t.view = None;
+                t.ring = None;
+                continue;
             }
             if !alive {
                 t.view = None;
@@ -203,15 +244,23 @@ impl SegmentSet {
                 agg.set_status(t.key, ProcessStatus::Gone);
             }
         }
+        waited
     }
 
     /// After the workload ended: finds the last segments, samples all once
     /// more and marks every process that is not running any more.
+    /// Successors waiting for their predecessor are read in further passes
+    /// (one per table epoch).
     pub fn final_pass(&mut self, agg: &mut Aggregator, now: Instant) {
         self.scan(agg, now);
-        agg.begin_tick();
-        self.sample_all(agg, true);
-        agg.end_tick(now);
+        for _ in 0..=MAX_FINAL_PASSES {
+            agg.begin_tick();
+            let waited = self.sample_all(agg, true);
+            agg.end_tick(now);
+            if !waited {
+                break;
+            }
+        }
     }
 
     /// Tracked segments (readable or not).
@@ -223,6 +272,15 @@ impl SegmentSet {
     pub fn is_empty(&self) -> bool {
         self.tracked.is_empty()
     }
+}
+
+/// Extra passes the final pass makes for successor segments (a process's
+/// table grows at most this many times: 16k to 4M functions, by 4).
+const MAX_FINAL_PASSES: usize = 5;
+
+/// Drains `ring` (if any) into `events`.
+fn drain(ring: Option<&mut RingConsumer>, events: &mut Vec<LatencyEvent>) -> Option<DrainReport> {
+    ring.map(|ring| ring.drain(|e| events.push(e)))
 }
 
 /// The process key of a segment: pid and start time from its header.

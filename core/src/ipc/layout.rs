@@ -8,7 +8,7 @@
 //! atomics can be used in place.
 //!
 //! ```text
-//! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 280 used)
+//! offset 0                 Header (HEADER_RESERVED_BYTES reserved, 288 used)
 //! function_table_offset    function_capacity × FunctionSlot (48 bytes)
 //! pattern_table_offset     pattern_capacity  × PatternSlot  (56 bytes)
 //! progress_table_offset    progress_capacity × ProgressSlot (16 bytes)
@@ -18,10 +18,11 @@
 //! segment_size             end of file (page-aligned)
 //! ```
 //!
-//! Sections start on page boundaries. The writer sizes the file with
-//! `ftruncate`, so on tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`) only the pages
-//! actually touched use memory: large default capacities cost nothing until
-//! the tables fill.
+//! Sections start on page boundaries. The writer reserves the file's blocks
+//! up front (`fallocate`; see `writer.rs`), so on tmpfs (`/dev/shm`,
+//! `$XDG_RUNTIME_DIR`) a segment costs its full size in memory from the
+//! start: default capacities stay modest, and a function table that fills
+//! grows into a successor segment instead (below).
 //!
 //! # Publication protocol (append-only)
 //!
@@ -42,6 +43,21 @@
 //! single-producer/single-consumer queue of completed calls (see
 //! [`super::ring`] for its protocol). A segment whose `latency_ring_records`
 //! is 0 has no ring.
+//!
+//! # Growing the function table
+//!
+//! A table cannot grow in place (the sections are packed), so when a
+//! process's function table fills, its hook moves to a *successor* segment:
+//! a new file with a larger function table (and name arena), the same
+//! entries replayed in the same order (every id the hook cached stays
+//! valid) and counters starting at zero; its [`Header::table_epoch`] is its
+//! predecessor's plus one. Once the hook counts only in the successor it
+//! sets [`flags::MOVED`] in the predecessor, whose counters are final from
+//! then on. A process's counts are the sum over all its segments: readers
+//! that sum per segment (totals, edges) need nothing more than to count the
+//! process once; readers that follow one segment per process (the live
+//! sampler) read the predecessor until they see `MOVED`, once more, and then
+//! continue with the successor from zero (ARCHITECTURE.md).
 
 use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -94,6 +110,10 @@ pub mod flags {
     pub const PROGRESS_TABLE_FULL: u32 = 1 << 3;
     /// The writer's process exited cleanly (set at interpreter shutdown).
     pub const PROCESS_EXITED: u32 = 1 << 4;
+    /// The writer moved to a successor segment with a larger function table
+    /// (see "Growing the function table" above): this segment's counters
+    /// are final.
+    pub const MOVED: u32 = 1 << 5;
 
     /// What each flag worth a warning tells the user: the one table that
     /// `run`, `inspect` and the hook's exit summary all report from.
@@ -193,6 +213,12 @@ pub struct Header {
     /// Size of one [`LatencyRecord`] in bytes (24), so a reader can refuse a
     /// ring it does not understand.
     pub latency_record_bytes: u32,
+    /// 0 for a process's first segment; a successor made when the function
+    /// table filled has its predecessor's epoch plus one (see "Growing the
+    /// function table" above).
+    pub table_epoch: u32,
+    /// Zero; keeps the header a multiple of 8 bytes.
+    pub reserved: u32,
 }
 
 /// What a function slot counts.
@@ -428,8 +454,9 @@ pub struct LatencyRecord {
 
 // The layout is a file format: pin it.
 const _: () = {
-    assert!(size_of::<Header>() == 280);
+    assert!(size_of::<Header>() == 288);
     assert!(offset_of!(Header, latency_ring_offset) == 264);
+    assert!(offset_of!(Header, table_epoch) == 280);
     assert!(size_of::<RingControl>() == RING_CONTROL_BYTES as usize);
     assert!(offset_of!(RingControl, tail) == 64);
     assert!(size_of::<LatencyRecord>() == LATENCY_RECORD_BYTES as usize);
@@ -465,7 +492,8 @@ pub struct Capacities {
 
 impl Default for Capacities {
     /// 16384 functions, 1024 patterns, 256 progress names, 4 MiB of names
-    /// (about 5 MiB of address space, committed only as it fills).
+    /// (about 5 MiB, reserved when the segment is created; a full function
+    /// table grows into a successor segment).
     fn default() -> Self {
         Self {
             functions: 16384,

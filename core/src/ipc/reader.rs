@@ -58,12 +58,21 @@ pub struct HeaderInfo {
     pub last_update_unix_ns: u64,
     /// Table capacities.
     pub capacities: Capacities,
+    /// 0 for a process's first segment, n for its n-th successor (see
+    /// "Growing the function table" in [`super::layout`]).
+    pub table_epoch: u32,
 }
 
 impl HeaderInfo {
     /// Whether the process marked its clean exit ([`flags::PROCESS_EXITED`]).
     pub fn exited(&self) -> bool {
         self.flags & flags::PROCESS_EXITED != 0
+    }
+
+    /// Whether the process moved on to a successor segment
+    /// ([`flags::MOVED`]): this segment's counts are final.
+    pub fn moved(&self) -> bool {
+        self.flags & flags::MOVED != 0
     }
 }
 
@@ -151,6 +160,34 @@ pub struct Sample {
     pub progress: Vec<ProgressSample>,
     /// When the sample was taken, in ns since the Unix epoch.
     pub taken_unix_ns: u64,
+    /// The segment's table epoch ([`HeaderInfo::table_epoch`]): a sample
+    /// with a higher epoch than the process's previous one comes from its
+    /// successor segment, whose counters started again from zero.
+    pub table_epoch: u32,
+}
+
+impl Sample {
+    /// Whether the writer had moved to a successor segment when the sample
+    /// was taken ([`flags::MOVED`]). The flags are read after the counters,
+    /// so only a sample taken after one that says so is certainly final.
+    pub fn moved(&self) -> bool {
+        self.flags & flags::MOVED != 0
+    }
+
+    /// Sets every counter to zero, keeping ids and names: the baseline a
+    /// successor segment's counters grow from.
+    pub fn zero_counters(&mut self) {
+        for f in &mut self.functions {
+            (f.calls, f.delayed_calls, f.injected_ns, f.own_ns) = (0, 0, 0, 0);
+        }
+        for p in &mut self.patterns {
+            (p.calls, p.delayed_calls, p.injected_ns, p.own_ns) = (0, 0, 0, 0);
+            p.matched_functions = 0;
+        }
+        for p in &mut self.progress {
+            p.units = 0;
+        }
+    }
 }
 
 /// Header values that never change after publication, copied at `open`.
@@ -170,6 +207,7 @@ struct FixedHeader {
     name_arena_offset: u64,
     /// Latency ring section (offset, records); `None` when there is none.
     latency_ring: Option<(u64, u32)>,
+    table_epoch: u32,
 }
 
 /// Published counts loaded (with acquire) and checked for one sample.
@@ -269,6 +307,7 @@ impl SegmentView {
             settings_generation: self.live(offset_of!(Header, settings_generation)),
             last_update_unix_ns: self.live(offset_of!(Header, last_update_unix_ns)),
             capacities: f.caps,
+            table_epoch: f.table_epoch,
         }
     }
 
@@ -365,6 +404,7 @@ impl SegmentView {
         out.flags = self.live(offset_of!(Header, flags));
         out.last_update_unix_ns = self.live(offset_of!(Header, last_update_unix_ns));
         out.taken_unix_ns = now_unix_ns();
+        out.table_epoch = self.fixed.table_epoch;
         Ok(())
     }
 
@@ -733,6 +773,7 @@ fn validate_header(region: &Region, size: u64) -> Result<FixedHeader, IpcError> 
         progress_table_offset,
         name_arena_offset,
         latency_ring,
+        table_epoch: read_u32(offset_of!(Header, table_epoch))?,
     })
 }
 

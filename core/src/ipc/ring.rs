@@ -185,6 +185,19 @@ pub struct DrainReport {
     pub shrunk: bool,
 }
 
+impl DrainReport {
+    /// Adds the report of a later drain of the same ring: records and
+    /// invalid ones add up; the drop count, a corrupt head and a shrunk file
+    /// are the latest known.
+    pub fn merge(&mut self, later: DrainReport) {
+        self.records = self.records.saturating_add(later.records);
+        self.invalid = self.invalid.saturating_add(later.invalid);
+        self.dropped_total = self.dropped_total.max(later.dropped_total);
+        self.corrupt_head = later.corrupt_head.or(self.corrupt_head);
+        self.shrunk |= later.shrunk;
+    }
+}
+
 /// The consumer side of one segment's latency ring, held by the launcher.
 /// Exactly one consumer may drain a ring (the session's launcher).
 #[derive(Debug)]

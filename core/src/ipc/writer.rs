@@ -25,8 +25,9 @@ use super::error::IpcError;
 use super::layout::{
     Capacities, DEFAULT_LATENCY_RING_RECORDS, FunctionId, FunctionKind, FunctionSlot,
     HEADER_RESERVED_BYTES, Header, LABEL_BYTES, LATENCY_RECORD_BYTES, LAYOUT_VERSION, MAGIC,
-    MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME, PatternId, PatternSlot, ProgressId, ProgressSlot,
-    RING_CONTROL_BYTES, SectionLayout, flags, truncate_utf8,
+    MAX_FUNCTION_CAPACITY, MAX_NAME_ARENA_BYTES, MAX_NAME_BYTES, NAME_LOST_OFFSET, OTHER_NAME,
+    PatternId, PatternSlot, ProgressId, ProgressSlot, RING_CONTROL_BYTES, SECTION_ALIGN,
+    SectionLayout, flags, truncate_utf8,
 };
 use super::procfs::{current_pid, current_uid, parent_pid, process_start_boottime_ns};
 use super::ring::RingProducer;
@@ -102,6 +103,8 @@ pub struct SegmentWriter {
     /// Index = progress id; index 0 is `""`.
     progress: Vec<Arc<str>>,
     progress_ids: HashMap<Arc<str>, u32>,
+    /// [`Header::table_epoch`] of this segment.
+    table_epoch: u32,
 }
 
 /// Sizes the segment file and reserves its blocks now. A segment file is
@@ -155,6 +158,16 @@ impl SegmentWriter {
         caps: Capacities,
         latency_ring_records: u32,
     ) -> Result<Self, IpcError> {
+        Self::create_at(path, info, caps, latency_ring_records, 0)
+    }
+
+    fn create_at(
+        path: &Path,
+        info: &ProcessInfo,
+        caps: Capacities,
+        latency_ring_records: u32,
+        table_epoch: u32,
+    ) -> Result<Self, IpcError> {
         let sections = SectionLayout::with_ring(&caps, latency_ring_records)?;
         let file = OpenOptions::new()
             .read(true)
@@ -164,7 +177,7 @@ impl SegmentWriter {
             .custom_flags(libc_nofollow())
             .open(path)
             .map_err(|e| IpcError::io("create segment file", path, e))?;
-        match Self::init(file, path, info, caps, sections) {
+        match Self::init(file, path, info, caps, sections, table_epoch) {
             Ok(writer) => Ok(writer),
             Err(e) => {
                 // Ours alone (O_EXCL): do not leave a file readers would
@@ -184,10 +197,20 @@ impl SegmentWriter {
         info: &ProcessInfo,
         caps: Capacities,
     ) -> Result<Self, IpcError> {
+        Self::create_in_epoch(dir, name, info, caps, 0)
+    }
+
+    fn create_in_epoch(
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+        caps: Capacities,
+        table_epoch: u32,
+    ) -> Result<Self, IpcError> {
         let sections = SectionLayout::for_capacities(&caps)?;
         let file = dir.create_file(name, 0o600)?;
         let path = dir.path().join(name);
-        match Self::init(file, &path, info, caps, sections) {
+        match Self::init(file, &path, info, caps, sections, table_epoch) {
             Ok(writer) => Ok(writer),
             Err(e) => {
                 dir.remove_file(name);
@@ -229,13 +252,29 @@ impl SegmentWriter {
         caps: Capacities,
         latency_ring_records: u32,
     ) -> Result<Self, IpcError> {
+        Self::create_anonymous_epoch(info, caps, latency_ring_records, 0)
+    }
+
+    fn create_anonymous_epoch(
+        info: &ProcessInfo,
+        caps: Capacities,
+        latency_ring_records: u32,
+        table_epoch: u32,
+    ) -> Result<Self, IpcError> {
         let sections = SectionLayout::with_ring(&caps, latency_ring_records)?;
         let len = segment_len(&sections)?;
         let map = MmapOptions::new()
             .len(len)
             .map_anon()
             .map_err(|e| IpcError::io("map anonymous segment", Path::new(""), e))?;
-        Self::init_mapped(MmapRaw::from(map), Path::new(""), info, caps, sections)
+        Self::init_mapped(
+            MmapRaw::from(map),
+            Path::new(""),
+            info,
+            caps,
+            sections,
+            table_epoch,
+        )
     }
 
     /// [`Self::create_like`] into anonymous memory (see [`Self::create_anonymous`]).
@@ -252,6 +291,7 @@ impl SegmentWriter {
         info: &ProcessInfo,
         caps: Capacities,
         sections: SectionLayout,
+        table_epoch: u32,
     ) -> Result<Self, IpcError> {
         reserve(&file, sections.segment_size)
             .map_err(|e| IpcError::io("reserve space for segment file", path, e))?;
@@ -260,7 +300,7 @@ impl SegmentWriter {
             .len(len)
             .map_raw(&file)
             .map_err(|e| IpcError::io("map segment file", path, e))?;
-        Self::init_mapped(map, path, info, caps, sections)
+        Self::init_mapped(map, path, info, caps, sections, table_epoch)
     }
 
     fn init_mapped(
@@ -269,6 +309,7 @@ impl SegmentWriter {
         info: &ProcessInfo,
         caps: Capacities,
         sections: SectionLayout,
+        table_epoch: u32,
     ) -> Result<Self, IpcError> {
         let mut label = [0u8; LABEL_BYTES];
         let label_text = truncate_utf8(&info.label, LABEL_BYTES).as_bytes();
@@ -304,6 +345,8 @@ impl SegmentWriter {
             latency_ring_offset: sections.latency_ring_offset,
             latency_ring_records: sections.latency_ring_records,
             latency_record_bytes: LATENCY_RECORD_BYTES,
+            table_epoch,
+            reserved: 0,
         };
         // SAFETY: the mapping is at least HEADER_RESERVED_BYTES long (the
         // function table starts there), page-aligned (so aligned for Header),
@@ -322,6 +365,7 @@ impl SegmentWriter {
             pattern_ids: HashMap::new(),
             progress: Vec::new(),
             progress_ids: HashMap::new(),
+            table_epoch,
         };
         writer.publish_slot_zeros();
         writer
@@ -388,6 +432,116 @@ impl SegmentWriter {
                 Err(e)
             }
         }
+    }
+
+    /// The capacities of a successor to this segment (see "Growing the
+    /// function table" in [`super::layout`]): four times the function slots
+    /// (at most [`MAX_FUNCTION_CAPACITY`]) and a name arena scaled with them
+    /// from the bytes names took so far (never smaller than this one's);
+    /// `None` when the table is already as large as supported.
+    pub fn successor_capacities(&self) -> Option<Capacities> {
+        let functions = self
+            .caps
+            .functions
+            .saturating_mul(4)
+            .min(MAX_FUNCTION_CAPACITY);
+        if functions <= self.caps.functions {
+            return None;
+        }
+        let growth = u64::from(functions)
+            .checked_div(u64::from(self.caps.functions))
+            .unwrap_or(1);
+        // A quarter more than the names' share, so that the arena fills
+        // after the table does, not before.
+        let scaled = u64::from(self.arena_used)
+            .saturating_mul(growth)
+            .saturating_mul(5)
+            .checked_div(4)
+            .unwrap_or(u64::MAX);
+        let name_arena_bytes = u32::try_from(scaled.next_multiple_of(SECTION_ALIGN))
+            .unwrap_or(u32::MAX)
+            .clamp(self.caps.name_arena_bytes, MAX_NAME_ARENA_BYTES);
+        Some(Capacities {
+            functions,
+            name_arena_bytes,
+            ..self.caps
+        })
+    }
+
+    /// Creates this segment's successor, file `name` in `dir`, with `caps`
+    /// (see [`Self::successor_capacities`]): every entry replayed in the same
+    /// order, so every id stays valid, counters at zero, and a table epoch
+    /// one higher. The caller moves counting to it and then calls
+    /// [`Self::mark_moved`] on this one.
+    pub fn create_successor_in(
+        &self,
+        dir: &PrivateDir,
+        name: &str,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let epoch = self.table_epoch.saturating_add(1);
+        let mut next = Self::create_in_epoch(dir, name, info, caps, epoch)?;
+        match self.replay_into(&mut next) {
+            Ok(()) => Ok(next),
+            Err(e) => {
+                drop(next);
+                dir.remove_file(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Self::create_successor_in`] at `path` (which must not exist).
+    pub fn create_successor(
+        &self,
+        path: &Path,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let epoch = self.table_epoch.saturating_add(1);
+        let mut next =
+            Self::create_at(path, info, caps, self.sections.latency_ring_records, epoch)?;
+        match self.replay_into(&mut next) {
+            Ok(()) => Ok(next),
+            Err(e) => {
+                drop(next);
+                let _ = std::fs::remove_file(path);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Self::create_successor_in`] into anonymous memory, for a writer
+    /// that counts in private memory already.
+    pub fn create_successor_anonymous(
+        &self,
+        info: &ProcessInfo,
+        caps: Capacities,
+    ) -> Result<Self, IpcError> {
+        let epoch = self.table_epoch.saturating_add(1);
+        let mut next =
+            Self::create_anonymous_epoch(info, caps, self.sections.latency_ring_records, epoch)?;
+        self.replay_into(&mut next)?;
+        Ok(next)
+    }
+
+    /// Whether the function table has no free slot (the next new function
+    /// would be counted as `<other>`).
+    pub fn function_table_is_full(&self) -> bool {
+        usize::try_from(self.caps.functions).is_ok_and(|cap| self.functions.len() >= cap)
+    }
+
+    /// This segment's [`Header::table_epoch`].
+    pub fn table_epoch(&self) -> u32 {
+        self.table_epoch
+    }
+
+    /// Marks that the writer moved to a successor ([`flags::MOVED`]): every
+    /// count this segment will ever get is in it. Call it after the last
+    /// write here.
+    pub fn mark_moved(&self) {
+        self.set_flag(flags::MOVED);
     }
 
     fn replay_into(&self, child: &mut Self) -> Result<(), IpcError> {
