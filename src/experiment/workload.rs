@@ -307,7 +307,7 @@ impl Run {
         source: &mut ProgressSource,
         cancel: &Cancel,
     ) -> Result<Option<(Edge, Option<RegexEdge>)>, TargetError> {
-        let (first, first_regex) = self.edge(false, source);
+        let (mut first, mut first_regex) = self.edge(false, source);
         let begun = Instant::now();
         let mut warned = false;
         loop {
@@ -318,6 +318,13 @@ impl Run {
             let regex = first_regex.zip(now_regex);
             if source.units(&d, regex, wall_s).is_some_and(|u| u > 0) {
                 return Ok(Some((now, now_regex)));
+            }
+            if !d.left_out.is_empty() {
+                // A process whose segment existed before the first edge but
+                // was first read after it: its counts cannot be told apart
+                // from before. Count from this edge instead (else it would
+                // be left out, and its units unseen, for ever).
+                (first, first_regex) = (now, now_regex);
             }
             if waited == Waited::Exited {
                 return Ok(None);

@@ -116,8 +116,11 @@ def test_pipeline_threshold_under_the_hook(example):
     # the slack (flat); 400 µs per call does not: 1 / (6 x 400 + P + o).
     base, *_ = example("pipeline.py", "--regime", "gpu-bound", "--seconds", 1.5,
                        pattern="*:*", delay_ns=0)
-    flat, *_ = example("pipeline.py", "--regime", "gpu-bound", "--seconds", 1.5,
-                       pattern="*:*", delay_ns=50_000)
+    # The better of two runs: a delay that broke the slack slows both, while
+    # another program's burst rarely hits both (a CI run read 670/s against
+    # 905/s once).
+    flat = max(example("pipeline.py", "--regime", "gpu-bound", "--seconds", 1.5,
+                       pattern="*:*", delay_ns=50_000)[0] for _ in range(2))
     steep, _, out, report = example("pipeline.py", "--regime", "gpu-bound", "--seconds", 1.5,
                                     pattern="*:*", delay_ns=400_000)
     assert flat > 0.85 * base
